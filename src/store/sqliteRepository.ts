@@ -1,0 +1,559 @@
+import {
+  applyPatch,
+  badRequest,
+  conflict,
+  formatSearchQuery,
+  gone,
+  notFound,
+  OperationOutcomeError,
+  parseReference,
+  preconditionFailed,
+  type Operation,
+  type SearchRequest,
+  type WithId,
+} from '@medplum/core';
+import {
+  FhirRepository,
+  getExtraEntries,
+  type CreateResourceOptions,
+  type DeleteResourceOptions,
+  type ReadHistoryOptions,
+  type RepositoryMode,
+  type UpdateResourceOptions,
+} from '@medplum/fhir-router';
+import type { Bundle, BundleEntry, BundleLink, Parameters, Reference, Resource } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { canonicalJson } from './canonicalJson';
+import { buildIndexRows } from './searchIndex';
+import { compileSearch } from './searchSql';
+import { initSchema, type Durability } from './sqliteSchema';
+import { WriteSerializer } from './writeSerializer';
+
+export interface SqliteRepositoryOptions {
+  /** Database file, or ':memory:' (one connection; for tests only: readers then see uncommitted writes). */
+  readonly path: string;
+  /** Public FHIR base URL, for `fullUrl` and paging links. */
+  readonly baseUrl: string;
+  /** Called with every resource before it is stored; throws an OperationOutcomeError to refuse it. */
+  readonly validate?: (resource: Resource) => void;
+  readonly now?: () => Date;
+  readonly generateId?: () => string;
+  readonly durability?: Durability;
+  /** Page size when a search gives no `_count` (FHIR R4 search.html#count leaves it to the server). */
+  readonly defaultCount?: number;
+  readonly maxCount?: number;
+}
+
+interface ResourceRow {
+  pk: number;
+  version: number;
+  last_updated: number;
+  deleted: number;
+  content: string | null;
+}
+
+/**
+ * A durable FHIR repository on node:sqlite, for the embedded server (ARCHITECTURE.md "Where it runs").
+ *
+ * Every write is one SQLite transaction (resource row, history row, index rows), so a crash leaves each write whole
+ * or absent; bundles of type `transaction` run inside one outer transaction with a savepoint per nested call.
+ * Searches run on indexed tables (see searchIndex.ts / searchSql.ts) on a separate reader connection, which under WAL
+ * sees only committed data.
+ */
+export class SqliteRepository extends FhirRepository {
+  private readonly writer: DatabaseSync;
+  private readonly reader: DatabaseSync;
+  private readonly serializer = new WriteSerializer();
+  private readonly statements = new Map<DatabaseSync, Map<string, StatementSync>>();
+  private readonly paramIds = new Map<string, number>();
+  private readonly now: () => Date;
+  private readonly newId: () => string;
+  private readonly defaultCount: number;
+  private readonly maxCount: number;
+  private closed = false;
+
+  constructor(private readonly options: SqliteRepositoryOptions) {
+    super();
+    this.writer = new DatabaseSync(options.path);
+    initSchema(this.writer, options.durability ?? 'full');
+    this.reader = options.path === ':memory:' ? this.writer : new DatabaseSync(options.path, { readOnly: true });
+    if (this.reader !== this.writer) {
+      this.reader.exec('PRAGMA busy_timeout = 5000');
+    }
+    this.now = options.now ?? ((): Date => new Date());
+    this.newId = options.generateId ?? randomUUID;
+    this.defaultCount = options.defaultCount ?? 50;
+    this.maxCount = options.maxCount ?? 1000;
+    for (const row of this.writer.prepare('SELECT param_id, name FROM search_params').all()) {
+      this.paramIds.set(String(row.name), Number(row.param_id));
+    }
+  }
+
+  close(): void {
+    if (!this.closed) {
+      this.closed = true;
+      if (this.reader !== this.writer) {
+        this.reader.close();
+      }
+      this.writer.close();
+    }
+  }
+
+  setMode(_mode: RepositoryMode): void {
+    // One process, one database: readers and writers see the same committed data.
+  }
+
+  generateId(): string {
+    return this.newId();
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  async withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>): Promise<TResult> {
+    const scope = this.serializer.current();
+    if (scope) {
+      // Nested: a savepoint, so a failed inner step (e.g. a conditional create) can be undone on its own.
+      const name = `sp${++scope.savepoints}`;
+      this.writer.exec(`SAVEPOINT ${name}`);
+      try {
+        const result = await callback(this);
+        this.writer.exec(`RELEASE ${name}`);
+        return result;
+      } catch (err) {
+        this.writer.exec(`ROLLBACK TO ${name}`);
+        this.writer.exec(`RELEASE ${name}`);
+        throw err;
+      } finally {
+        scope.savepoints--;
+      }
+    }
+    return this.serializer.exclusive(async () => {
+      this.writer.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await callback(this);
+        this.writer.exec('COMMIT');
+        return result;
+      } catch (err) {
+        this.writer.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  /** Reads inside a transaction must see its own uncommitted writes; all others read committed data only. */
+  private readDb(): DatabaseSync {
+    return this.serializer.current() ? this.writer : this.reader;
+  }
+
+  private stmt(db: DatabaseSync, sql: string): StatementSync {
+    let cache = this.statements.get(db);
+    if (!cache) {
+      cache = new Map();
+      this.statements.set(db, cache);
+    }
+    let s = cache.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
+    return this.withTransaction(async () => {
+      const id = options?.assignedId && resource.id ? resource.id : this.generateId();
+      const existing = this.currentRow(this.writer, resource.resourceType, id);
+      if (existing) {
+        throw new OperationOutcomeError(conflict(`${resource.resourceType}/${id} already exists`));
+      }
+      return this.writeVersion({ ...resource, id }, undefined);
+    });
+  }
+
+  async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
+    if (!resource.id) {
+      throw new OperationOutcomeError(badRequest('Missing id', `${resource.resourceType}.id`));
+    }
+    const id = resource.id;
+    return this.withTransaction(async () => {
+      const existing = this.currentRow(this.writer, resource.resourceType, id);
+      // FHIR R4 http.html#concurrency: If-Match carries the version the client last saw.
+      if (options?.ifMatch !== undefined && String(existing?.version ?? '') !== stripEtag(options.ifMatch)) {
+        throw new OperationOutcomeError(preconditionFailed);
+      }
+      if (existing && !existing.deleted && existing.content) {
+        const current = JSON.parse(existing.content) as WithId<T>;
+        if (sameContent(current, resource)) {
+          // Nothing changed: no new version, so replayed conditional updates leave no trace.
+          return current;
+        }
+      }
+      // Update as create for an unknown id is allowed (FHIR R4 http.html#upsert); it keeps the client's id.
+      return this.writeVersion({ ...resource, id }, existing);
+    });
+  }
+
+  async patchResource<T extends Resource>(
+    resourceType: T['resourceType'],
+    id: string,
+    patch: Operation[] | Parameters,
+    options?: UpdateResourceOptions
+  ): Promise<WithId<T>> {
+    if (!Array.isArray(patch)) {
+      throw new OperationOutcomeError(badRequest('Only JSON Patch (application/json-patch+json) is supported'));
+    }
+    return this.withTransaction(async () => {
+      const current = await this.readResource<T>(resourceType, id);
+      const patched = structuredClone(current) as T;
+      const errors = applyPatch(patched, patch).filter((e) => e !== null);
+      if (errors.length > 0) {
+        throw new OperationOutcomeError(badRequest(`Invalid JSON Patch: ${errors.map((e) => e.message).join('; ')}`));
+      }
+      if (patched.resourceType !== resourceType || patched.id !== id) {
+        throw new OperationOutcomeError(badRequest('A patch may not change resourceType or id'));
+      }
+      return this.updateResource(patched, options);
+    });
+  }
+
+  async deleteResource(resourceType: string, id: string, options?: DeleteResourceOptions): Promise<void> {
+    await this.withTransaction(async () => {
+      const existing = this.currentRow(this.writer, resourceType, id);
+      if (!existing) {
+        throw new OperationOutcomeError(notFound);
+      }
+      if (options?.ifMatch !== undefined && String(existing.version) !== stripEtag(options.ifMatch)) {
+        throw new OperationOutcomeError(preconditionFailed);
+      }
+      if (existing.deleted) {
+        return; // deleting again succeeds and changes nothing (FHIR R4 http.html#delete)
+      }
+      const version = existing.version + 1;
+      const lastUpdated = this.now().getTime();
+      this.stmt(
+        this.writer,
+        'UPDATE resources SET version = ?, last_updated = ?, deleted = 1, content = NULL WHERE pk = ?'
+      ).run(version, lastUpdated, existing.pk);
+      this.stmt(
+        this.writer,
+        'INSERT INTO history (pk, version, last_updated, deleted, content) VALUES (?, ?, ?, 1, NULL)'
+      ).run(existing.pk, version, lastUpdated);
+      this.deleteIndexRows(existing.pk);
+    });
+  }
+
+  /** Stamps meta, validates, and writes the resource row, its history row and its index rows. */
+  private writeVersion<T extends Resource>(resource: T & { id: string }, existing: ResourceRow | undefined): WithId<T> {
+    const version = (existing?.version ?? 0) + 1;
+    const lastUpdated = this.now();
+    const stored = {
+      ...resource,
+      meta: { ...resource.meta, versionId: String(version), lastUpdated: lastUpdated.toISOString() },
+    } as WithId<T>;
+    this.options.validate?.(stored);
+    const content = JSON.stringify(stored);
+    let pk: number;
+    if (existing) {
+      pk = existing.pk;
+      this.stmt(
+        this.writer,
+        'UPDATE resources SET version = ?, last_updated = ?, deleted = 0, content = ? WHERE pk = ?'
+      ).run(version, lastUpdated.getTime(), content, pk);
+      this.deleteIndexRows(pk);
+    } else {
+      const result = this.stmt(
+        this.writer,
+        'INSERT INTO resources (rt, id, version, last_updated, deleted, content) VALUES (?, ?, ?, ?, 0, ?)'
+      ).run(stored.resourceType, stored.id, version, lastUpdated.getTime(), content);
+      pk = Number(result.lastInsertRowid);
+    }
+    this.stmt(
+      this.writer,
+      'INSERT INTO history (pk, version, last_updated, deleted, content) VALUES (?, ?, ?, 0, ?)'
+    ).run(pk, version, lastUpdated.getTime(), content);
+    this.insertIndexRows(pk, stored);
+    return stored;
+  }
+
+  private insertIndexRows(pk: number, resource: Resource): void {
+    const rows = buildIndexRows(resource);
+    const w = this.writer;
+    for (const r of rows.token) {
+      this.stmt(w, 'INSERT INTO idx_token (pk, param_id, system, code) VALUES (?, ?, ?, ?)').run(
+        pk,
+        this.paramId(r.key),
+        r.system,
+        r.code
+      );
+    }
+    for (const r of rows.ref) {
+      this.stmt(w, 'INSERT INTO idx_ref (pk, param_id, ref, ref_id) VALUES (?, ?, ?, ?)').run(
+        pk,
+        this.paramId(r.key),
+        r.ref,
+        r.refId
+      );
+    }
+    for (const r of rows.date) {
+      this.stmt(w, 'INSERT INTO idx_date (pk, param_id, lo, hi) VALUES (?, ?, ?, ?)').run(
+        pk,
+        this.paramId(r.key),
+        r.lo,
+        r.hi
+      );
+    }
+    for (const r of rows.string) {
+      this.stmt(w, 'INSERT INTO idx_string (pk, param_id, value) VALUES (?, ?, ?)').run(
+        pk,
+        this.paramId(r.key),
+        r.value
+      );
+    }
+    for (const r of rows.number) {
+      this.stmt(w, 'INSERT INTO idx_number (pk, param_id, value, system, code) VALUES (?, ?, ?, ?, ?)').run(
+        pk,
+        this.paramId(r.key),
+        r.value,
+        r.system,
+        r.code
+      );
+    }
+  }
+
+  private deleteIndexRows(pk: number): void {
+    for (const table of ['idx_token', 'idx_ref', 'idx_date', 'idx_string', 'idx_number']) {
+      this.stmt(this.writer, `DELETE FROM ${table} WHERE pk = ?`).run(pk);
+    }
+  }
+
+  /** Id of a search parameter key, registered on first use (inside the current write transaction). */
+  private paramId(key: string): number {
+    let id = this.paramIds.get(key);
+    if (id === undefined) {
+      const result = this.stmt(this.writer, 'INSERT INTO search_params (name) VALUES (?)').run(key);
+      id = Number(result.lastInsertRowid);
+      this.paramIds.set(key, id);
+    }
+    return id;
+  }
+
+  /**
+   * Looks a parameter id up for a search. Read from the database rather than the in-memory map alone: a write
+   * transaction that registered a new parameter may have rolled back, leaving the map ahead of the database.
+   */
+  private lookupParamId(db: DatabaseSync, key: string): number | undefined {
+    const row = this.stmt(db, 'SELECT param_id FROM search_params WHERE name = ?').get(key);
+    return row ? Number(row.param_id) : undefined;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  private currentRow(db: DatabaseSync, resourceType: string, id: string): ResourceRow | undefined {
+    return this.stmt(
+      db,
+      'SELECT pk, version, last_updated, deleted, content FROM resources WHERE rt = ? AND id = ?'
+    ).get(resourceType, id) as ResourceRow | undefined;
+  }
+
+  async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
+    const row = this.currentRow(this.readDb(), resourceType, id);
+    if (!row) {
+      throw new OperationOutcomeError(notFound);
+    }
+    if (row.deleted || !row.content) {
+      throw new OperationOutcomeError(gone);
+    }
+    return JSON.parse(row.content) as WithId<T>;
+  }
+
+  async readReference<T extends Resource>(reference: Reference<T>): Promise<WithId<T>> {
+    let parts: [T['resourceType'], string];
+    try {
+      parts = parseReference(reference);
+    } catch {
+      throw new OperationOutcomeError(badRequest('Invalid reference'));
+    }
+    return this.readResource<T>(parts[0], parts[1]);
+  }
+
+  async readReferences<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | Error)[]> {
+    return Promise.all(
+      references.map((ref) =>
+        this.readReference(ref).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+      )
+    );
+  }
+
+  async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
+    const db = this.readDb();
+    const current = this.currentRow(db, resourceType, id);
+    if (!current) {
+      throw new OperationOutcomeError(notFound);
+    }
+    const row = this.stmt(db, 'SELECT deleted, content FROM history WHERE pk = ? AND version = ?').get(
+      current.pk,
+      Number.parseInt(vid, 10)
+    ) as { deleted: number; content: string | null } | undefined;
+    if (!row || !/^\d+$/.test(vid)) {
+      throw new OperationOutcomeError(notFound);
+    }
+    if (row.deleted || !row.content) {
+      throw new OperationOutcomeError(gone);
+    }
+    return JSON.parse(row.content) as WithId<T>;
+  }
+
+  /** Newest version first (FHIR R4 http.html#history), deletions included as entries without a resource. */
+  async readHistory<T extends Resource>(
+    resourceType: string,
+    id: string,
+    options?: ReadHistoryOptions
+  ): Promise<Bundle<WithId<T>>> {
+    const db = this.readDb();
+    const current = this.currentRow(db, resourceType, id);
+    if (!current) {
+      throw new OperationOutcomeError(notFound);
+    }
+    const limit = Math.min(options?.limit ?? this.maxCount, this.maxCount);
+    const offset = options?.offset ?? 0;
+    const rows = this.stmt(
+      db,
+      'SELECT version, last_updated, deleted, content FROM history WHERE pk = ? ORDER BY version DESC LIMIT ? OFFSET ?'
+    ).all(current.pk, limit, offset) as {
+      version: number;
+      last_updated: number;
+      deleted: number;
+      content: string | null;
+    }[];
+    const url = `${resourceType}/${id}`;
+    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => {
+      const response = {
+        status: row.deleted ? '410' : row.version === 1 ? '201' : '200',
+        etag: `W/"${row.version}"`,
+        lastModified: new Date(row.last_updated).toISOString(),
+      };
+      if (row.deleted || !row.content) {
+        return { fullUrl: `${this.options.baseUrl}/${url}`, request: { method: 'DELETE', url }, response };
+      }
+      return {
+        fullUrl: `${this.options.baseUrl}/${url}`,
+        resource: JSON.parse(row.content) as WithId<T>,
+        request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? resourceType : url },
+        response,
+      };
+    });
+    const total = Number(
+      (this.stmt(db, 'SELECT COUNT(*) AS n FROM history WHERE pk = ?').get(current.pk) as { n: number }).n
+    );
+    return { resourceType: 'Bundle', type: 'history', total, entry };
+  }
+
+  // ---------------------------------------------------------------- search
+
+  async search<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
+    if (searchRequest.types && searchRequest.types.length > 0) {
+      throw new OperationOutcomeError(badRequest('Searching several resource types at once is not supported'));
+    }
+    const db = this.readDb();
+    const compiled = compileSearch(searchRequest, (key) => this.lookupParamId(db, key));
+    const count = Math.max(0, Math.min(searchRequest.count ?? this.defaultCount, this.maxCount));
+    const offset = Math.max(0, searchRequest.offset ?? 0);
+    const rows = this.stmt(
+      db,
+      `SELECT r.content FROM resources r WHERE ${compiled.where} ORDER BY ${compiled.orderBy} LIMIT ? OFFSET ?`
+    ).all(...compiled.whereParams, ...compiled.orderParams, count + 1, offset) as { content: string }[];
+    const hasNext = rows.length > count;
+    const resources = rows.slice(0, count).map((row) => JSON.parse(row.content) as WithId<T>);
+    const entry: BundleEntry<WithId<T>>[] = resources.map((resource) => ({
+      fullUrl: `${this.options.baseUrl}/${resource.resourceType}/${resource.id}`,
+      resource,
+      search: { mode: 'match' },
+    }));
+    if (resources.length > 0 && (searchRequest.include?.length || searchRequest.revInclude?.length)) {
+      await getExtraEntries(this, searchRequest, resources, entry as BundleEntry[], {
+        fullUrl: (type, id) => `${this.options.baseUrl}/${type}/${id}`,
+      });
+    }
+    let total: number | undefined;
+    if (searchRequest.total === 'accurate' || searchRequest.total === 'estimate') {
+      total = Number(
+        (
+          this.stmt(db, `SELECT COUNT(*) AS n FROM resources r WHERE ${compiled.where}`).get(
+            ...compiled.whereParams
+          ) as {
+            n: number;
+          }
+        ).n
+      );
+    }
+    return {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total,
+      link: this.pageLinks(searchRequest, count, offset, hasNext),
+      entry,
+    };
+  }
+
+  /** `self`, `first`, `previous` and `next` links (FHIR R4 http.html#paging), offset-based. */
+  private pageLinks(request: SearchRequest, count: number, offset: number, hasNext: boolean): BundleLink[] {
+    const url = (o: number): string =>
+      `${this.options.baseUrl}/${request.resourceType}${formatSearchQuery({ ...request, count, offset: o || undefined })}`;
+    const links: BundleLink[] = [
+      { relation: 'self', url: url(offset) },
+      { relation: 'first', url: url(0) },
+    ];
+    if (offset > 0) {
+      links.push({ relation: 'previous', url: url(Math.max(0, offset - count)) });
+    }
+    if (hasNext) {
+      links.push({ relation: 'next', url: url(offset + count) });
+    }
+    return links;
+  }
+
+  async searchByReference<T extends Resource>(
+    searchRequest: SearchRequest<T>,
+    referenceField: string,
+    references: string[]
+  ): Promise<Record<string, WithId<T>[]>> {
+    const results: Record<string, WithId<T>[]> = {};
+    for (const reference of references) {
+      const bundle = await this.search({
+        ...searchRequest,
+        filters: [...(searchRequest.filters ?? []), { code: referenceField, operator: 'eq', value: reference }],
+      });
+      results[reference] = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+    }
+    return results;
+  }
+
+  /** Number of live resources of a type; for start-up checks and tests. */
+  countResources(resourceType: string): number {
+    const row = this.stmt(this.readDb(), 'SELECT COUNT(*) AS n FROM resources WHERE rt = ? AND deleted = 0').get(
+      resourceType
+    ) as {
+      n: number;
+    };
+    return Number(row.n);
+  }
+}
+
+function stripEtag(etag: string): string {
+  const m = /^(?:W\/)?"?([^"]*)"?$/.exec(etag.trim());
+  return m ? m[1] : etag;
+}
+
+/** Equal apart from the server-assigned meta.versionId and meta.lastUpdated. */
+function sameContent(a: Resource, b: Resource): boolean {
+  const strip = (r: Resource): Resource => {
+    const meta = { ...r.meta };
+    delete meta.versionId;
+    delete meta.lastUpdated;
+    return { ...r, meta: Object.keys(meta).length ? meta : undefined };
+  };
+  return canonicalJson(strip(a)) === canonicalJson(strip(b));
+}
