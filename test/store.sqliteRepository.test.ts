@@ -1,6 +1,6 @@
 import { getStatus, parseSearchRequest, validateResource, type WithId } from '@medplum/core';
 import type { FhirRequest } from '@medplum/fhir-router';
-import type { Bundle, Observation, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -224,7 +224,7 @@ describe('SqliteRepository', () => {
 
     test('a transaction is all or nothing, and a large conditional one is accepted', async () => {
       const router = createEmbeddedRouter();
-      const entries = Array.from({ length: 30 }, (_, i) => ({
+      const entries: BundleEntry[] = Array.from({ length: 30 }, (_, i) => ({
         fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
         resource: { resourceType: 'Patient', identifier: [{ system: 'urn:test', value: `T${i}` }] },
         request: { method: 'POST' as const, url: 'Patient', ifNoneExist: `identifier=urn:test|T${i}` },

@@ -61,6 +61,11 @@ export function compileSearch(request: SearchRequest, paramId: ParamIdLookup): C
       driver = c;
     }
   }
+  if (driver) {
+    // `+r.rt` keeps SQLite from scanning every resource of the type through the (rt, ...) index when an index
+    // condition can drive the query; without ANALYZE statistics the planner would otherwise pick that scan.
+    clauses[0] = '+r.rt = ?';
+  }
   for (const c of conditions) {
     if (c === driver) {
       clauses.push(`r.pk IN (SELECT x.pk FROM ${c.table} x WHERE x.param_id = ? AND ${c.sql})`);

@@ -33,8 +33,8 @@ import { WriteSerializer } from './writeSerializer';
 export interface SqliteRepositoryOptions {
   /** Database file, or ':memory:' (one connection; for tests only: readers then see uncommitted writes). */
   readonly path: string;
-  /** Public FHIR base URL, for `fullUrl` and paging links. */
-  readonly baseUrl: string;
+  /** Public FHIR base URL, for `fullUrl` and paging links; a function when it is known only once the server listens. */
+  readonly baseUrl: string | (() => string);
   /** Called with every resource before it is stored; throws an OperationOutcomeError to refuse it. */
   readonly validate?: (resource: Resource) => void;
   readonly now?: () => Date;
@@ -88,6 +88,11 @@ export class SqliteRepository extends FhirRepository {
     for (const row of this.writer.prepare('SELECT param_id, name FROM search_params').all()) {
       this.paramIds.set(String(row.name), Number(row.param_id));
     }
+  }
+
+  private baseUrl(): string {
+    const { baseUrl } = this.options;
+    return typeof baseUrl === 'function' ? baseUrl() : baseUrl;
   }
 
   close(): void {
@@ -436,10 +441,10 @@ export class SqliteRepository extends FhirRepository {
         lastModified: new Date(row.last_updated).toISOString(),
       };
       if (row.deleted || !row.content) {
-        return { fullUrl: `${this.options.baseUrl}/${url}`, request: { method: 'DELETE', url }, response };
+        return { fullUrl: `${this.baseUrl()}/${url}`, request: { method: 'DELETE', url }, response };
       }
       return {
-        fullUrl: `${this.options.baseUrl}/${url}`,
+        fullUrl: `${this.baseUrl()}/${url}`,
         resource: JSON.parse(row.content) as WithId<T>,
         request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? resourceType : url },
         response,
@@ -468,13 +473,13 @@ export class SqliteRepository extends FhirRepository {
     const hasNext = rows.length > count;
     const resources = rows.slice(0, count).map((row) => JSON.parse(row.content) as WithId<T>);
     const entry: BundleEntry<WithId<T>>[] = resources.map((resource) => ({
-      fullUrl: `${this.options.baseUrl}/${resource.resourceType}/${resource.id}`,
+      fullUrl: `${this.baseUrl()}/${resource.resourceType}/${resource.id}`,
       resource,
       search: { mode: 'match' },
     }));
     if (resources.length > 0 && (searchRequest.include?.length || searchRequest.revInclude?.length)) {
       await getExtraEntries(this, searchRequest, resources, entry as BundleEntry[], {
-        fullUrl: (type, id) => `${this.options.baseUrl}/${type}/${id}`,
+        fullUrl: (type, id) => `${this.baseUrl()}/${type}/${id}`,
       });
     }
     let total: number | undefined;
@@ -501,7 +506,7 @@ export class SqliteRepository extends FhirRepository {
   /** `self`, `first`, `previous` and `next` links (FHIR R4 http.html#paging), offset-based. */
   private pageLinks(request: SearchRequest, count: number, offset: number, hasNext: boolean): BundleLink[] {
     const url = (o: number): string =>
-      `${this.options.baseUrl}/${request.resourceType}${formatSearchQuery({ ...request, count, offset: o || undefined })}`;
+      `${this.baseUrl()}/${request.resourceType}${formatSearchQuery({ ...request, count, offset: o || undefined })}`;
     const links: BundleLink[] = [
       { relation: 'self', url: url(offset) },
       { relation: 'first', url: url(0) },

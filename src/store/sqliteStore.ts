@@ -1,0 +1,40 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadBaseDefinitions } from '../fhir/definitions';
+import { createValidator } from '../fhir/validation';
+import { SqliteRepository } from './sqliteRepository';
+import type { Durability } from './sqliteSchema';
+import { describeStoreSupport, type StoreResourceSupport } from './storeCapabilities';
+
+export interface OpenStoreOptions {
+  /** Public FHIR base URL; may be known only once the server listens, hence a function. */
+  readonly baseUrl?: () => string;
+  readonly durability?: Durability;
+  readonly now?: () => Date;
+  /** Logs a profile URL the validator does not know (never the resource). */
+  readonly onUnknownProfile?: (profileUrl: string, resourceType: string) => void;
+}
+
+export interface SqliteStore {
+  readonly repo: SqliteRepository;
+  readonly path: string;
+  readonly supports: StoreResourceSupport[];
+  close(): void;
+}
+
+/** Opens (creating if needed) the embedded FHIR store in `dataDir`, validating every write against base R4 and known profiles. */
+export async function openSqliteStore(dataDir: string, options: OpenStoreOptions = {}): Promise<SqliteStore> {
+  loadBaseDefinitions();
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'fhir.sqlite');
+  const validator = createValidator({ onUnknownProfile: options.onUnknownProfile });
+  const repo = new SqliteRepository({
+    path,
+    baseUrl: options.baseUrl ?? ((): string => 'http://localhost:8080/fhir/R4'),
+    validate: (resource) => validator.validate(resource),
+    durability: options.durability,
+    now: options.now,
+  });
+  return { repo, path, supports: describeStoreSupport(), close: () => repo.close() };
+}
