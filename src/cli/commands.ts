@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import type { OpenRepository, SeedRepository } from './serveCommand';
+import { registerServeCommand } from './serveCommand';
+
+/** What sub-commands need from the outside world; main.ts builds it, tests pass fakes. */
+export interface CliDependencies {
+  /** Opens the durable store on a data directory (main.ts wires the SQLite store). */
+  readonly openRepository: OpenRepository;
+  /** Loads the synthetic cohort into a repository; absent until a seed loader is wired. */
+  readonly seedRepository?: SeedRepository;
+  readonly version: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly log: (line: string) => void;
+}
+
+/** Adds one sub-command (with its options and --help) to the `twin` program. */
+export type CommandRegistration = (program: Command, deps: CliDependencies) => void;
+
+/**
+ * Every `twin` sub-command. A new command lives in its own file exporting a `CommandRegistration`,
+ * and is added to this list; nothing else changes.
+ */
+export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [registerServeCommand];
+
+export function registerCommands(program: Command, deps: CliDependencies): void {
+  for (const register of COMMAND_REGISTRATIONS) {
+    register(program, deps);
+  }
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// Only Node built-ins, commander and dependency-free local files are imported up front: @medplum/* and node:sqlite
+// fail on an old Node with cryptic errors, so they are loaded after assertSupportedNode() has had its say.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../fhir/packageRoot';
+import { assertSupportedNode } from './nodeVersion';
+
+function readVersion(): string {
+  const manifest = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
+  return typeof manifest.version === 'string' ? manifest.version : '0.0.0';
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  assertSupportedNode();
+  const { registerCommands } = await import('./commands');
+  const { openSqliteStore } = await import('../store/sqliteStore');
+  const { createEmbeddedRouter } = await import('../store/transactionBundle');
+  const { loadEmbeddedSeed } = await import('../fhir/seed');
+  const { postBundle } = await import('../server/postBundle');
+  const log = (line: string): void => console.log(line);
+  const version = readVersion();
+
+  const program = new Command('twin')
+    .description('recovery-twin: FHIR-native digital twin of patient recovery')
+    .version(version);
+  registerCommands(program, {
+    openRepository: async (dataDir, { baseUrl }) => {
+      const store = await openSqliteStore(dataDir, { baseUrl });
+      // `supports` is the store's own list of what it implements; it becomes the CapabilityStatement.
+      return {
+        repo: store.repo,
+        close: () => store.close(),
+        supports: store.supports,
+        // The store runs transaction Bundles atomically in one SQLite transaction (src/store/transactionBundle.ts).
+        router: createEmbeddedRouter(),
+        systemInteractions: ['transaction', 'batch'],
+      };
+    },
+    // The seed is a transaction Bundle of conditional creates: posting it on every start changes nothing twice.
+    seedRepository: async (repo, router) => {
+      await postBundle(router, repo, loadEmbeddedSeed());
+    },
+    version,
+    env: process.env,
+    log,
+  });
+  await program.parseAsync([...argv]);
+}
+
+if (require.main === module) {
+  main(process.argv).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,217 @@
+import { FhirRouter } from '@medplum/fhir-router';
+import type { FhirRepository } from '@medplum/fhir-router';
+import { InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp, FHIR_BASE_PATH } from '../server/app';
+import { buildCapabilityStatement } from '../server/capabilityStatement';
+import type { ResourceSupport, SystemInteraction } from '../server/capabilityStatement';
+import type { CliDependencies } from './commands';
+
+/** A repository opened on a data directory, with the truth about what it supports. */
+export interface OpenedRepository {
+  readonly repo: FhirRepository;
+  close(): void | Promise<void>;
+  /** Per resource type: interactions and search parameters the store really implements. */
+  readonly supports: readonly ResourceSupport[];
+  /** System interactions the store implements; defaults to ['batch'] (the router runs batch entries one by one). */
+  readonly systemInteractions?: readonly SystemInteraction[];
+  /** A router with the store's own handlers (e.g. atomic transactions); defaults to a plain FhirRouter. */
+  readonly router?: FhirRouter;
+}
+
+export interface OpenRepositoryContext {
+  /** The public FHIR base URL. Known only once the server listens (port 0), hence a function. */
+  readonly baseUrl: () => string;
+}
+
+export type OpenRepository = (dataDir: string, context: OpenRepositoryContext) => Promise<OpenedRepository>;
+/** Loads the seed into the repository, through the same router the server uses. */
+export type SeedRepository = (repo: FhirRepository, router: FhirRouter) => Promise<void>;
+
+export interface StartServerOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly seed: boolean;
+  readonly openRepository: OpenRepository;
+  readonly seedRepository?: SeedRepository;
+  readonly version?: string;
+  readonly bodyLimit?: string;
+  readonly log?: (line: string) => void;
+  readonly clock?: () => Date;
+}
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:8080 */
+  readonly origin: string;
+  /** e.g. http://127.0.0.1:8080/fhir/R4 */
+  readonly baseUrl: string;
+  /** Stops accepting requests, lets in-flight ones finish, then closes the store. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Connections still open this long after close() are cut, so a stuck client cannot hold shutdown forever. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+/** FHIR JSON formats this server reads and writes: FHIR R4 http.html#mime-type ('json' is the R4 shorthand). */
+const FORMATS = ['application/fhir+json', 'json'] as const;
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') {
+    return 'localhost';
+  }
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Opens the store, starts listening, then seeds; /healthz says 503 until seeding is done, so a client or CI
+ * can tell "starting" from "ready". The store and the seeding are injected: tests pass a MemoryRepository.
+ */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const log = options.log ?? ((line: string): void => console.log(line));
+  let baseUrl = '';
+  const opened = await options.openRepository(options.dataDir, {
+    baseUrl: (): string => {
+      if (!baseUrl) {
+        throw new Error('The FHIR base URL is not known before the server listens');
+      }
+      return baseUrl;
+    },
+  });
+  const server = createServer();
+  let ready = false;
+  let closing: Promise<void> | undefined;
+
+  const closeStore = async (): Promise<void> => {
+    await opened.close();
+  };
+
+  try {
+    server.listen(options.port, options.host);
+    await once(server, 'listening');
+  } catch (err) {
+    await closeStore();
+    throw err;
+  }
+
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://${hostForUrl(options.host)}:${port}`;
+  baseUrl = `${origin}${FHIR_BASE_PATH}`;
+  const router = opened.router ?? new FhirRouter();
+  const supportsPatch = opened.supports.some((r) => r.interactions.includes('patch'));
+  const capabilityStatement = buildCapabilityStatement({
+    baseUrl,
+    software: { name: 'recovery-twin', version: options.version ?? '0.0.0' },
+    resources: opened.supports,
+    systemInteractions: opened.systemInteractions ?? ['batch'],
+    formats: [...FORMATS],
+    ...(supportsPatch ? { patchFormats: ['application/json-patch+json'] } : {}),
+    clock: options.clock ?? ((): Date => new Date()),
+  });
+  server.on(
+    'request',
+    createApp({
+      repo: opened.repo,
+      router,
+      baseUrl,
+      capabilityStatement,
+      isReady: () => ready,
+      log,
+      ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+    })
+  );
+
+  const close = (): Promise<void> => {
+    closing ??= (async (): Promise<void> => {
+      ready = false;
+      const closed = once(server, 'close');
+      server.close();
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      cut.unref();
+      await closed;
+      clearTimeout(cut);
+      await closeStore();
+    })();
+    return closing;
+  };
+
+  log(`FHIR R4 base:   ${baseUrl}`);
+  log(`Metadata:       ${baseUrl}/metadata`);
+  log(`Health:         ${origin}/healthz`);
+  log(`Data directory: ${options.dataDir}`);
+
+  try {
+    if (!options.seed) {
+      log('Seeding: skipped (--no-seed)');
+    } else if (options.seedRepository) {
+      log('Seeding: loading the synthetic cohort...');
+      await options.seedRepository(opened.repo, router);
+      log('Seeding: done');
+    } else {
+      log('Seeding: no seed loader is wired in; serving the store as it is');
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  ready = true;
+  log('Ready.');
+  return { origin, baseUrl, close };
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`not a TCP port: ${value}`);
+  }
+  return port;
+}
+
+interface ServeFlags {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly seed: boolean;
+}
+
+/** `twin serve`: the embedded FHIR R4 server over the durable store, until SIGINT/SIGTERM. */
+export function registerServeCommand(program: Command, deps: CliDependencies): void {
+  program
+    .command('serve')
+    .description('Start the embedded FHIR R4 server (FHIR API, /metadata, /healthz) on the durable store')
+    .option('-p, --port <n>', 'TCP port to listen on (env PORT)', parsePort, parsePort(deps.env.PORT ?? '8080'))
+    .option(
+      '--host <h>',
+      'interface to bind; 0.0.0.0 exposes it to the network (env HOST)',
+      deps.env.HOST ?? '127.0.0.1'
+    )
+    .option('--data-dir <dir>', 'folder of the durable store (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
+    .option('--no-seed', 'do not load the synthetic cohort on start')
+    .action(async (flags: ServeFlags): Promise<void> => {
+      const running = await startServer({
+        port: flags.port,
+        host: flags.host,
+        dataDir: flags.dataDir,
+        seed: flags.seed,
+        openRepository: deps.openRepository,
+        ...(deps.seedRepository ? { seedRepository: deps.seedRepository } : {}),
+        version: deps.version,
+        log: deps.log,
+      });
+      await new Promise<void>((resolve, reject) => {
+        // `on`, not `once`: `npm start` forwards the signal it receives to us, so the same SIGTERM can arrive twice,
+        // and a second one left to Node's default action would kill the process before the store is closed.
+        const stop = (signal: NodeJS.Signals): void => {
+          deps.log(`${signal} received: closing the server, then the store`);
+          running.close().then(resolve, reject);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      deps.log('Stopped.');
+    });
+}

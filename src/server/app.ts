@@ -1,0 +1,85 @@
+import { FhirRouter } from '@medplum/fhir-router';
+import type { FhirRepository, FhirRequestConfig } from '@medplum/fhir-router';
+import type { CapabilityStatement } from '@medplum/fhirtypes';
+import express from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import { loadBaseDefinitions } from '../fhir/definitions';
+import { bodyParsers, DEFAULT_BODY_LIMIT, requireResourceBody, requireSupportedContentType } from './bodyParsing';
+import { bundleInteractionGate } from './bundleInteractionGate';
+import { declaredResourceTypes, declaredSystemInteractions } from './capabilityStatement';
+import { errorHandler, notFoundHandler } from './errorHandler';
+import { toFhirRequest } from './fhirRequest';
+import { sendFhirJson, sendFhirResponse } from './fhirResponse';
+import { healthHandler } from './health';
+import { requestLog } from './requestLog';
+import { withRepositoryErrorBoundary } from './repositoryErrorBoundary';
+import { resourceTypeGate } from './resourceTypeGate';
+
+/** Where the FHIR R4 endpoint is mounted; the FHIR base URL is `<origin>/fhir/R4`. */
+export const FHIR_BASE_PATH = '/fhir/R4';
+
+export interface AppOptions {
+  /** Any FhirRepository: the durable store, or MemoryRepository in tests. */
+  readonly repo: FhirRepository;
+  /** Defaults to a plain `new FhirRouter()`; pass one to add operations. */
+  readonly router?: FhirRouter;
+  /** The FHIR base URL clients use, e.g. http://localhost:8080/fhir/R4 (used for Location headers). */
+  readonly baseUrl: string;
+  /** Served at /metadata; its resource types and system interactions also decide what is routed. */
+  readonly capabilityStatement: CapabilityStatement;
+  /** 200 on /healthz when true, 503 otherwise. */
+  readonly isReady: () => boolean;
+  /** Largest accepted request body, in `bytes` syntax ('16mb'). */
+  readonly bodyLimit?: string;
+  /** One line per request and per unexpected error; never bodies or query strings. Defaults to console.log. */
+  readonly log?: (line: string) => void;
+  /** Monotonic milliseconds for request durations. Defaults to performance.now. */
+  readonly now?: () => number;
+}
+
+/**
+ * The embedded FHIR R4 server's HTTP layer. It only converts express <-> FhirRequest/FhirResponse and guards
+ * the door (content types, body size, resource types); @medplum/fhir-router and the repository do the FHIR work.
+ */
+export function createApp(options: AppOptions): Express {
+  // The router's search parsing and the resource-type check read @medplum/core's global schema.
+  loadBaseDefinitions();
+  const router = options.router ?? new FhirRouter();
+  const log = options.log ?? ((line: string): void => console.log(line));
+  const now = options.now ?? ((): number => performance.now());
+  const repo = withRepositoryErrorBoundary(options.repo, log);
+  const systemInteractions = declaredSystemInteractions(options.capabilityStatement);
+  const requestConfig: FhirRequestConfig = {
+    // Atomic transactions only when declared (FHIR R4 http.html#transaction); otherwise the gate rejects them.
+    transactions: systemInteractions.has('transaction'),
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  // ETags are the resource versionId (FHIR R4 http.html#versioning), not express's hash of the body.
+  app.set('etag', false);
+  app.use(requestLog(log, now));
+  app.get('/healthz', healthHandler(options.isReady));
+
+  const fhir = express.Router();
+  // FHIR R4 http.html#capabilities
+  fhir.get('/metadata', (_req: Request, res: Response): void => {
+    sendFhirJson(res, 200, options.capabilityStatement);
+  });
+  fhir.use(resourceTypeGate(declaredResourceTypes(options.capabilityStatement)));
+  fhir.use(requireSupportedContentType());
+  fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT));
+  fhir.use(requireResourceBody());
+  fhir.use(bundleInteractionGate(systemInteractions));
+  fhir.use((req: Request, res: Response, next: NextFunction): void => {
+    router
+      .handleRequest(toFhirRequest(req, requestConfig), repo)
+      .then((response) => sendFhirResponse(req, res, response, options.baseUrl))
+      .catch(next);
+  });
+  app.use(FHIR_BASE_PATH, fhir);
+
+  app.use(notFoundHandler());
+  app.use(errorHandler(log));
+  return app;
+}
