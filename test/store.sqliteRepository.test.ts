@@ -250,7 +250,7 @@ describe('SqliteRepository', () => {
         ],
       };
       const [outcome] = await router.handleRequest(request('POST', '/', bad), repo);
-      expect((outcome).issue?.[0].severity).toBe('error');
+      expect(outcome.issue?.[0].severity).toBe('error');
       expect(repo.countResources('Patient')).toBe(30);
       expect(repo.countResources('Observation')).toBe(0);
     });

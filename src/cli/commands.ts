@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { OpenRepository, SeedRepository } from './serveCommand';
+import { registerImportCommand } from './importCommand';
+import { registerSeedCommand } from './seedCommand';
 import { registerServeCommand } from './serveCommand';
 
 /** What sub-commands need from the outside world; main.ts builds it, tests pass fakes. */
@@ -20,7 +22,11 @@ export type CommandRegistration = (program: Command, deps: CliDependencies) => v
  * Every `twin` sub-command. A new command lives in its own file exporting a `CommandRegistration`,
  * and is added to this list; nothing else changes.
  */
-export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [registerServeCommand];
+export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
+  registerServeCommand,
+  registerSeedCommand,
+  registerImportCommand,
+];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {
   for (const register of COMMAND_REGISTRATIONS) {

@@ -17,8 +17,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { registerCommands } = await import('./commands');
   const { openSqliteStore } = await import('../store/sqliteStore');
   const { createEmbeddedRouter } = await import('../store/transactionBundle');
-  const { loadEmbeddedSeed } = await import('../fhir/seed');
-  const { postBundle } = await import('../server/postBundle');
+  const { seedEmbeddedStore } = await import('../cohort/seedEmbeddedStore');
   const log = (line: string): void => console.log(line);
   const version = readVersion();
 
@@ -38,15 +37,36 @@ export async function main(argv: readonly string[]): Promise<void> {
         systemInteractions: ['transaction', 'batch'],
       };
     },
-    // The seed is a transaction Bundle of conditional creates: posting it on every start changes nothing twice.
+    // The embedded default serves a small synthetic cohort (issue 3's generator), one atomic transaction per patient;
+    // patients already present are skipped, so a restart (or a crash mid-seed) never duplicates anything.
     seedRepository: async (repo, router) => {
-      await postBundle(router, repo, loadEmbeddedSeed());
+      const days = positiveInt(process.env.SEED_DAYS, 120);
+      const result = await seedEmbeddedStore(repo, router, {
+        patients: positiveInt(process.env.SEED_PATIENTS, 25),
+        days,
+        seed: 2026,
+        // The cohort ends today, so trends look current; start date only matters for the first seeding.
+        startDate: new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10),
+        log,
+      });
+      log(`Seeding: ${result.posted} patients loaded, ${result.alreadyPresent} already present`);
     },
     version,
     env: process.env,
     log,
   });
   await program.parseAsync([...argv]);
+}
+
+function positiveInt(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') {
+    return fallback;
+  }
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`Expected a positive integer, got "${value}"`);
+  }
+  return n;
 }
 
 if (require.main === module) {

@@ -1,5 +1,11 @@
 import type { TypedValueWithPath } from '@medplum/core';
-import { isResourceType, loadDataType, OperationOutcomeError, validateResource, validateTypedValue } from '@medplum/core';
+import {
+  isResourceType,
+  loadDataType,
+  OperationOutcomeError,
+  validateResource,
+  validateTypedValue,
+} from '@medplum/core';
 import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { loadBaseDefinitions } from './definitions';
 import { loadProfileRegistry } from './profileRegistry';

@@ -8,7 +8,7 @@ import { describeStoreSupport, type StoreResourceSupport } from './storeCapabili
 
 export interface OpenStoreOptions {
   /** Public FHIR base URL; may be known only once the server listens, hence a function. */
-  readonly baseUrl?: () => string;
+  readonly baseUrl?: string | (() => string);
   readonly durability?: Durability;
   readonly now?: () => Date;
   /** Logs a profile URL the validator does not know (never the resource). */
