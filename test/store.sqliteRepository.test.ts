@@ -170,6 +170,12 @@ describe('SqliteRepository', () => {
       expect(next).toContain('_offset=5');
       const page2 = await repo.search<Observation>(parseSearchRequest(next!.replace(BASE + '/', '')));
       expect(page2.entry?.map((e) => e.resource?.valueQuantity?.value)).toEqual([65, 64, 63, 62, 61]);
+      const totalOnly = await repo.search(
+        parseSearchRequest(`Observation?subject=Patient/${a.id}&_count=0&_total=accurate`)
+      );
+      expect(totalOnly.total).toBe(21);
+      expect(totalOnly.entry).toBeUndefined();
+      expect(totalOnly.link?.some((l) => l.relation === 'next')).toBe(false);
       const last = await repo.search(
         parseSearchRequest(`Observation?subject=Patient/${a.id}&code=8867-4&_count=5&_offset=15`)
       );

@@ -470,7 +470,8 @@ export class SqliteRepository extends FhirRepository {
       db,
       `SELECT r.content FROM resources r WHERE ${compiled.where} ORDER BY ${compiled.orderBy} LIMIT ? OFFSET ?`
     ).all(...compiled.whereParams, ...compiled.orderParams, count + 1, offset) as { content: string }[];
-    const hasNext = rows.length > count;
+    // `_count=0` asks for the total only (FHIR R4 search.html#count): no entries and no next page.
+    const hasNext = count > 0 && rows.length > count;
     const resources = rows.slice(0, count).map((row) => JSON.parse(row.content) as WithId<T>);
     const entry: BundleEntry<WithId<T>>[] = resources.map((resource) => ({
       fullUrl: `${this.baseUrl()}/${resource.resourceType}/${resource.id}`,
@@ -499,7 +500,8 @@ export class SqliteRepository extends FhirRepository {
       type: 'searchset',
       total,
       link: this.pageLinks(searchRequest, count, offset, hasNext),
-      entry,
+      // FHIR JSON has no empty arrays (R4 json.html#arrays): an empty page has no `entry` at all.
+      entry: entry.length > 0 ? entry : undefined,
     };
   }
 
