@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { BulkExportService, type BulkExportOptions } from '../bulk/bulkExportService';
 import { createApp, FHIR_BASE_PATH } from '../server/app';
 import { buildCapabilityStatement } from '../server/capabilityStatement';
 import type { ResourceSupport, SystemInteraction } from '../server/capabilityStatement';
@@ -42,6 +44,8 @@ export interface StartServerOptions {
   readonly bodyLimit?: string;
   readonly log?: (line: string) => void;
   readonly clock?: () => Date;
+  /** Serve Bulk Data $export; job records and files go to `dir` (default `<dataDir>/bulk`). Off when omitted. */
+  readonly bulkExport?: Partial<BulkExportOptions>;
 }
 
 export interface RunningServer {
@@ -85,7 +89,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let ready = false;
   let closing: Promise<void> | undefined;
 
+  let bulkExport: BulkExportService | undefined;
   const closeStore = async (): Promise<void> => {
+    // Running exports read the store: stop them first.
+    await bulkExport?.close();
     await opened.close();
   };
 
@@ -100,6 +107,19 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const { port } = server.address() as AddressInfo;
   const origin = `http://${hostForUrl(options.host)}:${port}`;
   baseUrl = `${origin}${FHIR_BASE_PATH}`;
+  if (options.bulkExport) {
+    try {
+      bulkExport = await BulkExportService.open(opened.repo, {
+        dir: join(options.dataDir, 'bulk'),
+        log,
+        ...options.bulkExport,
+      });
+    } catch (err) {
+      server.close();
+      await closeStore();
+      throw err;
+    }
+  }
   const router = opened.router ?? new FhirRouter();
   const supportsPatch = opened.supports.some((r) => r.interactions.includes('patch'));
   const capabilityStatement = buildCapabilityStatement({
@@ -121,6 +141,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       isReady: () => ready,
       log,
       ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+      ...(bulkExport ? { bulkExport } : {}),
     })
   );
 
@@ -201,6 +222,7 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
         ...(deps.seedRepository ? { seedRepository: deps.seedRepository } : {}),
         version: deps.version,
         log: deps.log,
+        bulkExport: {},
       });
       await new Promise<void>((resolve, reject) => {
         // `on`, not `once`: `npm start` forwards the signal it receives to us, so the same SIGTERM can arrive twice,

@@ -3,6 +3,8 @@ import type { FhirRepository, FhirRequestConfig } from '@medplum/fhir-router';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
+import { bulkExportRoutes } from '../bulk/bulkExportRoutes';
+import type { BulkExportService } from '../bulk/bulkExportService';
 import { loadBaseDefinitions } from '../fhir/definitions';
 import { bodyParsers, DEFAULT_BODY_LIMIT, requireResourceBody, requireSupportedContentType } from './bodyParsing';
 import { bundleInteractionGate } from './bundleInteractionGate';
@@ -35,6 +37,8 @@ export interface AppOptions {
   readonly log?: (line: string) => void;
   /** Monotonic milliseconds for request durations. Defaults to performance.now. */
   readonly now?: () => number;
+  /** When given, Bulk Data `Patient/$export` and `Group/[id]/$export` are served (src/bulk/bulkExportRoutes.ts). */
+  readonly bulkExport?: BulkExportService;
 }
 
 /**
@@ -66,6 +70,10 @@ export function createApp(options: AppOptions): Express {
   fhir.get('/metadata', (_req: Request, res: Response): void => {
     sendFhirJson(res, 200, options.capabilityStatement);
   });
+  if (options.bulkExport) {
+    // Before the gate: the status and file paths are not resource types, and kick-off POSTs carry Parameters.
+    fhir.use(bulkExportRoutes(options.bulkExport, options.baseUrl));
+  }
   fhir.use(resourceTypeGate(declaredResourceTypes(options.capabilityStatement)));
   fhir.use(requireSupportedContentType());
   fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT));
