@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { OpenRepository, SeedRepository } from './serveCommand';
 import { registerImportCommand } from './importCommand';
+import { registerRefreshCommand } from './refreshCommand';
 import { registerSeedCommand } from './seedCommand';
 import { registerServeCommand } from './serveCommand';
 
@@ -26,6 +27,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerServeCommand,
   registerSeedCommand,
   registerImportCommand,
+  registerRefreshCommand,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {

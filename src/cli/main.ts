@@ -18,6 +18,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { openSqliteStore } = await import('../store/sqliteStore');
   const { createEmbeddedRouter } = await import('../store/transactionBundle');
   const { seedEmbeddedStore } = await import('../cohort/seedEmbeddedStore');
+  const { registerTwinRefreshOperation } = await import('../server/twinRefreshOperation');
+  const { TWIN_REFRESH_OPERATION } = await import('../twin/twinCodes');
+  const { createValidator } = await import('../fhir/validation');
   const log = (line: string): void => console.log(line);
   const version = readVersion();
 
@@ -27,13 +30,24 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerCommands(program, {
     openRepository: async (dataDir, { baseUrl }) => {
       const store = await openSqliteStore(dataDir, { baseUrl });
+      const router = createEmbeddedRouter();
+      const validator = createValidator();
+      registerTwinRefreshOperation(router, {
+        validate: (r) => validator.validate(r),
+        today: () => new Date().toISOString().slice(0, 10),
+      });
       // `supports` is the store's own list of what it implements; it becomes the CapabilityStatement.
       return {
         repo: store.repo,
         close: () => store.close(),
-        supports: store.supports,
+        // $twin-refresh is declared where it is served (src/server/twinRefreshOperation.ts).
+        supports: store.supports.map((r) =>
+          r.type === 'Patient'
+            ? { ...r, operations: [{ name: 'twin-refresh', definition: TWIN_REFRESH_OPERATION }] }
+            : r
+        ),
         // The store runs transaction Bundles atomically in one SQLite transaction (src/store/transactionBundle.ts).
-        router: createEmbeddedRouter(),
+        router,
         systemInteractions: ['transaction', 'batch'],
       };
     },

@@ -37,6 +37,8 @@ export interface ResourceSupport {
   readonly searchInclude?: readonly string[];
   readonly searchRevInclude?: readonly string[];
   readonly supportedProfile?: readonly string[];
+  /** Operations on this type (capabilitystatement-definitions.html#CapabilityStatement.rest.resource.operation). */
+  readonly operations?: readonly { readonly name: string; readonly definition: string }[];
 }
 
 export interface CapabilityStatementInput {
@@ -122,6 +124,9 @@ function toRestResource(support: ResourceSupport): CapabilityStatementRestResour
   }
   if (support.supportedProfile?.length) {
     resource.supportedProfile = [...support.supportedProfile];
+  }
+  if (support.operations?.length) {
+    resource.operation = support.operations.map((op) => ({ name: op.name, definition: op.definition }));
   }
   if (support.searchParams.length) {
     resource.searchParam = support.searchParams.map((param) => ({

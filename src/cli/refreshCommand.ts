@@ -1,0 +1,71 @@
+import { normalizeErrorString } from '@medplum/core';
+import type { Command } from 'commander';
+import type { FhirClient } from '../fhir/fhirClient';
+import type { CliDependencies } from './commands';
+
+interface RefreshFlags {
+  readonly patient?: string[];
+  readonly all?: boolean;
+  readonly fhir?: string;
+  readonly dataDir: string;
+}
+
+/**
+ * `twin refresh [--patient ID ... | --all] [--fhir URL | --data-dir DIR]`: recomputes the twin (baselines and daily
+ * recovery states) from the Observations on the server and writes it back, one transaction per patient.
+ * Without --fhir it works on the embedded store in DATA_DIR directly (stop `twin serve` first: one writer per store).
+ */
+export function registerRefreshCommand(program: Command, deps: CliDependencies): void {
+  program
+    .command('refresh')
+    .description('recompute the recovery twin of some or all patients and write it back to the FHIR server')
+    .option('--patient <id...>', 'Patient id(s) to refresh')
+    .option('--all', 'refresh every Patient on the server')
+    .option('--fhir <url>', 'FHIR R4 base URL of the server (default: the embedded store in --data-dir)')
+    .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
+    .action(async (flags: RefreshFlags, command: Command) => {
+      try {
+        if (!flags.all && !flags.patient?.length) {
+          throw new Error('give --patient ID or --all');
+        }
+        const summary = await runRefresh(flags, deps);
+        deps.log(JSON.stringify(summary));
+        if (summary.failed > 0) {
+          process.exitCode = 1;
+        }
+      } catch (err) {
+        command.error(`twin refresh: ${normalizeErrorString(err)}`, { exitCode: 1 });
+      }
+    });
+}
+
+async function runRefresh(
+  flags: RefreshFlags,
+  deps: CliDependencies
+): Promise<Awaited<ReturnType<typeof import('../refresh/refreshRunner').refreshPatients>>> {
+  const { refreshPatients } = await import('../refresh/refreshRunner');
+  const { createValidator } = await import('../fhir/validation');
+  const validator = createValidator();
+  const log = (line: string): void => void process.stderr.write(line + '\n');
+  const today = (): string => new Date().toISOString().slice(0, 10);
+  const ids = flags.all ? 'all' : (flags.patient ?? []);
+  let client: FhirClient;
+  let close = (): void => undefined;
+  if (flags.fhir) {
+    const { HttpFhirClient } = await import('../fhir/httpFhirClient');
+    client = new HttpFhirClient({ baseUrl: flags.fhir });
+  } else {
+    const { openSqliteStore } = await import('../store/sqliteStore');
+    const { createEmbeddedRouter } = await import('../store/transactionBundle');
+    const { LocalFhirClient } = await import('../fhir/localFhirClient');
+    const store = await openSqliteStore(flags.dataDir);
+    client = new LocalFhirClient(store.repo, createEmbeddedRouter());
+    close = () => store.close();
+  }
+  try {
+    return await refreshPatients(client, ids, { validate: (r) => validator.validate(r), today }, log);
+  } finally {
+    close();
+    void deps;
+  }
+}
