@@ -70,8 +70,10 @@ export function compileSearch(request: SearchRequest, paramId: ParamIdLookup): C
     if (c === driver) {
       clauses.push(`r.pk IN (SELECT x.pk FROM ${c.table} x WHERE x.param_id = ? AND ${c.sql})`);
     } else {
+      // A probe checks one candidate: always by (pk, param). Left to itself, SQLite sometimes scans the
+      // (param, value) index instead, i.e. every value of the parameter for every candidate (190 ms, not 0.2 ms).
       clauses.push(
-        `${c.negated ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${c.table} x WHERE x.pk = r.pk AND x.param_id = ? AND ${c.sql})`
+        `${c.negated ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${c.table} x INDEXED BY ${c.table}_probe WHERE x.pk = r.pk AND x.param_id = ? AND ${c.sql})`
       );
     }
     params.push(c.pid, ...c.params);

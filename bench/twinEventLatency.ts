@@ -1,0 +1,88 @@
+import type { Observation, Patient } from '@medplum/fhirtypes';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { generateCohort } from '../src/cohort/generateCohort';
+import { LocalFhirClient } from '../src/fhir/localFhirClient';
+import { createValidator } from '../src/fhir/validation';
+import { handleObservationEvent } from '../src/ingest/doors/eventDoor';
+import { addDays } from '../src/ingest/doors/observationDay';
+import { SUBJECT_KEY_SYSTEM } from '../src/ingest/importers/metricObservation';
+import { refreshPatients } from '../src/refresh/refreshRunner';
+import { openSqliteStore } from '../src/store/sqliteStore';
+import { createEmbeddedRouter } from '../src/store/transactionBundle';
+
+export interface EventLatencyFigures {
+  readonly events: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly storeOnlyP50: number;
+  readonly storeOnlyP95: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+/**
+ * Event latency (issue 4 benchmark b): one new resting-heart-rate Observation, written to the embedded store (durable,
+ * fsync on commit), then handled by the event door until the patient's updated twin is committed. The reference in
+ * the same run is the store write alone.
+ */
+export async function measureEventLatency(patients = 20, days = 120, events = 300): Promise<EventLatencyFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'twin-event-bench-'));
+  const store = await openSqliteStore(dir);
+  try {
+    const client = new LocalFhirClient(store.repo, createEmbeddedRouter());
+    const validator = createValidator();
+    const deps = { client, validate: (r: Parameters<typeof validator.validate>[0]) => validator.validate(r), today: () => '2026-12-31' };
+    const start = '2026-01-01';
+    for (const p of generateCohort({ patients, days, seed: 3, startDate: start })) {
+      await client.transaction(p.bundle);
+    }
+    await refreshPatients(client, 'all', deps);
+    const ids = (await client.searchAll<Patient>('Patient', {})).map((p) => ({
+      id: p.id as string,
+      key: p.identifier?.find((i) => i.system === SUBJECT_KEY_SYSTEM)?.value ?? '',
+    }));
+    const total: number[] = [];
+    const storeOnly: number[] = [];
+    for (let i = 0; i < events; i++) {
+      const patient = ids[i % ids.length];
+      const day = addDays(start, days + Math.floor(i / ids.length));
+      const obs: Observation = {
+        resourceType: 'Observation',
+        status: 'final',
+        identifier: [{ system: 'urn:bench:event', value: `${patient.key}/${day}` }],
+        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+        code: { coding: [{ system: 'https://recovery-twin.dev/fhir/CodeSystem/recovery-metric', code: 'resting-heart-rate' }] },
+        subject: { reference: `Patient/${patient.id}` },
+        effectiveDateTime: day,
+        valueQuantity: { value: 55 + (i % 9), unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+      };
+      const t0 = performance.now();
+      const created = await store.repo.createResource(obs);
+      const t1 = performance.now();
+      const result = await handleObservationEvent(created, deps);
+      const t2 = performance.now();
+      if (result.status !== 'applied') {
+        throw new Error(`event not applied: ${result.status}`);
+      }
+      storeOnly.push(t1 - t0);
+      total.push(t2 - t0);
+    }
+    total.sort((a, b) => a - b);
+    storeOnly.sort((a, b) => a - b);
+    return {
+      events,
+      p50: percentile(total, 0.5),
+      p95: percentile(total, 0.95),
+      storeOnlyP50: percentile(storeOnly, 0.5),
+      storeOnlyP95: percentile(storeOnly, 0.95),
+    };
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
