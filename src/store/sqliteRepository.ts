@@ -24,7 +24,7 @@ import {
 import type { Bundle, BundleEntry, BundleLink, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { canonicalJson } from './canonicalJson';
+import { canonicalJson } from '../fhir/canonicalJson';
 import { buildIndexRows } from './searchIndex';
 import { compileSearch } from './searchSql';
 import { initSchema, type Durability } from './sqliteSchema';
