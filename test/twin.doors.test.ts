@@ -22,6 +22,7 @@ import { parseLongCsv } from '../src/ingest/importers/longCsv';
 import { SUBJECT_KEY_SYSTEM } from '../src/ingest/importers/metricObservation';
 import type { RefreshDeps } from '../src/refresh/refreshPatientTwin';
 import { refreshPatients } from '../src/refresh/refreshRunner';
+import { registerTwinRefreshOperation } from '../src/server/twinRefreshOperation';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../src/store/transactionBundle';
 import { TWIN_RESOURCE_SYSTEM } from '../src/twin/twinCodes';
@@ -207,6 +208,60 @@ describe('the four doors give one twin', () => {
     }
     await refreshPatients(client, 'all', deps);
     expect(await twinOf(client)).toEqual(reference);
+  });
+});
+
+describe('$twin-refresh operation', () => {
+  test('POST Patient/{id}/$twin-refresh over HTTP writes the twin and answers with counts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'twin-op-'));
+    dirs.push(dir);
+    const running = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: dir,
+      seed: false,
+      log: () => undefined,
+      openRepository: async (dataDir, { baseUrl }) => {
+        const store = await openSqliteStore(dataDir, { baseUrl, durability: 'normal' });
+        const router = createEmbeddedRouter();
+        registerTwinRefreshOperation(router, { validate: (r) => validator.validate(r), today: () => '2026-03-01' });
+        return {
+          repo: store.repo,
+          close: () => store.close(),
+          supports: store.supports,
+          router,
+          systemInteractions: ['transaction', 'batch'],
+        };
+      },
+    });
+    try {
+      const client = new HttpFhirClient({ baseUrl: running.baseUrl });
+      await client.transaction(cohort[0].bundle);
+      const [patient] = await client.searchAll<Patient>('Patient', {});
+      const post = (id: string): Promise<Response> =>
+        fetch(`${running.baseUrl}/Patient/${id}/$twin-refresh`, {
+          method: 'POST',
+          headers: { accept: 'application/fhir+json' },
+        });
+      const res = await post(patient.id as string);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as {
+        resourceType: string;
+        parameter: { name: string; valueInteger?: number; valueCode?: string }[];
+      };
+      expect(body.resourceType).toBe('Parameters');
+      const value = (name: string): number | string | undefined =>
+        body.parameter.find((p) => p.name === name)?.valueInteger ??
+        body.parameter.find((p) => p.name === name)?.valueCode;
+      expect(value('status')).toBe('refreshed');
+      expect(value('statesWritten')).toBeGreaterThan(40);
+      // Second call: nothing left to write.
+      const again = (await (await post(patient.id as string)).json()) as typeof body;
+      expect(again.parameter.find((p) => p.name === 'statesWritten')?.valueInteger).toBe(0);
+      expect((await post('no-such-patient')).status).toBe(404);
+    } finally {
+      await running.close();
+    }
   });
 });
 

@@ -74,8 +74,14 @@ export function bodyParsers(limit: string): RequestHandler[] {
  */
 export function requireResourceBody(): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction): void => {
-    const needsResource = (req.method === 'POST' && !isSearchByPost(req)) || req.method === 'PUT';
     const body: unknown = req.body;
+    // An operation without input parameters (e.g. Patient/{id}/$twin-refresh) may be POSTed with no body at all;
+    // a body that is sent must still be a resource (a Parameters, FHIR R4 operations.html#request).
+    if (req.method === 'POST' && /\/\$[A-Za-z][A-Za-z0-9-]*$/.test(req.path) && body === undefined) {
+      next();
+      return;
+    }
+    const needsResource = (req.method === 'POST' && !isSearchByPost(req)) || req.method === 'PUT';
     if (needsResource && (typeof body !== 'object' || body === null || Array.isArray(body))) {
       next(new OperationOutcomeError(badRequest('Request body must be a FHIR resource (a JSON object)')));
       return;
