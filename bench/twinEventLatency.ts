@@ -36,7 +36,11 @@ export async function measureEventLatency(patients = 20, days = 120, events = 30
   try {
     const client = new LocalFhirClient(store.repo, createEmbeddedRouter());
     const validator = createValidator();
-    const deps = { client, validate: (r: Parameters<typeof validator.validate>[0]) => validator.validate(r), today: () => '2026-12-31' };
+    const deps = {
+      client,
+      validate: (r: Parameters<typeof validator.validate>[0]) => validator.validate(r),
+      today: () => '2026-12-31',
+    };
     const start = '2026-01-01';
     for (const p of generateCohort({ patients, days, seed: 3, startDate: start })) {
       await client.transaction(p.bundle);
@@ -55,8 +59,12 @@ export async function measureEventLatency(patients = 20, days = 120, events = 30
         resourceType: 'Observation',
         status: 'final',
         identifier: [{ system: 'urn:bench:event', value: `${patient.key}/${day}` }],
-        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
-        code: { coding: [{ system: 'https://recovery-twin.dev/fhir/CodeSystem/recovery-metric', code: 'resting-heart-rate' }] },
+        category: [
+          { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] },
+        ],
+        code: {
+          coding: [{ system: 'https://recovery-twin.dev/fhir/CodeSystem/recovery-metric', code: 'resting-heart-rate' }],
+        },
         subject: { reference: `Patient/${patient.id}` },
         effectiveDateTime: day,
         valueQuantity: { value: 55 + (i % 9), unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
