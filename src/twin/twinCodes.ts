@@ -1,8 +1,8 @@
 /**
  * Codes, identifier systems and canonical URLs the twin writes (the shared contract in notes/twin-model.md).
  *
- * src/fhir/profiles/twinCanonicals.ts publishes the same strings in the conformance resources; the two are kept as
- * separate literals on purpose so the pure twin stages do not depend on the profile tooling, and a test compares them.
+ * src/fhir/profiles/twinCanonicals.ts re-exports these for the conformance resources, so the published profiles and
+ * the resources the twin writes cannot drift apart.
  */
 export const TWIN_CANONICAL_BASE = 'https://recovery-twin.dev/fhir';
 

@@ -1,34 +1,30 @@
 /**
  * Canonical URLs and codes of the twin's conformance resources (the shared contract in notes/twin-model.md).
  *
- * The twin-core stages keep the same strings in src/twin/twinCodes.ts; test/profiles.test.ts checks that the two
- * agree when that file exists, so a renamed code cannot leave the published profiles behind.
+ * The URLs and systems are defined once, in src/twin/twinCodes.ts (the stages that write the resources), and
+ * re-exported here; test/profiles.test.ts checks the concept displays of both agree.
  */
-export const TWIN_CANONICAL_BASE = 'https://recovery-twin.dev/fhir';
+import { TWIN_CANONICAL_BASE, TWIN_CONCEPT_SYSTEM } from '../../twin/twinCodes';
 
-export const TWIN_CONCEPT_SYSTEM = `${TWIN_CANONICAL_BASE}/CodeSystem/twin-concept`;
-export const TWIN_RESOURCE_SYSTEM = `${TWIN_CANONICAL_BASE}/NamingSystem/twin-resource`;
+// One definition of each string, in the twin core; the conformance resources publish exactly those.
+export {
+  TWIN_CANONICAL_BASE,
+  TWIN_CONCEPT_SYSTEM,
+  TWIN_PROFILE,
+  TWIN_REFRESH_OPERATION,
+  TWIN_RESOURCE_SYSTEM,
+} from '../../twin/twinCodes';
+
 /** Identifier system of a model Device's file checksum: the value is the lowercase hex SHA-256 of the model file. */
 export const MODEL_SHA256_SYSTEM = `${TWIN_CANONICAL_BASE}/NamingSystem/model-sha256`;
 
-export const UCUM_SYSTEM = 'http://unitsofmeasure.org';
-
-export const TWIN_PROFILE = Object.freeze({
-  baseline: `${TWIN_CANONICAL_BASE}/StructureDefinition/twin-baseline`,
-  recoveryState: `${TWIN_CANONICAL_BASE}/StructureDefinition/twin-recovery-state`,
-  anomalyRiskAssessment: `${TWIN_CANONICAL_BASE}/StructureDefinition/anomaly-risk-assessment`,
-  carePlanProposal: `${TWIN_CANONICAL_BASE}/StructureDefinition/care-plan-proposal`,
-  reviewTask: `${TWIN_CANONICAL_BASE}/StructureDefinition/review-task`,
-  modelDevice: `${TWIN_CANONICAL_BASE}/StructureDefinition/model-device`,
-} as const);
+export { UCUM_SYSTEM } from '../ucum';
 
 export const TWIN_VALUE_SET = Object.freeze({
   category: `${TWIN_CANONICAL_BASE}/ValueSet/twin-category`,
   baselineComponent: `${TWIN_CANONICAL_BASE}/ValueSet/twin-baseline-component`,
   metric: `${TWIN_CANONICAL_BASE}/ValueSet/twin-metric`,
 } as const);
-
-export const TWIN_REFRESH_OPERATION = `${TWIN_CANONICAL_BASE}/OperationDefinition/Patient-twin-refresh`;
 
 /** A concept of the twin-concept CodeSystem. */
 export interface TwinConcept {
