@@ -122,6 +122,30 @@ describe('the four doors give one twin', () => {
     expect(third.changedObservations).toBe(0);
   });
 
+  test('poll door: writes sharing the watermark instant are neither lost nor counted twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'twin-poll-'));
+    dirs.push(dir);
+    // Every write gets the same lastUpdated: the hardest case for a `_lastUpdated` watermark.
+    const store = await openSqliteStore(dir, { durability: 'normal', now: () => new Date('2026-03-01T12:00:00.000Z') });
+    stores.push(store);
+    const client = new LocalFhirClient(store.repo, createEmbeddedRouter());
+    const deps: RefreshDeps = { client, validate: (r) => validator.validate(r), today: () => '2026-03-01' };
+    const state = new WatermarkStore(mkdtempSync(join(tmpdir(), 'twin-wm-')));
+    await client.transaction(cohort[0].bundle);
+    const first = await pollOnce('same-instant', state, deps);
+    const observationsIn = (b: Bundle): number =>
+      (b.entry ?? []).filter((e) => e.resource?.resourceType === 'Observation').length;
+    expect(first.changedObservations).toBe(observationsIn(cohort[0].bundle));
+    expect(first.patientsRefreshed).toBe(1);
+    await client.transaction(cohort[1].bundle);
+    const second = await pollOnce('same-instant', state, deps);
+    expect(second.patientsRefreshed).toBe(1);
+    // Exactly the second patient's Observations: none of the first patient's (same instant) counted again.
+    expect(second.changedObservations).toBe(observationsIn(cohort[1].bundle));
+    const third = await pollOnce('same-instant', state, deps);
+    expect(third).toMatchObject({ changedObservations: 0, patientsRefreshed: 0 });
+  });
+
   test('event door, shuffled and replayed', async () => {
     const { client, deps } = await server();
     for (const p of cohort) {
