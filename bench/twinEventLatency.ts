@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { generateCohort } from '../src/cohort/generateCohort';
 import { LocalFhirClient } from '../src/fhir/localFhirClient';
-import { createValidator } from '../src/fhir/validation';
 import { handleObservationEvent } from '../src/ingest/doors/eventDoor';
 import { addDays } from '../src/ingest/doors/observationDay';
 import { SUBJECT_KEY_SYSTEM } from '../src/ingest/importers/metricObservation';
@@ -35,12 +34,9 @@ export async function measureEventLatency(patients = 20, days = 120, events = 30
   const store = await openSqliteStore(dir);
   try {
     const client = new LocalFhirClient(store.repo, createEmbeddedRouter());
-    const validator = createValidator();
-    const deps = {
-      client,
-      validate: (r: Parameters<typeof validator.validate>[0]) => validator.validate(r),
-      today: () => '2026-12-31',
-    };
+    // As `twin serve` wires it: the store validates every twin write against the profiles, the engine does not
+    // validate a second time in-process (it does before writing to another server).
+    const deps = { client, today: (): string => '2026-12-31' };
     const start = '2026-01-01';
     for (const p of generateCohort({ patients, days, seed: 3, startDate: start })) {
       await client.transaction(p.bundle);

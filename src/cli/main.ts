@@ -20,7 +20,6 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { seedEmbeddedStore } = await import('../cohort/seedEmbeddedStore');
   const { registerTwinRefreshOperation } = await import('../server/twinRefreshOperation');
   const { TWIN_REFRESH_OPERATION } = await import('../twin/twinCodes');
-  const { createValidator } = await import('../fhir/validation');
   const log = (line: string): void => console.log(line);
   const version = readVersion();
 
@@ -31,11 +30,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     openRepository: async (dataDir, { baseUrl }) => {
       const store = await openSqliteStore(dataDir, { baseUrl });
       const router = createEmbeddedRouter();
-      const validator = createValidator();
-      registerTwinRefreshOperation(router, {
-        validate: (r) => validator.validate(r),
-        today: () => new Date().toISOString().slice(0, 10),
-      });
+      // No engine-side validation here: in-process, every twin write goes through the store, which validates it
+      // against the same profiles before anything is stored (src/store/sqliteStore.ts).
+      registerTwinRefreshOperation(router, { today: () => new Date().toISOString().slice(0, 10) });
       // `supports` is the store's own list of what it implements; it becomes the CapabilityStatement.
       return {
         repo: store.repo,

@@ -1,4 +1,5 @@
 import { normalizeErrorString } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
 import type { Command } from 'commander';
 import type { FhirClient } from '../fhir/fhirClient';
 import type { CliDependencies } from './commands';
@@ -44,17 +45,21 @@ async function runRefresh(
   deps: CliDependencies
 ): Promise<Awaited<ReturnType<typeof import('../refresh/refreshRunner').refreshPatients>>> {
   const { refreshPatients } = await import('../refresh/refreshRunner');
-  const { createValidator } = await import('../fhir/validation');
-  const validator = createValidator();
   const log = (line: string): void => void process.stderr.write(line + '\n');
   const today = (): string => new Date().toISOString().slice(0, 10);
   const ids = flags.all ? 'all' : (flags.patient ?? []);
   let client: FhirClient;
+  let validate: ((r: Resource) => void) | undefined;
   let close = (): void => undefined;
   if (flags.fhir) {
     const { HttpFhirClient } = await import('../fhir/httpFhirClient');
+    const { createValidator } = await import('../fhir/validation');
+    const validator = createValidator();
+    // Another server may not know our profiles: check every twin resource against them before it is sent.
+    validate = (r) => validator.validate(r);
     client = new HttpFhirClient({ baseUrl: flags.fhir });
   } else {
+    // The embedded store validates every write against the same profiles itself.
     const { openSqliteStore } = await import('../store/sqliteStore');
     const { createEmbeddedRouter } = await import('../store/transactionBundle');
     const { LocalFhirClient } = await import('../fhir/localFhirClient');
@@ -63,7 +68,7 @@ async function runRefresh(
     close = () => store.close();
   }
   try {
-    return await refreshPatients(client, ids, { validate: (r) => validator.validate(r), today }, log);
+    return await refreshPatients(client, ids, { validate, today }, log);
   } finally {
     close();
     void deps;
