@@ -1,6 +1,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/fhirClient';
-import { refreshPatientTwin, type RefreshDeps } from './refreshPatientTwin';
+import { addDays } from '../ingest/doors/observationDay';
+import { refreshPatientTwin, type RefreshDeps, type RefreshSummary, type RefreshWindow } from './refreshPatientTwin';
 
 export interface RefreshAllSummary {
   readonly patients: number;
@@ -55,4 +56,38 @@ export async function refreshPatients(
     }
   }
   return { patients: ids.length, refreshed, skippedConsent, failed, rejected, rejectionReasons };
+}
+
+/** Every twin a change from `day` on can affect: states from that day on, baselines, reading a baseline window earlier. */
+export function windowFromDay(day: string, windowDays: number): RefreshWindow {
+  return { readFrom: addDays(day, -windowDays), states: { from: day, to: '9999-12-31' }, baselines: true };
+}
+
+export interface RefreshTally {
+  readonly refreshed: number;
+  readonly skippedConsent: number;
+  readonly failed: number;
+}
+
+/**
+ * Runs patient refreshes one after another and counts the outcomes. A failing patient is counted, not thrown: the
+ * caller (a poll, a bulk sync) decides from `failed` whether its own progress marker may move.
+ */
+export async function tallyRefreshes(refreshes: Iterable<() => Promise<RefreshSummary>>): Promise<RefreshTally> {
+  let refreshed = 0;
+  let skippedConsent = 0;
+  let failed = 0;
+  for (const refresh of refreshes) {
+    try {
+      const summary = await refresh();
+      if (summary.status === 'skipped-consent') {
+        skippedConsent++;
+      } else {
+        refreshed++;
+      }
+    } catch {
+      failed++;
+    }
+  }
+  return { refreshed, skippedConsent, failed };
 }

@@ -4,7 +4,11 @@
  * The URLs and systems are defined once, in src/twin/twinCodes.ts (the stages that write the resources), and
  * re-exported here; test/profiles.test.ts checks the concept displays of both agree.
  */
-import { TWIN_CANONICAL_BASE, TWIN_CONCEPT_SYSTEM } from '../../twin/twinCodes';
+import {
+  TWIN_CANONICAL_BASE,
+  TWIN_CONCEPT_SYSTEM,
+  type TwinConceptCode as CoreTwinConceptCode,
+} from '../../twin/twinCodes';
 
 // One definition of each string, in the twin core; the conformance resources publish exactly those.
 export {
@@ -33,17 +37,8 @@ export interface TwinConcept {
   readonly definition: string;
 }
 
-export type TwinConceptCode =
-  | 'twin-baseline'
-  | 'twin-recovery-state'
-  | 'recovery-index'
-  | 'robust-median-mad'
-  | 'baseline-spread'
-  | 'baseline-sample-count'
-  | 'baseline-window-days'
-  | 'baseline-prior-weight'
-  | 'data-completeness'
-  | 'twin-model';
+/** The twin core's codes, plus `twin-model` (the Device.type of a model-device, used only by the profiles). */
+export type TwinConceptCode = CoreTwinConceptCode | 'twin-model';
 
 /**
  * Every code of the twin-concept CodeSystem. All but `twin-model` come from notes/twin-model.md; `twin-model` is the

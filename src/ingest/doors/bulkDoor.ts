@@ -1,8 +1,14 @@
 import type { Condition, Consent, Observation, Procedure, Resource } from '@medplum/fhirtypes';
 import { runBulkExport, type BulkExportClientOptions } from '../../bulk/bulkExportClient';
-import { refreshPatientTwin, type PatientDataSource, type RefreshDeps } from '../../refresh/refreshPatientTwin';
+import {
+  refreshPatientTwin,
+  type PatientDataSource,
+  type RefreshDeps,
+  type RefreshSummary,
+} from '../../refresh/refreshPatientTwin';
+import { tallyRefreshes, windowFromDay } from '../../refresh/refreshRunner';
 import { TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
-import { addDays, observationDay, observationPatientId } from './observationDay';
+import { observationDay, observationPatientId } from './observationDay';
 
 export interface BulkIngestOptions extends Pick<
   BulkExportClientOptions,
@@ -50,37 +56,21 @@ export async function ingestBulkExport(options: BulkIngestOptions, deps: Refresh
     resources++;
     collect(resource, ensure);
   }
-  let refreshed = 0;
-  let skippedConsent = 0;
-  let failed = 0;
+  const refreshes: (() => Promise<RefreshSummary>)[] = [];
   for (const [patientId, data] of [...byPatient.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    try {
-      let summary;
-      if (options.since) {
-        const days = data.observations
-          .map(observationDay)
-          .filter((d): d is string => !!d)
-          .sort();
-        if (days.length === 0) {
-          continue;
-        }
-        summary = await refreshPatientTwin(patientId, deps, {
-          readFrom: addDays(days[0], -windowDays),
-          states: { from: days[0], to: '9999-12-31' },
-          baselines: true,
-        });
-      } else {
-        summary = await refreshPatientTwin(patientId, deps, undefined, exportSource(data));
-      }
-      if (summary.status === 'skipped-consent') {
-        skippedConsent++;
-      } else {
-        refreshed++;
-      }
-    } catch {
-      failed++;
+    if (!options.since) {
+      refreshes.push(() => refreshPatientTwin(patientId, deps, undefined, exportSource(data)));
+      continue;
+    }
+    const first = data.observations
+      .map(observationDay)
+      .filter((d): d is string => !!d)
+      .sort()[0];
+    if (first) {
+      refreshes.push(() => refreshPatientTwin(patientId, deps, windowFromDay(first, windowDays)));
     }
   }
+  const { refreshed, skippedConsent, failed } = await tallyRefreshes(refreshes);
   return {
     transactionTime: manifest.transactionTime,
     resources,

@@ -1,7 +1,8 @@
 import type { Observation } from '@medplum/fhirtypes';
-import { refreshPatientTwin, type RefreshDeps, type RefreshSummary } from '../../refresh/refreshPatientTwin';
+import { refreshPatientTwin, type RefreshDeps } from '../../refresh/refreshPatientTwin';
+import { tallyRefreshes, windowFromDay } from '../../refresh/refreshRunner';
 import { TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
-import { addDays, observationDay, observationPatientId } from './observationDay';
+import { observationDay, observationPatientId } from './observationDay';
 import type { WatermarkStore } from './watermarkStore';
 
 export interface PollSummary {
@@ -52,25 +53,13 @@ export async function pollOnce(
       earliestDay.set(patientId, day);
     }
   }
-  let refreshed = 0;
-  let skippedConsent = 0;
-  let failed = 0;
-  for (const [patientId, day] of [...earliestDay.entries()].sort()) {
-    try {
-      const summary: RefreshSummary = await refreshPatientTwin(patientId, deps, {
-        readFrom: addDays(day, -windowDays),
-        states: { from: day, to: '9999-12-31' },
-        baselines: true,
-      });
-      if (summary.status === 'skipped-consent') {
-        skippedConsent++;
-      } else {
-        refreshed++;
-      }
-    } catch {
-      failed++;
-    }
-  }
+  const { refreshed, skippedConsent, failed } = await tallyRefreshes(
+    [...earliestDay.entries()].sort().map(
+      ([patientId, day]) =>
+        () =>
+          refreshPatientTwin(patientId, deps, windowFromDay(day, windowDays))
+    )
+  );
   const last = changed.at(-1)?.meta?.lastUpdated;
   if (failed === 0 && last) {
     store.save(source, {
