@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { OpenRepository, SeedRepository } from './serveCommand';
 import { registerImportCommand } from './importCommand';
+import { registerPollCommand } from './pollCommand';
 import { registerRefreshCommand } from './refreshCommand';
 import { registerSeedCommand } from './seedCommand';
 import { registerServeCommand } from './serveCommand';
@@ -28,6 +29,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerSeedCommand,
   registerImportCommand,
   registerRefreshCommand,
+  registerPollCommand,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {

@@ -1,0 +1,64 @@
+import { normalizeErrorString } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import type { FhirClient } from '../fhir/fhirClient';
+import type { CliDependencies } from './commands';
+
+interface PollFlags {
+  readonly fhir?: string;
+  readonly dataDir: string;
+  readonly stateDir?: string;
+  readonly source?: string;
+}
+
+/**
+ * `twin poll [--fhir URL | --data-dir DIR] [--state-dir DIR]`: one poll of the `_lastUpdated` door (for cron): every
+ * Observation changed since the stored watermark updates its patient's twin; the watermark moves only when all
+ * affected twins are written. Prints a summary of counts.
+ */
+export function registerPollCommand(program: Command, deps: CliDependencies): void {
+  program
+    .command('poll')
+    .description('update the twins of patients whose Observations changed since the last poll (run it from cron)')
+    .option('--fhir <url>', 'FHIR R4 base URL of the server (default: the embedded store in --data-dir)')
+    .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
+    .option('--state-dir <dir>', 'folder for the durable watermark (default: <data-dir>/state)')
+    .option('--source <name>', 'name of this source in the watermark store (default: the server URL or "embedded")')
+    .action(async (flags: PollFlags, command: Command) => {
+      try {
+        deps.log(JSON.stringify(await runPoll(flags)));
+      } catch (err) {
+        command.error(`twin poll: ${normalizeErrorString(err)}`, { exitCode: 1 });
+      }
+    });
+}
+
+async function runPoll(flags: PollFlags): Promise<unknown> {
+  const { pollOnce } = await import('../ingest/doors/pollDoor');
+  const { WatermarkStore } = await import('../ingest/doors/watermarkStore');
+  const today = (): string => new Date().toISOString().slice(0, 10);
+  const state = new WatermarkStore(flags.stateDir ?? join(flags.dataDir, 'state'));
+  let client: FhirClient;
+  let validate: ((r: Resource) => void) | undefined;
+  let close = (): void => undefined;
+  if (flags.fhir) {
+    const { HttpFhirClient } = await import('../fhir/httpFhirClient');
+    const { createValidator } = await import('../fhir/validation');
+    const validator = createValidator();
+    validate = (r) => validator.validate(r);
+    client = new HttpFhirClient({ baseUrl: flags.fhir });
+  } else {
+    const { openSqliteStore } = await import('../store/sqliteStore');
+    const { createEmbeddedRouter } = await import('../store/transactionBundle');
+    const { LocalFhirClient } = await import('../fhir/localFhirClient');
+    const store = await openSqliteStore(flags.dataDir);
+    client = new LocalFhirClient(store.repo, createEmbeddedRouter());
+    close = () => store.close();
+  }
+  try {
+    return await pollOnce(flags.source ?? flags.fhir ?? 'embedded', state, { client, validate, today });
+  } finally {
+    close();
+  }
+}
