@@ -37,12 +37,28 @@ export async function main(argv: readonly string[]): Promise<void> {
       return {
         repo: store.repo,
         close: () => store.close(),
-        // $twin-refresh is declared where it is served (src/server/twinRefreshOperation.ts).
-        supports: store.supports.map((r) =>
-          r.type === 'Patient'
-            ? { ...r, operations: [{ name: 'twin-refresh', definition: TWIN_REFRESH_OPERATION }] }
-            : r
-        ),
+        // Operations are declared where they are served: $twin-refresh (src/server/twinRefreshOperation.ts) and the
+        // Bulk Data exports (src/bulk/; canonical URLs of the Bulk Data Access IG's OperationDefinitions).
+        supports: store.supports.map((r) => {
+          if (r.type === 'Patient') {
+            return {
+              ...r,
+              operations: [
+                { name: 'twin-refresh', definition: TWIN_REFRESH_OPERATION },
+                { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
+              ],
+            };
+          }
+          if (r.type === 'Group') {
+            return {
+              ...r,
+              operations: [
+                { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' },
+              ],
+            };
+          }
+          return r;
+        }),
         // The store runs transaction Bundles atomically in one SQLite transaction (src/store/transactionBundle.ts).
         router,
         systemInteractions: ['transaction', 'batch'],
