@@ -1,0 +1,24 @@
+import type { MedplumClient } from '@medplum/core';
+import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
+import type { FhirClient } from './fhirClient';
+
+/** A FhirClient over a MedplumClient: what a Medplum bot is handed, pointed at the Medplum project's FHIR API. */
+export class MedplumFhirClient implements FhirClient {
+  constructor(private readonly medplum: MedplumClient) {}
+
+  async searchAll<T extends Resource>(
+    resourceType: T['resourceType'] & ResourceType,
+    query: Record<string, string>
+  ): Promise<T[]> {
+    const out: T[] = [];
+    // searchResourcePages follows the Bundle's `next` links (FHIR R4 http.html#paging).
+    for await (const page of this.medplum.searchResourcePages(resourceType, { ...query, _count: '1000' })) {
+      out.push(...(page as unknown as T[]));
+    }
+    return out;
+  }
+
+  async transaction(bundle: Bundle): Promise<Bundle> {
+    return this.medplum.executeBatch(bundle);
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The Medplum bot, run as Medplum runs it: a MedplumClient (here @medplum/mock's MockClient, which routes requests
+ * through the real FhirRouter) and a BotEvent carrying the Observation.
+ */
+import type { BotEvent } from '@medplum/core';
+import type { Observation, Patient } from '@medplum/fhirtypes';
+import { MockClient } from '@medplum/mock';
+import { handler } from '../bots/observationTwin';
+import { generateCohort } from '../src/cohort/generateCohort';
+import { TWIN_RESOURCE_SYSTEM } from '../src/twin/twinCodes';
+
+function event(input: Observation): BotEvent<Observation> {
+  return {
+    bot: { reference: 'Bot/test' },
+    contentType: 'application/fhir+json',
+    input,
+    secrets: {},
+  } as BotEvent<Observation>;
+}
+
+test('an Observation event updates the twin through the Medplum API, and its own writes are ignored', async () => {
+  const medplum = new MockClient();
+  const [generated] = [...generateCohort({ patients: 1, days: 20, seed: 21, startDate: '2026-01-01' })];
+  const patient = await medplum.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Bot' }] });
+  const observations = (generated.bundle.entry ?? [])
+    .map((e) => e.resource)
+    .filter((r): r is Observation => r?.resourceType === 'Observation');
+  const stored: Observation[] = [];
+  for (const o of observations) {
+    stored.push(await medplum.createResource<Observation>({ ...o, subject: { reference: `Patient/${patient.id}` } }));
+  }
+  const result = await handler(medplum, event(stored[stored.length - 1]));
+  expect(result.status).toBe('applied');
+  const twin = await medplum.searchResources('Observation', { identifier: `${TWIN_RESOURCE_SYSTEM}|`, _count: '1000' });
+  expect(twin.length).toBeGreaterThan(0);
+  expect(twin.every((o) => o.subject?.reference === `Patient/${patient.id}`)).toBe(true);
+  const again = await handler(medplum, event(twin[0]));
+  expect(again).toEqual({ status: 'ignored', reason: 'twin resource' });
+});
