@@ -15,7 +15,7 @@ function event(input: Observation): BotEvent<Observation> {
     contentType: 'application/fhir+json',
     input,
     secrets: {},
-  } as BotEvent<Observation>;
+  };
 }
 
 test('an Observation event updates the twin through the Medplum API, and its own writes are ignored', async () => {
