@@ -1,9 +1,8 @@
 import { normalizeErrorString } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import type { FhirClient } from '../fhir/fhirClient';
 import type { CliDependencies } from './commands';
+import { openEngineTarget } from './engineTarget';
 
 interface PollFlags {
   readonly fhir?: string;
@@ -39,26 +38,14 @@ async function runPoll(flags: PollFlags): Promise<unknown> {
   const { WatermarkStore } = await import('../ingest/doors/watermarkStore');
   const today = (): string => new Date().toISOString().slice(0, 10);
   const state = new WatermarkStore(flags.stateDir ?? join(flags.dataDir, 'state'));
-  let client: FhirClient;
-  let validate: ((r: Resource) => void) | undefined;
-  let close = (): void => undefined;
-  if (flags.fhir) {
-    const { HttpFhirClient } = await import('../fhir/httpFhirClient');
-    const { createValidator } = await import('../fhir/validation');
-    const validator = createValidator();
-    validate = (r) => validator.validate(r);
-    client = new HttpFhirClient({ baseUrl: flags.fhir });
-  } else {
-    const { openSqliteStore } = await import('../store/sqliteStore');
-    const { createEmbeddedRouter } = await import('../store/transactionBundle');
-    const { LocalFhirClient } = await import('../fhir/localFhirClient');
-    const store = await openSqliteStore(flags.dataDir);
-    client = new LocalFhirClient(store.repo, createEmbeddedRouter());
-    close = () => store.close();
-  }
+  const target = await openEngineTarget(flags);
   try {
-    return await pollOnce(flags.source ?? flags.fhir ?? 'embedded', state, { client, validate, today });
+    return await pollOnce(flags.source ?? flags.fhir ?? 'embedded', state, {
+      client: target.client,
+      validate: target.validate,
+      today,
+    });
   } finally {
-    close();
+    target.close();
   }
 }

@@ -1,8 +1,7 @@
 import { normalizeErrorString } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
 import type { Command } from 'commander';
-import type { FhirClient } from '../fhir/fhirClient';
 import type { CliDependencies } from './commands';
+import { openEngineTarget } from './engineTarget';
 
 interface RefreshFlags {
   readonly patient?: string[];
@@ -48,29 +47,11 @@ async function runRefresh(
   const log = (line: string): void => void process.stderr.write(line + '\n');
   const today = (): string => new Date().toISOString().slice(0, 10);
   const ids = flags.all ? 'all' : (flags.patient ?? []);
-  let client: FhirClient;
-  let validate: ((r: Resource) => void) | undefined;
-  let close = (): void => undefined;
-  if (flags.fhir) {
-    const { HttpFhirClient } = await import('../fhir/httpFhirClient');
-    const { createValidator } = await import('../fhir/validation');
-    const validator = createValidator();
-    // Another server may not know our profiles: check every twin resource against them before it is sent.
-    validate = (r) => validator.validate(r);
-    client = new HttpFhirClient({ baseUrl: flags.fhir });
-  } else {
-    // The embedded store validates every write against the same profiles itself.
-    const { openSqliteStore } = await import('../store/sqliteStore');
-    const { createEmbeddedRouter } = await import('../store/transactionBundle');
-    const { LocalFhirClient } = await import('../fhir/localFhirClient');
-    const store = await openSqliteStore(flags.dataDir);
-    client = new LocalFhirClient(store.repo, createEmbeddedRouter());
-    close = () => store.close();
-  }
+  const target = await openEngineTarget(flags);
   try {
-    return await refreshPatients(client, ids, { validate, today }, log);
+    return await refreshPatients(target.client, ids, { validate: target.validate, today }, log);
   } finally {
-    close();
+    target.close();
     void deps;
   }
 }

@@ -1,0 +1,35 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { FhirClient } from '../fhir/fhirClient';
+
+/** The FHIR server a CLI command works on, with the validation its writes need, and how to let it go. */
+export interface EngineTarget {
+  readonly client: FhirClient;
+  readonly validate?: (resource: Resource) => void;
+  close(): void;
+}
+
+/**
+ * `--fhir URL`: any FHIR R4 server over HTTP; the engine validates every resource against the project's profiles
+ * before sending it, since that server may not know them. Otherwise the embedded store in `dataDir`, opened
+ * in-process: the store validates every write against the same profiles itself, so the engine does not repeat it.
+ */
+export async function openEngineTarget(flags: {
+  readonly fhir?: string;
+  readonly dataDir: string;
+}): Promise<EngineTarget> {
+  if (flags.fhir) {
+    const { HttpFhirClient } = await import('../fhir/httpFhirClient');
+    const { createValidator } = await import('../fhir/validation');
+    const validator = createValidator();
+    return {
+      client: new HttpFhirClient({ baseUrl: flags.fhir }),
+      validate: (r) => validator.validate(r),
+      close: () => undefined,
+    };
+  }
+  const { openSqliteStore } = await import('../store/sqliteStore');
+  const { createEmbeddedRouter } = await import('../store/transactionBundle');
+  const { LocalFhirClient } = await import('../fhir/localFhirClient');
+  const store = await openSqliteStore(flags.dataDir);
+  return { client: new LocalFhirClient(store.repo, createEmbeddedRouter()), close: () => store.close() };
+}
