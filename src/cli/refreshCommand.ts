@@ -28,7 +28,7 @@ export function registerRefreshCommand(program: Command, deps: CliDependencies):
         if (!flags.all && !flags.patient?.length) {
           throw new Error('give --patient ID or --all');
         }
-        const summary = await runRefresh(flags, deps);
+        const summary = await runRefresh(flags);
         deps.log(JSON.stringify(summary));
         if (summary.failed > 0) {
           process.exitCode = 1;
@@ -40,8 +40,7 @@ export function registerRefreshCommand(program: Command, deps: CliDependencies):
 }
 
 async function runRefresh(
-  flags: RefreshFlags,
-  deps: CliDependencies
+  flags: RefreshFlags
 ): Promise<Awaited<ReturnType<typeof import('../refresh/refreshRunner').refreshPatients>>> {
   const { refreshPatients } = await import('../refresh/refreshRunner');
   const log = (line: string): void => void process.stderr.write(line + '\n');
@@ -52,6 +51,5 @@ async function runRefresh(
     return await refreshPatients(target.client, ids, { validate: target.validate, today }, log);
   } finally {
     target.close();
-    void deps;
   }
 }
