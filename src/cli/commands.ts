@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { OpenRepository, SeedRepository } from './serveCommand';
+import { registerDetectCommands } from './detectCommand';
 import { registerImportCommand } from './importCommand';
 import { registerPollCommand } from './pollCommand';
 import { registerRefreshCommand } from './refreshCommand';
@@ -30,6 +31,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerImportCommand,
   registerRefreshCommand,
   registerPollCommand,
+  registerDetectCommands,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {

@@ -1,0 +1,143 @@
+import { normalizeErrorString } from '@medplum/core';
+import type { Command } from 'commander';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { CliDependencies } from './commands';
+
+const DETECTORS = ['ensemble', 'zscore', 'cusum'] as const;
+type Detector = (typeof DETECTORS)[number];
+
+interface DetectFlags {
+  readonly input: string;
+  readonly out: string;
+  readonly detector: Detector;
+}
+
+interface EvalFlags {
+  readonly input: string;
+  readonly labels: string;
+  readonly events: string;
+  readonly detector?: Detector;
+}
+
+/**
+ * `twin detect --input FILE.csv --out ALARMS.csv [--detector ensemble|zscore|cusum]` and
+ * `twin eval detect --input FILE.csv --labels LABELS.csv [--events illness_symptoms]`: the batch doors of the
+ * statistical early-warning detectors (src/detect/). The learned (LSTM) detector is not built yet.
+ */
+export function registerDetectCommands(program: Command, deps: CliDependencies): void {
+  program
+    .command('detect')
+    .description('score every subject-day of a long CSV (subject_id,day,metric,value) and write alarms')
+    .requiredOption('--input <file>', 'long CSV: subject_id,day,metric,value (day: ISO date or integer index)')
+    .requiredOption('--out <file>', 'output CSV: subject_id,day,score,alarm,reason')
+    .option('--detector <name>', `one of ${DETECTORS.join(', ')}`, parseDetector, 'ensemble')
+    .action(async (flags: DetectFlags, command: Command) => {
+      try {
+        const { readDetectionInput } = await import('../detect/detectionInput');
+        const { scoreSubject } = await import('../detect/causalScorer');
+        const input = readDetectionInput(await readFile(flags.input, 'utf8'));
+        warnAbout(input, deps);
+        const lines = ['subject_id,day,score,alarm,reason'];
+        for (const subject of input.subjects) {
+          for (const s of scoreSubject(subject, flags.detector)) {
+            lines.push(
+              [
+                subject.subjectId,
+                subject.dayLabels.get(s.day) ?? String(s.day),
+                s.score,
+                s.alarm ? 1 : 0,
+                csv(s.reason),
+              ].join(',')
+            );
+          }
+        }
+        await writeFile(flags.out, lines.join('\n') + '\n');
+        process.stderr.write(
+          `twin detect: ${input.subjects.length} subjects, ${lines.length - 1} subject-days scored\n`
+        );
+      } catch (err) {
+        command.error(`twin detect: ${normalizeErrorString(err)}`, { exitCode: 1 });
+      }
+    });
+
+  const evalCommand = program.command('eval').description('evaluate a stage against labelled data');
+  evalCommand
+    .command('detect')
+    .description('early-warning figures of the detectors against labelled event onsets (subject_id,day,event)')
+    .requiredOption('--input <file>', 'long CSV: subject_id,day,metric,value')
+    .requiredOption('--labels <file>', 'CSV subject_id (or subject),day,event, same day format as the input')
+    .option('--events <list>', 'comma-separated event names scored as onsets', 'illness_symptoms')
+    .option(
+      '--detector <name>',
+      'evaluate one detector only (default: ensemble and zscore in the same run)',
+      parseDetector
+    )
+    .action(async (flags: EvalFlags, command: Command) => {
+      try {
+        const { readDetectionInput, dayOrdinal } = await import('../detect/detectionInput');
+        const { scoreSubject } = await import('../detect/causalScorer');
+        const { evaluateDetection } = await import('../detect/detectionEvaluation');
+        const { parseCsv } = await import('../ingest/importers/csvRows');
+        const input = readDetectionInput(await readFile(flags.input, 'utf8'));
+        warnAbout(input, deps);
+        const labelTable = parseCsv(await readFile(flags.labels, 'utf8'));
+        const labels = labelTable.rows.flatMap((r) => {
+          const subjectId = (r.values.subject_id ?? r.values.subject ?? '').trim();
+          const day = dayOrdinal((r.values.day ?? '').trim());
+          const event = (r.values.event ?? '').trim();
+          return subjectId && day !== undefined && event ? [{ subjectId, day, event }] : [];
+        });
+        const scored = new Set(flags.events.split(',').map((e) => e.trim()));
+        const detectors: Detector[] = flags.detector ? [flags.detector] : ['ensemble', 'zscore'];
+        deps.log(
+          `subjects ${input.subjects.length}, labels ${labels.length}, scored events: ${[...scored].join(', ')}`
+        );
+        deps.log(
+          '| detector | events | before onset | within [-7,+21] | median lead (days) | false alarms / 30 event-free days | precision | recall | F1 | F0.5 |'
+        );
+        deps.log('|---|---|---|---|---|---|---|---|---|---|');
+        for (const detector of detectors) {
+          const alarms = input.subjects.flatMap((s) =>
+            scoreSubject(s, detector).map((d) => ({ subjectId: s.subjectId, day: d.day, alarm: d.alarm }))
+          );
+          const f = evaluateDetection(alarms, labels, scored);
+          const pct = (n: number): string => (f.events ? `${n} (${((100 * n) / f.events).toFixed(0)}%)` : '0');
+          deps.log(
+            `| ${detector} | ${f.events} | ${pct(f.detectedBeforeOnset)} | ${pct(f.detectedWithin)} | ${f.medianLeadDays ?? '-'} | ${f.falseAlarmsPer30Days.toFixed(2)} | ${f.precision.toFixed(2)} | ${f.recall.toFixed(2)} | ${f.f1.toFixed(2)} | ${f.f05.toFixed(2)} |`
+          );
+        }
+      } catch (err) {
+        command.error(`twin eval detect: ${normalizeErrorString(err)}`, { exitCode: 1 });
+      }
+    });
+}
+
+function parseDetector(value: string): Detector {
+  if (!(DETECTORS as readonly string[]).includes(value)) {
+    throw new Error(`--detector must be one of ${DETECTORS.join(', ')} (the LSTM detector is not built yet)`);
+  }
+  return value as Detector;
+}
+
+function warnAbout(
+  input: { unknownMetrics: string[]; rejectedRows: { line: number; reason: string }[] },
+  deps: CliDependencies
+): void {
+  for (const metric of input.unknownMetrics) {
+    process.stderr.write(`warning: unknown metric "${metric}" ignored\n`);
+  }
+  if (input.rejectedRows.length > 0) {
+    const first = input.rejectedRows
+      .slice(0, 5)
+      .map((r) => `line ${r.line}`)
+      .join(', ');
+    process.stderr.write(
+      `warning: ${input.rejectedRows.length} row(s) skipped (${first}...): ${input.rejectedRows[0].reason}\n`
+    );
+  }
+  void deps;
+}
+
+function csv(text: string): string {
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
