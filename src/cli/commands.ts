@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import type { OpenRepository, SeedRepository } from './serveCommand';
 import { registerDetectCommands } from './detectCommand';
+import { registerFindingsCommand } from './findingsCommand';
 import { registerImportCommand } from './importCommand';
 import { registerPollCommand } from './pollCommand';
 import { registerRefreshCommand } from './refreshCommand';
+import { registerRetrieveCommands } from './retrieveCommand';
 import { registerSeedCommand } from './seedCommand';
 import { registerServeCommand } from './serveCommand';
 
@@ -32,6 +34,8 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerRefreshCommand,
   registerPollCommand,
   registerDetectCommands,
+  registerFindingsCommand,
+  registerRetrieveCommands,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {

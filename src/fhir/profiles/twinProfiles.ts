@@ -526,8 +526,9 @@ function reviewTaskProfile(): ProfileSource {
     name: 'ReviewTask',
     title: 'Twin proposal review Task',
     description:
-      'Asks a clinician to review a proposed CarePlan (focus) for a patient (for): accept, modify or reject it. ' +
-      'The CarePlan carries intent=proposal; the Task is the actionable request to review it (intent=order).',
+      'Asks a clinician to review what the twin proposes or found (focus) for a patient (for): a proposed CarePlan ' +
+      '(accept, modify or reject it) or an anomaly RiskAssessment (acknowledge or dismiss it). The CarePlan carries ' +
+      'intent=proposal; the Task is the actionable request to review it (intent=order).',
     type: 'Task',
     differential: [
       el('Task.status', { mustSupport: true }),
@@ -536,11 +537,11 @@ function reviewTaskProfile(): ProfileSource {
       // is the CarePlan (intent=proposal). A Task with intent=proposal would only suggest that a review might happen.
       el('Task.intent', { fixedCode: 'order', mustSupport: true }),
       el('Task.focus', {
-        short: 'The proposed CarePlan to review',
+        short: 'The proposed CarePlan or the anomaly finding (RiskAssessment) to review',
         min: 1,
-        type: referenceType('CarePlan'),
+        type: referenceType('CarePlan', 'RiskAssessment'),
         mustSupport: true,
-        constraint: [referenceRule('twin-tk-1', ['CarePlan'])],
+        constraint: [referenceRule('twin-tk-1', ['CarePlan', 'RiskAssessment'])],
       }),
       el('Task.for', {
         short: 'The patient the proposal is for',

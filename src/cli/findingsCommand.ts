@@ -1,0 +1,92 @@
+import { normalizeErrorString } from '@medplum/core';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { CommandRegistration } from './commands';
+import { openEngineTarget } from './engineTarget';
+
+const DETECTORS = ['ensemble', 'zscore', 'cusum'] as const;
+type Detector = (typeof DETECTORS)[number];
+
+interface FindingsFlags {
+  readonly patient?: string[];
+  readonly all?: boolean;
+  readonly detector: Detector;
+  readonly taskThreshold: number;
+  readonly taskOwner?: string;
+  readonly fhir?: string;
+  readonly dataDir: string;
+}
+
+/**
+ * `twin findings [--patient ID ... | --all] [--detector ensemble|zscore|cusum] [--task-threshold 0.5]
+ * [--task-owner REF] [--fhir URL | --data-dir DIR]`: runs early-warning detection over each patient's Observations on
+ * the server and writes the findings back (src/detect/findings/): a RiskAssessment per alarm episode, a review Task
+ * for those at or above the threshold, the detector's model Device; one transaction per patient, idempotent.
+ * Prints counts only (no health data).
+ */
+export const registerFindingsCommand: CommandRegistration = (program, deps) => {
+  program
+    .command('findings')
+    .description("detect alarm episodes in patients' data and write them as RiskAssessments (and review Tasks)")
+    .option('--patient <id...>', 'Patient id(s)')
+    .option('--all', 'every Patient on the server')
+    .option('--detector <name>', `one of ${DETECTORS.join(', ')}`, parseDetector, 'ensemble')
+    .option(
+      '--task-threshold <p>',
+      'create a review Task for findings with probability >= p (0..1)',
+      parseProbability,
+      0.5
+    )
+    .option(
+      '--task-owner <reference>',
+      'who reviews: Practitioner/..., PractitionerRole/..., Organization/... or CareTeam/...'
+    )
+    .option('--fhir <url>', 'FHIR R4 base URL of the server (default: the embedded store in --data-dir)')
+    .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
+    .action(async (flags: FindingsFlags, command: Command) => {
+      try {
+        if (!flags.all && !flags.patient?.length) {
+          throw new Error('give --patient ID or --all');
+        }
+        const { writeFindingsForPatients, DEFAULT_FINDINGS_OPTIONS } =
+          await import('../detect/findings/findingsWriter');
+        const log = (line: string): void => void process.stderr.write(line + '\n');
+        const target = await openEngineTarget(flags);
+        try {
+          const summary = await writeFindingsForPatients(
+            flags.all ? 'all' : (flags.patient ?? []),
+            { client: target.client, validate: target.validate, today: () => new Date().toISOString().slice(0, 10) },
+            {
+              ...DEFAULT_FINDINGS_OPTIONS,
+              detector: flags.detector,
+              taskThreshold: flags.taskThreshold,
+              taskOwner: flags.taskOwner,
+            },
+            log
+          );
+          deps.log(JSON.stringify(summary));
+          if (summary.failed > 0) {
+            process.exitCode = 1;
+          }
+        } finally {
+          target.close();
+        }
+      } catch (err) {
+        command.error(`twin findings: ${normalizeErrorString(err)}`, { exitCode: 1 });
+      }
+    });
+};
+
+function parseDetector(value: string): Detector {
+  if (!(DETECTORS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`must be one of ${DETECTORS.join(', ')}`);
+  }
+  return value as Detector;
+}
+
+function parseProbability(value: string): number {
+  const p = Number(value);
+  if (!Number.isFinite(p) || p < 0 || p > 1) {
+    throw new InvalidArgumentError('must be a number from 0 to 1');
+  }
+  return p;
+}

@@ -1,0 +1,337 @@
+import { badRequest, OperationOutcomeError } from '@medplum/core';
+import type {
+  Bundle,
+  BundleEntry,
+  Consent,
+  Device,
+  Observation,
+  Patient,
+  Resource,
+  RiskAssessment,
+  Task,
+} from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import { canonicalJson } from '../../fhir/canonicalJson';
+import type { FhirClient } from '../../fhir/fhirClient';
+import { MODEL_SHA256_SYSTEM } from '../../fhir/profiles/twinCanonicals';
+import { consentAllowsProcessing } from '../../refresh/consentPolicy';
+import { TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
+import { DEFAULT_DETECTOR_OPTIONS, scoreSubject, type DetectorName, type DetectorOptions } from '../causalScorer';
+import { alarmEpisodes, DEFAULT_EPISODE_OPTIONS, type EpisodeOptions } from './alarmEpisodes';
+import { alarmThreshold, buildDetectorDevice } from './detectorDevice';
+import { buildFinding, buildReviewTask, REVIEW_OWNER_PATTERN, type FindingContext } from './findingResources';
+import { findingsInput } from './findingsInput';
+
+export interface FindingsOptions {
+  readonly detector: DetectorName;
+  readonly detectorOptions: DetectorOptions;
+  readonly episodes: EpisodeOptions;
+  /** A review Task is created for a finding whose probability is at least this (0..1). */
+  readonly taskThreshold: number;
+  /** Reference of who reviews (Practitioner/..., PractitionerRole/..., Organization/..., CareTeam/...). */
+  readonly taskOwner?: string;
+  /** Activity-only episodes at least this many days long read as a recovery plateau. */
+  readonly plateauDays: number;
+  /** Most Observations a finding names in basis. */
+  readonly maxBasis: number;
+}
+
+export const DEFAULT_FINDINGS_OPTIONS: Readonly<FindingsOptions> = Object.freeze({
+  detector: 'ensemble',
+  detectorOptions: DEFAULT_DETECTOR_OPTIONS,
+  episodes: DEFAULT_EPISODE_OPTIONS,
+  taskThreshold: 0.5,
+  plateauDays: 14,
+  maxBasis: 50,
+});
+
+export interface FindingsDeps {
+  readonly client: FhirClient;
+  /** Profile validation of every resource before it is sent (the embedded store validates again on write). */
+  readonly validate?: (resource: Resource) => void;
+  /** Today (YYYY-MM-DD), for consent periods. */
+  readonly today: () => string;
+}
+
+/** The Device a run's findings name as performer: a literal reference and the version text. */
+export interface DetectorDeviceRef {
+  readonly reference: string;
+  readonly version: string;
+}
+
+/** What one patient's run did: counts only, safe to log. */
+export interface PatientFindingsSummary {
+  readonly status: 'written' | 'skipped-consent';
+  readonly scoredDays: number;
+  readonly episodes: number;
+  readonly openEpisodes: number;
+  readonly findingsWritten: number;
+  readonly findingsUnchanged: number;
+  readonly findingsWithdrawn: number;
+  readonly tasksCreated: number;
+}
+
+/**
+ * Makes sure the detector's model Device is on the server (conditional update on its sha256 identifier, FHIR R4
+ * http.html#cond-update) and returns its literal reference. Sends nothing when the Device there is already equal.
+ */
+export async function ensureDetectorDevice(
+  deps: Pick<FindingsDeps, 'client' | 'validate'>,
+  detector: DetectorName,
+  options: DetectorOptions
+): Promise<DetectorDeviceRef> {
+  const device = buildDetectorDevice(detector, options);
+  const sha = device.identifier?.[0]?.value ?? '';
+  const version = device.version?.[0]?.value ?? '';
+  const query = `${MODEL_SHA256_SYSTEM}|${sha}`;
+  const existing = await deps.client.searchAll<Device>('Device', { identifier: query });
+  if (existing.length > 1) {
+    throw new OperationOutcomeError(
+      badRequest('More than one Device carries the detector checksum', 'Device.identifier')
+    );
+  }
+  if (existing[0]?.id && contentOf(existing[0]) === contentOf(device)) {
+    return { reference: `Device/${existing[0].id}`, version };
+  }
+  deps.validate?.(device);
+  const response = await deps.client.transaction({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [{ resource: device, request: { method: 'PUT', url: `Device?identifier=${encodeURIComponent(query)}` } }],
+  });
+  const id = idFromResponse(response.entry?.[0]);
+  if (!id) {
+    throw new OperationOutcomeError(badRequest('The server did not return the id of the detector Device', 'Device'));
+  }
+  return { reference: `Device/${id}`, version };
+}
+
+/**
+ * Detects one patient's alarm episodes from their Observations on the server and writes the findings in ONE
+ * transaction (FHIR R4 http.html#transaction):
+ * - each episode's RiskAssessment by conditional update on `finding/{patientId}/{detector}/{onsetDay}`; sent only when
+ *   it differs from what the server holds, so a rerun over the same data sends nothing;
+ * - a review Task for each finding whose probability reaches the threshold, by conditional create on
+ *   `finding-review/...` (If-None-Exist, http.html#ccreate): created once, never rewritten, so a Task the care team
+ *   has accepted or completed is not reset by the next run;
+ * - a finding of this detector that the data no longer produce (values retracted or corrected) is withdrawn: its
+ *   status becomes entered-in-error (kept for audit, not deleted).
+ */
+export async function writePatientFindings(
+  patientId: string,
+  device: DetectorDeviceRef,
+  deps: FindingsDeps,
+  options: FindingsOptions = DEFAULT_FINDINGS_OPTIONS
+): Promise<PatientFindingsSummary> {
+  const { client } = deps;
+  const subject = `Patient/${patientId}`;
+  const consents = await client.searchAll<Consent>('Consent', { patient: subject });
+  if (!consentAllowsProcessing(consents, deps.today())) {
+    return { ...EMPTY, status: 'skipped-consent' };
+  }
+  if (options.taskOwner !== undefined && !REVIEW_OWNER_PATTERN.test(options.taskOwner)) {
+    throw new OperationOutcomeError(
+      badRequest('Task owner must be a Practitioner, PractitionerRole, Organization or CareTeam reference', 'owner')
+    );
+  }
+  const [observations, existingFindings, existingTasks] = await Promise.all([
+    client.searchAll<Observation>('Observation', { subject }),
+    client.searchAll<RiskAssessment>('RiskAssessment', { subject, identifier: `${TWIN_RESOURCE_SYSTEM}|` }),
+    client.searchAll<Task>('Task', { subject, identifier: `${TWIN_RESOURCE_SYSTEM}|` }),
+  ]);
+  const input = findingsInput(patientId, observations);
+  const scores = scoreSubject(input.series, options.detector, options.detectorOptions);
+  const episodes = alarmEpisodes(scores, options.episodes);
+
+  const findingPrefix = `finding/${patientId}/${options.detector}/`;
+  const onServer = new Map<string, RiskAssessment>();
+  for (const ra of existingFindings) {
+    const key = twinKey(ra);
+    if (key?.startsWith(findingPrefix)) {
+      onServer.set(key, ra);
+    }
+  }
+  const tasksOnServer = new Set(existingTasks.map(twinKey).filter((k): k is string => k !== undefined));
+
+  const context: FindingContext = {
+    patientId,
+    detector: options.detector,
+    deviceReference: device.reference,
+    deviceVersion: device.version,
+    alarmThreshold: alarmThreshold(options.detector, options.detectorOptions),
+    plateauDays: options.plateauDays,
+    maxBasis: options.maxBasis,
+  };
+  const entry: BundleEntry[] = [];
+  const produced = new Set<string>();
+  let unchanged = 0;
+  let written = 0;
+  let tasksCreated = 0;
+  for (const episode of episodes) {
+    const { riskAssessment, probability } = buildFinding(episode, input.basis, context);
+    const key = twinKey(riskAssessment) ?? '';
+    produced.add(key);
+    const existing = onServer.get(key);
+    let findingReference = existing?.id ? `RiskAssessment/${existing.id}` : undefined;
+    if (existing && contentOf(existing) === contentOf(riskAssessment)) {
+      unchanged++;
+    } else {
+      deps.validate?.(riskAssessment);
+      const fullUrl = `urn:uuid:${randomUUID()}`;
+      findingReference ??= fullUrl;
+      entry.push({ fullUrl, resource: riskAssessment, request: conditional('PUT', 'RiskAssessment', key) });
+      written++;
+    }
+    if (probability >= options.taskThreshold) {
+      const task = buildReviewTask(episode.onsetDay, {
+        patientId,
+        detector: options.detector,
+        findingReference: findingReference ?? '',
+        owner: options.taskOwner,
+      });
+      const taskKey = twinKey(task) ?? '';
+      if (!tasksOnServer.has(taskKey)) {
+        // A new finding is referenced by its urn:uuid, which the server rewrites to RiskAssessment/{id} when it runs
+        // the transaction (FHIR R4 http.html#trules); the profile's literal-reference rule is checked on that shape.
+        deps.validate?.(
+          task.focus?.reference?.startsWith('urn:uuid:')
+            ? { ...task, focus: { reference: 'RiskAssessment/pending' } }
+            : task
+        );
+        entry.push({
+          resource: task,
+          request: { method: 'POST', url: 'Task', ifNoneExist: `identifier=${identifierParam(taskKey)}` },
+        });
+        tasksCreated++;
+      }
+    }
+  }
+  let withdrawn = 0;
+  for (const [key, ra] of onServer) {
+    if (produced.has(key) || ra.status === 'entered-in-error') {
+      continue;
+    }
+    const { id: _id, meta, ...rest } = ra;
+    const retracted: RiskAssessment = {
+      ...rest,
+      meta: meta?.profile ? { profile: meta.profile } : undefined,
+      status: 'entered-in-error',
+    };
+    deps.validate?.(retracted);
+    entry.push({ resource: retracted, request: conditional('PUT', 'RiskAssessment', key) });
+    withdrawn++;
+  }
+  if (entry.length > 0) {
+    const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry };
+    await client.transaction(bundle);
+  }
+  return {
+    status: 'written',
+    scoredDays: scores.length,
+    episodes: episodes.length,
+    openEpisodes: episodes.filter((e) => e.open).length,
+    findingsWritten: written,
+    findingsUnchanged: unchanged,
+    findingsWithdrawn: withdrawn,
+    tasksCreated,
+  };
+}
+
+export interface FindingsRunSummary {
+  readonly patients: number;
+  readonly written: number;
+  readonly skippedConsent: number;
+  readonly failed: number;
+  readonly episodes: number;
+  readonly findingsWritten: number;
+  readonly findingsUnchanged: number;
+  readonly findingsWithdrawn: number;
+  readonly tasksCreated: number;
+}
+
+/**
+ * Findings for the given patients, or every Patient on the server: the Device once, then one transaction per patient.
+ * A failing patient is counted and the rest go on; a rerun completes what was left. `log` gets counts only.
+ */
+export async function writeFindingsForPatients(
+  patientIds: readonly string[] | 'all',
+  deps: FindingsDeps,
+  options: FindingsOptions = DEFAULT_FINDINGS_OPTIONS,
+  log: (line: string) => void = () => undefined
+): Promise<FindingsRunSummary> {
+  const ids =
+    patientIds === 'all'
+      ? (await deps.client.searchAll<Patient>('Patient', { _sort: '_id' })).map((p) => p.id as string)
+      : patientIds;
+  const device = await ensureDetectorDevice(deps, options.detector, options.detectorOptions);
+  const total = {
+    written: 0,
+    skippedConsent: 0,
+    failed: 0,
+    episodes: 0,
+    findingsWritten: 0,
+    findingsUnchanged: 0,
+    findingsWithdrawn: 0,
+    tasksCreated: 0,
+  };
+  for (let i = 0; i < ids.length; i++) {
+    try {
+      const s = await writePatientFindings(ids[i], device, deps, options);
+      if (s.status === 'skipped-consent') {
+        total.skippedConsent++;
+      } else {
+        total.written++;
+        total.episodes += s.episodes;
+        total.findingsWritten += s.findingsWritten;
+        total.findingsUnchanged += s.findingsUnchanged;
+        total.findingsWithdrawn += s.findingsWithdrawn;
+        total.tasksCreated += s.tasksCreated;
+      }
+    } catch (err) {
+      total.failed++;
+      log(
+        `twin findings: patient ${i + 1}/${ids.length} failed: ${err instanceof Error ? err.constructor.name : 'error'}`
+      );
+    }
+    if ((i + 1) % 25 === 0 || i + 1 === ids.length) {
+      log(`twin findings: ${i + 1}/${ids.length} patients`);
+    }
+  }
+  return { patients: ids.length, ...total };
+}
+
+const EMPTY: PatientFindingsSummary = {
+  status: 'written',
+  scoredDays: 0,
+  episodes: 0,
+  openEpisodes: 0,
+  findingsWritten: 0,
+  findingsUnchanged: 0,
+  findingsWithdrawn: 0,
+  tasksCreated: 0,
+};
+
+function twinKey(resource: RiskAssessment | Task): string | undefined {
+  return resource.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value;
+}
+
+function identifierParam(value: string): string {
+  return encodeURIComponent(`${TWIN_RESOURCE_SYSTEM}|${value}`);
+}
+
+function conditional(method: 'PUT', type: 'RiskAssessment', value: string): BundleEntry['request'] {
+  return { method, url: `${type}?identifier=${identifierParam(value)}` };
+}
+
+/** Content as the engine builds it: without the server-assigned id and meta (versionId, lastUpdated). */
+function contentOf(resource: Resource): string {
+  const { id: _id, meta, ...rest } = resource;
+  return canonicalJson({ ...rest, meta: meta?.profile ? { profile: meta.profile } : undefined });
+}
+
+/** The logical id in a transaction-response entry: `response.location` (Type/id/_history/v) or the resource. */
+function idFromResponse(entry: BundleEntry | undefined): string | undefined {
+  const location = entry?.response?.location;
+  const fromLocation = location ? /(?:^|\/)Device\/([A-Za-z0-9.-]{1,64})/.exec(location)?.[1] : undefined;
+  return fromLocation ?? entry?.resource?.id;
+}

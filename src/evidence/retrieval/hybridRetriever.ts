@@ -1,0 +1,139 @@
+import { Bm25Index, countTerms, DEFAULT_BM25_OPTIONS, type ScoredDocument } from './bm25Index';
+import { DEFAULT_FEEDBACK_OPTIONS, expandQuery, type FeedbackOptions } from './pseudoRelevanceFeedback';
+import type { RetrievalDocument } from './retrievalFiles';
+import { indexTerms } from './textAnalysis';
+
+/** Turns texts into unit-length vectors (a sentence-embedding model); see denseEncoder.ts. */
+export interface DenseEncoder {
+  /** What the model is, for logs and for the run name. */
+  readonly description: string;
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
+}
+
+export type RetrieverName = 'bm25' | 'hybrid';
+
+export interface Retriever {
+  readonly name: RetrieverName;
+  /** What the ranking uses, in words ("BM25F + RM3 feedback; dense: none installed"). */
+  readonly description: string;
+  search(text: string, top: number): Promise<ScoredDocument[]>;
+}
+
+/** Plain BM25 (k1 1.2, b 0.75) over title and text as one field: the reference every figure is compared with. */
+export function createBm25Retriever(documents: readonly RetrievalDocument[]): Retriever {
+  const index = new Bm25Index(
+    documents.map((d) => ({ id: d.id, fields: { all: indexTerms(`${d.title}\n${d.text}`) } })),
+    { k1: 1.2, fields: [{ name: 'all', weight: 1, b: 0.75 }] }
+  );
+  return {
+    name: 'bm25',
+    description: 'BM25 (k1 1.2, b 0.75) over title + text',
+    search: async (text, top) => index.search(indexTerms(text), top),
+  };
+}
+
+export interface HybridOptions {
+  readonly feedback: FeedbackOptions;
+  /** First-pass candidates re-scored by the dense model, and dense-only candidates added. */
+  readonly denseCandidates: number;
+  /** Weight of the dense cosine in the fused score (lexical weight = 1 - this). */
+  readonly denseWeight: number;
+}
+
+export const DEFAULT_HYBRID_OPTIONS: Readonly<HybridOptions> = Object.freeze({
+  feedback: DEFAULT_FEEDBACK_OPTIONS,
+  denseCandidates: 200,
+  denseWeight: 0.5,
+});
+
+/**
+ * The engine's ranker: fielded BM25 (the title — for MedQuAD the question with its "also called" synonyms, for a
+ * protocol its title and indications — weighs three times the body), then RM3-style feedback from the first pass, then,
+ * when a sentence-embedding model is installed, fusion with the dense cosine similarity (scores min-max normalised per
+ * query, then mixed). Without a model it is lexical and says so in `description`.
+ */
+export async function createHybridRetriever(
+  documents: readonly RetrievalDocument[],
+  encoder?: DenseEncoder,
+  options: HybridOptions = DEFAULT_HYBRID_OPTIONS
+): Promise<Retriever> {
+  const index = new Bm25Index(
+    documents.map((d) => ({ id: d.id, fields: { title: indexTerms(d.title), text: indexTerms(d.text) } })),
+    DEFAULT_BM25_OPTIONS
+  );
+  const vectors = new Map<string, Float32Array>();
+  if (encoder) {
+    const embedded = await embedInBatches(
+      encoder,
+      documents.map((d) => `${d.title}\n${d.text}`)
+    );
+    documents.forEach((d, i) => vectors.set(d.id, embedded[i]));
+  }
+
+  const lexical = (text: string, top: number): ScoredDocument[] => {
+    const query = countTerms(indexTerms(text));
+    const first = index.search(query, Math.max(top, options.feedback.documents));
+    return index.search(expandQuery(index, query, first, options.feedback), top);
+  };
+
+  return {
+    name: 'hybrid',
+    description: `BM25F (title x3) + RM3 feedback; dense: ${encoder ? encoder.description : 'no model installed (lexical only)'}`,
+    async search(text, top) {
+      if (!encoder) {
+        return lexical(text, top);
+      }
+      const candidates = lexical(text, Math.max(top, options.denseCandidates));
+      const [q] = await encoder.embed([text]);
+      const dense = [...vectors].map(([id, v]) => ({ id, score: dot(q, v) }));
+      dense.sort((a, b) => b.score - a.score);
+      return fuse(candidates, dense.slice(0, options.denseCandidates), vectors, q, options.denseWeight).slice(0, top);
+    },
+  };
+}
+
+function fuse(
+  lexical: readonly ScoredDocument[],
+  dense: readonly ScoredDocument[],
+  vectors: ReadonlyMap<string, Float32Array>,
+  query: Float32Array,
+  denseWeight: number
+): ScoredDocument[] {
+  const lexMax = lexical[0]?.score ?? 0;
+  const lexMin = lexical.at(-1)?.score ?? 0;
+  const ids = new Set([...lexical.map((d) => d.id), ...dense.map((d) => d.id)]);
+  const lexScore = new Map(lexical.map((d) => [d.id, d.score]));
+  const cos = new Map<string, number>();
+  for (const id of ids) {
+    const v = vectors.get(id);
+    cos.set(id, v ? dot(query, v) : 0);
+  }
+  const cosValues = [...cos.values()];
+  const cosMax = Math.max(...cosValues);
+  const cosMin = Math.min(...cosValues);
+  const norm = (x: number, lo: number, hi: number): number => (hi > lo ? (x - lo) / (hi - lo) : 0);
+  return [...ids]
+    .map((id) => ({
+      id,
+      score:
+        (1 - denseWeight) * norm(lexScore.get(id) ?? lexMin, lexMin, lexMax) +
+        denseWeight * norm(cos.get(id) ?? cosMin, cosMin, cosMax),
+    }))
+    .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    s += a[i] * b[i];
+  }
+  return s;
+}
+
+async function embedInBatches(encoder: DenseEncoder, texts: readonly string[]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (let i = 0; i < texts.length; i += 32) {
+    out.push(...(await encoder.embed(texts.slice(i, i + 32))));
+  }
+  return out;
+}
