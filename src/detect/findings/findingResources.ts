@@ -1,5 +1,6 @@
 import type { Reference, RiskAssessment, Task } from '@medplum/fhirtypes';
 import type { MetricName } from '../../fhir/metricCatalogue';
+import { AIAST } from '../../proposal/aiTransparency';
 import { isoDay } from '../../twin/calendarDay';
 import { TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
 import type { DetectorName } from '../causalScorer';
@@ -59,7 +60,8 @@ export function buildFinding(episode: AlarmEpisode, basisIndex: BasisIndex, cont
   const basis = basisOf(episode, basisIndex, new Set(deviations.map((d) => d.metric)), context.maxBasis);
   const riskAssessment: RiskAssessment = {
     resourceType: 'RiskAssessment',
-    meta: { profile: [TWIN_PROFILE.anomalyRiskAssessment] },
+    // AI Transparency on FHIR: a finding is asserted by an algorithm, and says so in its security label.
+    meta: { profile: [TWIN_PROFILE.anomalyRiskAssessment], security: [{ ...AIAST }] },
     identifier: [
       {
         system: TWIN_RESOURCE_SYSTEM,
@@ -133,7 +135,7 @@ export interface ReviewTaskContext {
 export function buildReviewTask(onsetDay: number, context: ReviewTaskContext): Task {
   return {
     resourceType: 'Task',
-    meta: { profile: [TWIN_PROFILE.reviewTask] },
+    meta: { profile: [TWIN_PROFILE.reviewTask], security: [{ ...AIAST }] },
     identifier: [
       {
         system: TWIN_RESOURCE_SYSTEM,

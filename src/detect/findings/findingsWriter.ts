@@ -3,7 +3,6 @@ import type {
   Bundle,
   BundleEntry,
   Consent,
-  Device,
   Observation,
   Patient,
   Resource,
@@ -11,9 +10,8 @@ import type {
   Task,
 } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
-import { canonicalJson } from '../../fhir/canonicalJson';
 import type { FhirClient } from '../../fhir/fhirClient';
-import { MODEL_SHA256_SYSTEM } from '../../fhir/profiles/twinCanonicals';
+import { contentOf, ensureModelDevice } from '../../deliver/modelDevice';
 import { consentAllowsProcessing } from '../../refresh/consentPolicy';
 import { TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
 import { DEFAULT_DETECTOR_OPTIONS, scoreSubject, type DetectorName, type DetectorOptions } from '../causalScorer';
@@ -80,30 +78,12 @@ export async function ensureDetectorDevice(
   detector: DetectorName,
   options: DetectorOptions
 ): Promise<DetectorDeviceRef> {
-  const device = buildDetectorDevice(detector, options);
-  const sha = device.identifier?.[0]?.value ?? '';
-  const version = device.version?.[0]?.value ?? '';
-  const query = `${MODEL_SHA256_SYSTEM}|${sha}`;
-  const existing = await deps.client.searchAll<Device>('Device', { identifier: query });
-  if (existing.length > 1) {
-    throw new OperationOutcomeError(
-      badRequest('More than one Device carries the detector checksum', 'Device.identifier')
-    );
-  }
-  if (existing[0]?.id && contentOf(existing[0]) === contentOf(device)) {
-    return { reference: `Device/${existing[0].id}`, version };
-  }
-  deps.validate?.(device);
-  const response = await deps.client.transaction({
-    resourceType: 'Bundle',
-    type: 'transaction',
-    entry: [{ resource: device, request: { method: 'PUT', url: `Device?identifier=${encodeURIComponent(query)}` } }],
-  });
-  const id = idFromResponse(response.entry?.[0]);
-  if (!id) {
-    throw new OperationOutcomeError(badRequest('The server did not return the id of the detector Device', 'Device'));
-  }
-  return { reference: `Device/${id}`, version };
+  const { reference, version } = await ensureModelDevice(
+    deps.client,
+    buildDetectorDevice(detector, options),
+    deps.validate
+  );
+  return { reference, version };
 }
 
 /**
@@ -321,17 +301,4 @@ function identifierParam(value: string): string {
 
 function conditional(method: 'PUT', type: 'RiskAssessment', value: string): BundleEntry['request'] {
   return { method, url: `${type}?identifier=${identifierParam(value)}` };
-}
-
-/** Content as the engine builds it: without the server-assigned id and meta (versionId, lastUpdated). */
-function contentOf(resource: Resource): string {
-  const { id: _id, meta, ...rest } = resource;
-  return canonicalJson({ ...rest, meta: meta?.profile ? { profile: meta.profile } : undefined });
-}
-
-/** The logical id in a transaction-response entry: `response.location` (Type/id/_history/v) or the resource. */
-function idFromResponse(entry: BundleEntry | undefined): string | undefined {
-  const location = entry?.response?.location;
-  const fromLocation = location ? /(?:^|\/)Device\/([A-Za-z0-9.-]{1,64})/.exec(location)?.[1] : undefined;
-  return fromLocation ?? entry?.resource?.id;
 }

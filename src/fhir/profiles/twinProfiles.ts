@@ -498,7 +498,7 @@ function carePlanProposalProfile(): ProfileSource {
     title: 'Twin care-plan proposal',
     description:
       'A recovery protocol the twin proposes for a patient: a draft proposal (not yet in force) instantiating a ' +
-      'PlanDefinition of the protocol library, waiting for a clinician to approve, modify or reject it.',
+      'PlanDefinition of the protocol library, waiting for a clinician to approve, modify or reject it (revoked).',
     type: 'CarePlan',
     differential: [
       el('CarePlan.instantiatesCanonical', {
@@ -506,8 +506,19 @@ function carePlanProposalProfile(): ProfileSource {
         min: 1,
         mustSupport: true,
       }),
-      // R4 request-status: draft = "not yet actionable"; the review Task, not the engine, moves it on.
-      el('CarePlan.status', { fixedCode: 'draft', mustSupport: true }),
+      // R4 request-status: draft = "not yet actionable"; the review Task, not the engine, moves it on. A rejected
+      // proposal stays a proposal, revoked (kept for audit); an approved one becomes intent=plan, active, and no
+      // longer claims this profile.
+      el('CarePlan.status', {
+        mustSupport: true,
+        constraint: [
+          invariant(
+            'twin-cp-2',
+            'A proposal is draft (awaiting review) or revoked (rejected)',
+            "$this = 'draft' or $this = 'revoked'"
+          ),
+        ],
+      }),
       // R4 request-intent: proposal = "a suggestion ... without providing an authorization to act".
       el('CarePlan.intent', { fixedCode: 'proposal', mustSupport: true }),
       patientSubject('CarePlan.subject', 'twin-cp-1'),
