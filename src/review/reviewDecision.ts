@@ -1,6 +1,5 @@
 import { badRequest, notFound, OperationOutcomeError } from '@medplum/core';
 import type {
-  Bundle,
   BundleEntry,
   CarePlan,
   CarePlanActivity,
