@@ -3,6 +3,7 @@ import type { OpenRepository, SeedRepository } from './serveCommand';
 import { registerDetectCommands } from './detectCommand';
 import { registerFindingsCommand } from './findingsCommand';
 import { registerImportCommand } from './importCommand';
+import { registerPlanCommands } from './planCommand';
 import { registerPollCommand } from './pollCommand';
 import { registerRefreshCommand } from './refreshCommand';
 import { registerRetrieveCommands } from './retrieveCommand';
@@ -36,6 +37,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerDetectCommands,
   registerFindingsCommand,
   registerRetrieveCommands,
+  registerPlanCommands,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {

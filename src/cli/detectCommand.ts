@@ -1,15 +1,18 @@
 import { normalizeErrorString } from '@medplum/core';
 import type { Command } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
+import type { DayScore } from '../detect/causalScorer';
+import type { SubjectSeries } from '../detect/detectionInput';
 import type { CliDependencies } from './commands';
 
-const DETECTORS = ['ensemble', 'zscore', 'cusum'] as const;
+const DETECTORS = ['ensemble', 'zscore', 'cusum', 'lstm'] as const;
 type Detector = (typeof DETECTORS)[number];
 
 interface DetectFlags {
   readonly input: string;
   readonly out: string;
   readonly detector: Detector;
+  readonly modelDir?: string;
 }
 
 interface EvalFlags {
@@ -17,12 +20,14 @@ interface EvalFlags {
   readonly labels: string;
   readonly events: string;
   readonly detector?: Detector;
+  readonly modelDir?: string;
 }
 
 /**
- * `twin detect --input FILE.csv --out ALARMS.csv [--detector ensemble|zscore|cusum]` and
+ * `twin detect --input FILE.csv --out ALARMS.csv [--detector ensemble|zscore|cusum|lstm]` and
  * `twin eval detect --input FILE.csv --labels LABELS.csv [--events illness_symptoms]`: the batch doors of the
- * statistical early-warning detectors (src/detect/). The learned (LSTM) detector is not built yet.
+ * early-warning detectors (src/detect/: statistical detectors, and the learned LSTM autoencoder in src/detect/lstm/,
+ * which runs in worker threads and refuses a model file that does not match its model card).
  */
 export function registerDetectCommands(program: Command, deps: CliDependencies): void {
   program
@@ -31,15 +36,19 @@ export function registerDetectCommands(program: Command, deps: CliDependencies):
     .requiredOption('--input <file>', 'long CSV: subject_id,day,metric,value (day: ISO date or integer index)')
     .requiredOption('--out <file>', 'output CSV: subject_id,day,score,alarm,reason')
     .option('--detector <name>', `one of ${DETECTORS.join(', ')}`, parseDetector, 'ensemble')
+    .option(
+      '--model-dir <dir>',
+      'lstm only: folder with model-card.json and the ONNX file (default models/lstm-detector)'
+    )
     .action(async (flags: DetectFlags, command: Command) => {
       try {
         const { readDetectionInput } = await import('../detect/detectionInput');
-        const { scoreSubject } = await import('../detect/causalScorer');
         const input = readDetectionInput(await readFile(flags.input, 'utf8'));
         warnAbout(input, deps);
+        const scores = await scoreAll(input.subjects, flags.detector, flags.modelDir);
         const lines = ['subject_id,day,score,alarm,reason'];
-        for (const subject of input.subjects) {
-          for (const s of scoreSubject(subject, flags.detector)) {
+        for (const [i, subject] of input.subjects.entries()) {
+          for (const s of scores[i]) {
             lines.push(
               [
                 subject.subjectId,
@@ -72,10 +81,13 @@ export function registerDetectCommands(program: Command, deps: CliDependencies):
       'evaluate one detector only (default: ensemble and zscore in the same run)',
       parseDetector
     )
+    .option(
+      '--model-dir <dir>',
+      'lstm only: folder with model-card.json and the ONNX file (default models/lstm-detector)'
+    )
     .action(async (flags: EvalFlags, command: Command) => {
       try {
         const { readDetectionInput, dayOrdinal } = await import('../detect/detectionInput');
-        const { scoreSubject } = await import('../detect/causalScorer');
         const { evaluateDetection } = await import('../detect/detectionEvaluation');
         const { parseCsv } = await import('../ingest/importers/csvRows');
         const input = readDetectionInput(await readFile(flags.input, 'utf8'));
@@ -97,8 +109,9 @@ export function registerDetectCommands(program: Command, deps: CliDependencies):
         );
         deps.log('|---|---|---|---|---|---|---|---|---|---|');
         for (const detector of detectors) {
-          const alarms = input.subjects.flatMap((s) =>
-            scoreSubject(s, detector).map((d) => ({ subjectId: s.subjectId, day: d.day, alarm: d.alarm }))
+          const scores = await scoreAll(input.subjects, detector, flags.modelDir);
+          const alarms = input.subjects.flatMap((s, i) =>
+            scores[i].map((d) => ({ subjectId: s.subjectId, day: d.day, alarm: d.alarm }))
           );
           const f = evaluateDetection(alarms, labels, scored);
           const pct = (n: number): string => (f.events ? `${n} (${((100 * n) / f.events).toFixed(0)}%)` : '0');
@@ -114,9 +127,28 @@ export function registerDetectCommands(program: Command, deps: CliDependencies):
 
 function parseDetector(value: string): Detector {
   if (!(DETECTORS as readonly string[]).includes(value)) {
-    throw new Error(`--detector must be one of ${DETECTORS.join(', ')} (the LSTM detector is not built yet)`);
+    throw new Error(`--detector must be one of ${DETECTORS.join(', ')}`);
   }
   return value as Detector;
+}
+
+/** Scores every subject with one detector; the result is in the order of `subjects`. */
+async function scoreAll(
+  subjects: readonly SubjectSeries[],
+  detector: Detector,
+  modelDir: string | undefined
+): Promise<DayScore[][]> {
+  if (detector !== 'lstm') {
+    const { scoreSubject } = await import('../detect/causalScorer');
+    return subjects.map((s) => scoreSubject(s, detector));
+  }
+  const { openLstmDetector } = await import('../detect/lstm/lstmDetector');
+  const lstm = await openLstmDetector({ modelDir });
+  try {
+    return await lstm.score(subjects);
+  } finally {
+    await lstm.close();
+  }
 }
 
 function warnAbout(

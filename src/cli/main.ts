@@ -19,7 +19,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { createEmbeddedRouter } = await import('../store/transactionBundle');
   const { seedEmbeddedStore } = await import('../cohort/seedEmbeddedStore');
   const { registerTwinRefreshOperation } = await import('../server/twinRefreshOperation');
-  const { TWIN_REFRESH_OPERATION } = await import('../twin/twinCodes');
+  const { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } = await import('../twin/twinCodes');
+  const { registerEvidenceOperations } = await import('../server/evidenceOperations');
+  const { openEvidenceEngine } = await import('../evidence/evidenceEngine');
   const log = (line: string): void => console.log(line);
   const version = readVersion();
 
@@ -33,6 +35,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       // No engine-side validation here: in-process, every twin write goes through the store, which validates it
       // against the same profiles before anything is stored (src/store/sqliteStore.ts).
       registerTwinRefreshOperation(router, { today: () => new Date().toISOString().slice(0, 10) });
+      const evidence = await openEvidenceEngine({ env: process.env, log });
+      registerEvidenceOperations(router, { ...evidence, now: () => new Date().toISOString() });
       // `supports` is the store's own list of what it implements; it becomes the CapabilityStatement.
       return {
         repo: store.repo,
@@ -45,9 +49,13 @@ export async function main(argv: readonly string[]): Promise<void> {
               ...r,
               operations: [
                 { name: 'twin-refresh', definition: TWIN_REFRESH_OPERATION },
+                { name: 'match-evidence', definition: MATCH_EVIDENCE_OPERATION },
                 { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
               ],
             };
+          }
+          if (r.type === 'Task') {
+            return { ...r, operations: [{ name: 'review', definition: REVIEW_OPERATION }] };
           }
           if (r.type === 'Group') {
             return {

@@ -21,6 +21,12 @@ export const TWIN_PROFILE = Object.freeze({
   modelDevice: `${TWIN_CANONICAL_BASE}/StructureDefinition/model-device`,
 } as const);
 
+/** OperationDefinition of `Patient/{id}/$match-evidence`. */
+export const MATCH_EVIDENCE_OPERATION = `${TWIN_CANONICAL_BASE}/OperationDefinition/Patient-match-evidence`;
+
+/** OperationDefinition of `Task/{id}/$review`. */
+export const REVIEW_OPERATION = `${TWIN_CANONICAL_BASE}/OperationDefinition/Task-review`;
+
 /** OperationDefinition of `Patient/{id}/$twin-refresh`. */
 export const TWIN_REFRESH_OPERATION = `${TWIN_CANONICAL_BASE}/OperationDefinition/Patient-twin-refresh`;
 

@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { twinRefreshOperation } from './twinOperations';
+import { matchEvidenceOperation, reviewOperation, twinRefreshOperation } from './twinOperations';
 import { twinProfiles } from './twinProfiles';
 import {
   recoveryMetricCodeSystem,
@@ -33,6 +33,8 @@ export function conformanceFiles(): ConformanceFile[] {
     twinBaselineComponentValueSet(),
     twinMetricValueSet(),
     twinRefreshOperation(),
+    matchEvidenceOperation(),
+    reviewOperation(),
   ];
   return resources.map((resource) => ({ fileName: `${resource.resourceType}-${resource.id ?? ''}.json`, resource }));
 }

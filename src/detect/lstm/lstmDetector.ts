@@ -1,0 +1,33 @@
+import type { DayScore } from '../causalScorer';
+import type { SubjectSeries } from '../detectionInput';
+import { DEFAULT_LSTM_MODEL_DIR, loadVerifiedModel, type LstmModelCard } from './modelCard';
+import { DEFAULT_LSTM_SCORING_OPTIONS, scoreSubjectsLstm, type LstmScoringOptions } from './lstmScorer';
+import { OrtWorkerPool, type OrtWorkerPoolOptions } from './ortWorkerPool';
+
+/** The learned detector, ready to score: a verified model running in a worker pool. Close it when done. */
+export interface LstmDetector {
+  readonly card: LstmModelCard;
+  score(subjects: readonly SubjectSeries[]): Promise<DayScore[][]>;
+  close(): Promise<void>;
+}
+
+export interface LstmDetectorOptions extends OrtWorkerPoolOptions {
+  /** Folder with model-card.json and the ONNX file; default models/lstm-detector in the package. */
+  readonly modelDir?: string;
+  readonly scoring?: LstmScoringOptions;
+}
+
+/**
+ * Checks the model against its card (refuses a mismatched or missing file with an OperationOutcomeError) and starts
+ * the workers. Nothing is scored on the main thread except feature building and calibration (cheap, linear).
+ */
+export async function openLstmDetector(options: LstmDetectorOptions = {}): Promise<LstmDetector> {
+  const model = await loadVerifiedModel(options.modelDir ?? DEFAULT_LSTM_MODEL_DIR());
+  const pool = await OrtWorkerPool.create(model, options);
+  const scoring = options.scoring ?? DEFAULT_LSTM_SCORING_OPTIONS;
+  return {
+    card: model.card,
+    score: (subjects) => scoreSubjectsLstm(subjects, pool, model.card.window, scoring),
+    close: () => pool.close(),
+  };
+}

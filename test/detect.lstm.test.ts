@@ -1,0 +1,211 @@
+import { OperationOutcomeError } from '@medplum/core';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MetricName } from '../src/fhir/metricCatalogue';
+import type { SubjectSeries } from '../src/detect/detectionInput';
+import { EpisodeHysteresis } from '../src/detect/lstm/episodeHysteresis';
+import { LSTM_FEATURES, subjectFeatures } from '../src/detect/lstm/featureWindows';
+import { openLstmDetector, type LstmDetector } from '../src/detect/lstm/lstmDetector';
+import { DEFAULT_LSTM_SCORING_OPTIONS } from '../src/detect/lstm/lstmScorer';
+import { DEFAULT_LSTM_MODEL_DIR, loadVerifiedModel } from '../src/detect/lstm/modelCard';
+
+/** Deterministic noise (LCG) so the tests do not depend on Math.random. */
+function noise(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648 - 0.5;
+  };
+}
+
+type MetricFn = (day: number, r: () => number) => number | undefined;
+
+function series(id: string, days: number, metrics: Partial<Record<MetricName, MetricFn>>, seed = 42): SubjectSeries {
+  const r = noise(seed);
+  const values = new Map<number, Map<MetricName, number>>();
+  const dayLabels = new Map<number, string>();
+  for (let d = 0; d < days; d++) {
+    for (const [metric, f] of Object.entries(metrics) as [MetricName, MetricFn][]) {
+      const v = f(d, r);
+      if (v === undefined) {
+        continue;
+      }
+      const day = values.get(d) ?? new Map<MetricName, number>();
+      day.set(metric, v);
+      values.set(d, day);
+      dayLabels.set(d, String(d));
+    }
+  }
+  return { subjectId: id, dayLabels, values };
+}
+
+const ill = (d: number, onset: number): boolean => d >= onset - 3 && d < onset + 7;
+
+/** A person with four wearable metrics and an illness (resting HR up, HRV and sleep down) around `onset`. */
+const person = (onset: number): Partial<Record<MetricName, MetricFn>> => ({
+  'resting-heart-rate': (d, r) => 55 + 2 * r() + (ill(d, onset) ? 9 : 0),
+  'hrv-rmssd': (d, r) => 60 + 8 * r() - (ill(d, onset) ? 22 : 0),
+  'sleep-duration': (d, r) => 7.3 + 0.8 * r() - (ill(d, onset) ? 1 : 0),
+  steps: (d, r) => 8000 + 2500 * r() - (ill(d, onset) ? 4000 : 0),
+});
+
+describe('LSTM model card', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lstm-card-'));
+    const src = DEFAULT_LSTM_MODEL_DIR();
+    copyFileSync(join(src, 'model-card.json'), join(dir, 'model-card.json'));
+    const card = JSON.parse(readFileSync(join(src, 'model-card.json'), 'utf8')) as { file: string };
+    copyFileSync(join(src, card.file), join(dir, card.file));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('the shipped model matches its card, with the features this engine computes', async () => {
+    const model = await loadVerifiedModel();
+    expect(model.card.features).toEqual(LSTM_FEATURES.map((f) => f.name));
+    expect(model.card.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(model.bytes.length).toBeLessThan(1_000_000);
+  });
+
+  test('a corrupted model file is refused with a clear error, before any worker starts', async () => {
+    const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as { file: string };
+    const path = join(dir, card.file);
+    const bytes = readFileSync(path);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(path, bytes);
+    await expect(loadVerifiedModel(dir)).rejects.toThrow(OperationOutcomeError);
+    await expect(loadVerifiedModel(dir)).rejects.toThrow(/does not match its model card: sha256 [0-9a-f]{64}/);
+    await expect(openLstmDetector({ modelDir: dir })).rejects.toThrow(/corrupted or was replaced/);
+  });
+
+  test('a missing model file or card is refused with a clear error', async () => {
+    const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as { file: string };
+    rmSync(join(dir, card.file));
+    await expect(loadVerifiedModel(dir)).rejects.toThrow(/LSTM model file .* not found/);
+    await expect(loadVerifiedModel(join(dir, 'nowhere'))).rejects.toThrow(/LSTM model card not found/);
+  });
+
+  test('a card naming other features is refused', async () => {
+    const path = join(dir, 'model-card.json');
+    const card = JSON.parse(readFileSync(path, 'utf8')) as { features: string[] };
+    card.features = [...card.features].reverse();
+    writeFileSync(path, JSON.stringify(card));
+    await expect(loadVerifiedModel(dir)).rejects.toThrow(/lists features .* but this engine computes/);
+  });
+});
+
+describe('LSTM features', () => {
+  test('a day is compared with the prior days only, and masked until it has a baseline', () => {
+    const s = series('f', 40, { 'resting-heart-rate': (d, r) => 55 + 2 * r() + (d === 30 ? 12 : 0) });
+    const f = subjectFeatures(s);
+    const F = LSTM_FEATURES.length;
+    expect(f.mask[6 * F]).toBe(0); // 6 prior values < 7
+    expect(f.mask[7 * F]).toBe(1);
+    expect(f.z[30 * F]).toBeGreaterThan(3);
+    expect(f.mask[7 * F + 1]).toBe(0); // no HRV at all
+  });
+});
+
+describe('LSTM detector (worker pool)', () => {
+  let detector: LstmDetector;
+  beforeAll(async () => {
+    detector = await openLstmDetector({ workers: 1 });
+  });
+  afterAll(async () => {
+    await detector.close();
+  });
+
+  test('causal: appending future days never changes past scores', async () => {
+    const [full] = await detector.score([series('a', 150, person(110))]);
+    const [cut] = await detector.score([series('a', 100, person(110))]);
+    expect(cut.length).toBe(100);
+    expect(full.slice(0, cut.length)).toEqual(cut);
+  });
+
+  test('deterministic, and independent of batching and of the other subjects in the batch', async () => {
+    const subjects = [series('a', 150, person(110)), series('b', 150, person(60), 7)];
+    const first = await detector.score(subjects);
+    const again = await detector.score(subjects);
+    const alone = await detector.score([subjects[1]]);
+    expect(again).toEqual(first);
+    expect(alone[0]).toEqual(first[1]);
+    const small = await openLstmDetector({ workers: 2, scoring: { ...DEFAULT_LSTM_SCORING_OPTIONS, batch: 7 } });
+    try {
+      expect(await small.score(subjects)).toEqual(first);
+    } finally {
+      await small.close();
+    }
+  });
+
+  test('an illness-like change raises one alarm episode around onset, and none in the healthy months', async () => {
+    const [scores] = await detector.score([series('a', 150, person(110))]);
+    const alarmDays = scores.filter((s) => s.alarm).map((s) => s.day);
+    expect(alarmDays.length).toBeGreaterThan(0);
+    expect(Math.min(...alarmDays)).toBeGreaterThanOrEqual(100);
+    expect(Math.min(...alarmDays)).toBeLessThanOrEqual(115);
+    expect(scores.filter((s) => s.alarm && s.day < 100)).toEqual([]);
+    const reasons = scores.filter((s) => s.alarm && s.reason).map((s) => s.reason);
+    expect(reasons.join(' ')).toMatch(/resting-heart-rate|hrv|sleep-duration|steps/);
+  });
+
+  test('gaps: days without data get no score, and scoring carries on after the gap', async () => {
+    const gappy = person(110);
+    const withGaps: Partial<Record<MetricName, MetricFn>> = {};
+    for (const [m, f] of Object.entries(gappy) as [MetricName, MetricFn][]) {
+      withGaps[m] = (d, r) => {
+        const v = f(d, r);
+        return (d >= 40 && d < 52) || d % 9 === 4 ? undefined : v;
+      };
+    }
+    const [scores] = await detector.score([series('g', 150, withGaps)]);
+    const days = scores.map((s) => s.day);
+    expect(days).not.toContain(45);
+    expect(days).not.toContain(13);
+    expect(days).toContain(60);
+    expect(scores.every((s) => Number.isFinite(s.score) && s.score >= 0)).toBe(true);
+    expect(scores.some((s) => s.alarm && s.day >= 100 && s.day <= 120)).toBe(true);
+  });
+
+  test('single metric: resting heart rate alone is scored and still shows the illness', async () => {
+    const [scores] = await detector.score([
+      series('r', 150, { 'resting-heart-rate': (d, r) => 55 + 2 * r() + (ill(d, 110) ? 9 : 0) }),
+    ]);
+    expect(scores.length).toBe(150);
+    expect(scores.slice(0, 7).every((s) => s.score === 0 && !s.alarm)).toBe(true);
+    expect(scores.some((s) => s.alarm && s.day >= 105 && s.day <= 117)).toBe(true);
+  });
+
+  test('a device change that shifts a level is not a lasting alarm: at most one episode, and the new level becomes normal', async () => {
+    const shifted: Partial<Record<MetricName, MetricFn>> = {
+      'resting-heart-rate': (d, r) => 55 + 2 * r() + (d >= 80 ? 5 : 0),
+      'hrv-rmssd': (d, r) => 60 + 8 * r() + (d >= 80 ? -12 : 0),
+      'sleep-duration': (_d, r) => 7.3 + 0.8 * r(),
+      steps: (_d, r) => 8000 + 2500 * r(),
+    };
+    const [scores] = await detector.score([series('d', 180, shifted)]);
+    const starts = scores.filter((s, i) => s.alarm && (i === 0 || !scores[i - 1].alarm));
+    expect(starts.length).toBeLessThanOrEqual(1);
+    expect(scores.filter((s) => s.day >= 120 && s.alarm)).toEqual([]);
+  });
+
+  test('empty input and a subject with no comparable values give no alarm', async () => {
+    expect(await detector.score([])).toEqual([]);
+    const [scores] = await detector.score([series('e', 5, { steps: () => 5000 })]);
+    expect(scores.map((s) => s.alarm)).toEqual([false, false, false, false, false]);
+  });
+});
+
+describe('episode hysteresis', () => {
+  test('opens at the on threshold, closes after quiet days, and adopts an over-long episode as the new normal', () => {
+    const h = new EpisodeHysteresis({ onThreshold: 4, offThreshold: 1, closeAfterDays: 2, maxEpisodeDays: 5 });
+    expect(h.step(3).alarm).toBe(false);
+    expect(h.step(4)).toEqual({ alarm: true, action: 'hold' });
+    expect(h.step(0.5)).toEqual({ alarm: true, action: 'hold' });
+    expect(h.step(0.5)).toEqual({ alarm: false, action: 'drop' });
+    for (let i = 0; i < 5; i++) {
+      expect(h.step(9).alarm).toBe(true);
+    }
+    expect(h.step(9)).toEqual({ alarm: false, action: 'adopt' });
+  });
+});
