@@ -1,6 +1,7 @@
 // Benchmark entry: `npm run bench -- <name> [options]`. Each benchmark prints its figures, with the reference it is
 // compared against measured in the same run; nothing here runs in the test suite.
 import { runDetectBench } from './detectBench';
+import { runEvidenceBench } from './evidenceBench';
 import { runStoreBench } from './storeBench';
 import { runTwinBench } from './twinBench';
 import { measureEventLatency } from './twinEventLatency';
@@ -20,6 +21,7 @@ async function runTwin(args: string[]): Promise<void> {
 }
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
+  evidence: runEvidenceBench,
   store: runStoreBench,
   twin: runTwin,
   detect: runDetectBench,

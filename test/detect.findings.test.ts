@@ -25,6 +25,9 @@ import { buildMetricObservation } from '../src/ingest/importers/metricObservatio
 import { openSqliteStore, type SqliteStore } from '../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../src/store/transactionBundle';
 import { addDays, parseDay } from '../src/twin/calendarDay';
+import { lstmFindingSource } from '../src/detect/findings/lstmFindingSource';
+import { openLstmDetector, type LstmDetector } from '../src/detect/lstm/lstmDetector';
+import { MODEL_SHA256_SYSTEM } from '../src/fhir/profiles/twinCanonicals';
 
 const START = '2026-01-01';
 const validator = createValidator();
@@ -300,5 +303,60 @@ describe('writing findings to the embedded store', () => {
     expect(summary).toMatchObject({ episodes: 0, findingsWithdrawn: 1 });
     const [ra] = await client.searchAll<RiskAssessment>('RiskAssessment', {});
     expect(ra.status).toBe('entered-in-error');
+  });
+});
+
+describe('LSTM findings (twin findings --detector lstm)', () => {
+  let detector: LstmDetector;
+  beforeAll(async () => {
+    detector = await openLstmDetector({ workers: 1 });
+  });
+  afterAll(async () => {
+    await detector.close();
+  });
+
+  it('names the model-card Device as performer, writes Tasks above the threshold, and a rerun writes nothing', async () => {
+    const { store, client, deps } = await emptyStore();
+    const id = await seedPatient(client, 'lstm', { days: 5, rhrRise: 20, hrvDrop: 20 }, 30);
+    const options = { ...DEFAULT_FINDINGS_OPTIONS, source: lstmFindingSource(detector), taskThreshold: 0 };
+    const first = await writeFindingsForPatients('all', deps, options);
+    expect(first).toMatchObject({ patients: 1, written: 1, failed: 0 });
+    expect(first.findingsWritten).toBeGreaterThan(0);
+    expect(first.tasksCreated).toBe(first.findingsWritten);
+
+    const [device, ...otherDevices] = await client.searchAll<Device>('Device', {});
+    expect(otherDevices).toEqual([]);
+    expect(device.identifier).toEqual([{ system: MODEL_SHA256_SYSTEM, value: detector.card.sha256 }]);
+    expect(device.version).toEqual([{ value: detector.card.version }]);
+    const findings = await client.searchAll<RiskAssessment>('RiskAssessment', {});
+    expect(findings).toHaveLength(first.findingsWritten);
+    const spike = findings.find((r) => (r.occurrenceDateTime ?? '') >= addDays(START, 40));
+    expect(spike).toBeDefined();
+    for (const ra of findings) {
+      expect(ra.performer?.reference).toBe(`Device/${device.id}`);
+      expect(ra.identifier?.[0]?.value).toMatch(new RegExp(`^finding/${id}/lstm/\\d{4}-\\d{2}-\\d{2}$`));
+      expect(ra.method?.text).toContain('lstm detector');
+      expect(ra.basis?.length).toBeGreaterThan(0);
+    }
+    // The LSTM's feature names become catalogue metrics in the note (hrv -> heart rate variability (RMSSD)).
+    expect(spike?.note?.[0]?.text).toMatch(/resting heart rate .* above the personal baseline/);
+    expect(spike?.note?.[0]?.text).toContain(`lstm detector ${detector.card.version}`);
+    const tasks = await client.searchAll<Task>('Task', {});
+    expect(tasks).toHaveLength(findings.length);
+
+    const written: Resource[] = [...findings, ...tasks, device];
+    const versionsBefore = await historyCount(store, written);
+    const second = await writeFindingsForPatients('all', deps, options);
+    expect(second).toMatchObject({ findingsWritten: 0, findingsUnchanged: findings.length, tasksCreated: 0 });
+    expect(await historyCount(store, written)).toBe(versionsBefore);
+    expect(await client.searchAll<RiskAssessment>('RiskAssessment', {})).toHaveLength(findings.length);
+    expect(await client.searchAll<Device>('Device', {})).toHaveLength(1);
+
+    // The statistical detector's findings live beside them: their own Device, their own identifiers, nothing withdrawn.
+    const statistical = await writeFindingsForPatients('all', deps, DEFAULT_FINDINGS_OPTIONS);
+    expect(statistical).toMatchObject({ findingsWithdrawn: 0 });
+    expect(await client.searchAll<Device>('Device', {})).toHaveLength(2);
+    const again = await writeFindingsForPatients('all', deps, options);
+    expect(again).toMatchObject({ findingsWritten: 0, findingsWithdrawn: 0, tasksCreated: 0 });
   });
 });

@@ -9,6 +9,14 @@ import { LSTM_FEATURES, subjectFeatures } from '../src/detect/lstm/featureWindow
 import { openLstmDetector, type LstmDetector } from '../src/detect/lstm/lstmDetector';
 import { DEFAULT_LSTM_SCORING_OPTIONS } from '../src/detect/lstm/lstmScorer';
 import { DEFAULT_LSTM_MODEL_DIR, loadVerifiedModel } from '../src/detect/lstm/modelCard';
+import { buildLstmModelDevice } from '../src/detect/lstm/lstmModelDevice';
+import { MemoryRepository } from '@medplum/fhir-router';
+import { Command } from 'commander';
+import { registerCommands } from '../src/cli/commands';
+import { startServer, type OpenRepository } from '../src/cli/serveCommand';
+import { MODEL_SHA256_SYSTEM, TWIN_PROFILE } from '../src/fhir/profiles/twinCanonicals';
+import { createValidator } from '../src/fhir/validation';
+import { TEST_RESOURCES } from './support/testServer';
 
 /** Deterministic noise (LCG) so the tests do not depend on Math.random. */
 function noise(seed: number): () => number {
@@ -92,6 +100,106 @@ describe('LSTM model card', () => {
     card.features = [...card.features].reverse();
     writeFileSync(path, JSON.stringify(card));
     await expect(loadVerifiedModel(dir)).rejects.toThrow(/lists features .* but this engine computes/);
+  });
+});
+
+describe('LSTM model Device', () => {
+  test('built from the verified card: file sha256, card version, name, and a note on the card, use and training data', async () => {
+    const { card } = await loadVerifiedModel();
+    const device = buildLstmModelDevice(card);
+    expect(() => createValidator().validate(device)).not.toThrow();
+    expect(device.meta?.profile).toEqual([TWIN_PROFILE.modelDevice]);
+    expect(device.identifier).toEqual([{ system: MODEL_SHA256_SYSTEM, value: card.sha256 }]);
+    expect(device.version).toEqual([{ value: card.version }]);
+    expect(device.deviceName?.[0]?.name).toBe(card.name);
+    const note = device.note?.[0]?.text ?? '';
+    expect(note).toContain('models/lstm-detector/model-card.json');
+    expect(note).toContain(card.intendedUse);
+    expect(card.trainingData.length).toBeGreaterThan(0);
+    for (const d of card.trainingData) {
+      expect(note).toContain(d.source);
+      expect(note).toContain(d.licence);
+    }
+    expect(buildLstmModelDevice(card)).toEqual(device);
+  });
+});
+
+describe('start-up check of the learned detector (twin serve)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lstm-serve-'));
+    const src = DEFAULT_LSTM_MODEL_DIR();
+    copyFileSync(join(src, 'model-card.json'), join(dir, 'model-card.json'));
+    const card = JSON.parse(readFileSync(join(src, 'model-card.json'), 'utf8')) as { file: string };
+    copyFileSync(join(src, card.file), join(dir, card.file));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const flipOneByte = (): void => {
+    const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')) as { file: string };
+    const bytes = readFileSync(join(dir, card.file));
+    bytes[100] ^= 0x01;
+    writeFileSync(join(dir, card.file), bytes);
+  };
+  const store = (events: string[]): OpenRepository => (dataDir) => {
+    events.push(`open ${dataDir}`);
+    return Promise.resolve({
+      repo: new MemoryRepository(),
+      close: () => void events.push('closed'),
+      supports: TEST_RESOURCES,
+    });
+  };
+  const serve = (learnedModelDir: string, events: string[], lines: string[]): ReturnType<typeof startServer> =>
+    startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: 'd',
+      seed: false,
+      openRepository: store(events),
+      log: (line) => lines.push(line),
+      learnedModelDir,
+    });
+
+  test('a model file that does not match its card refuses the start, before the store opens', async () => {
+    flipOneByte();
+    const events: string[] = [];
+    await expect(serve(dir, events, [])).rejects.toThrow(
+      /LSTM model file .* does not match its model card: sha256 [0-9a-f]{64}, card says [0-9a-f]{64}/
+    );
+    expect(events).toEqual([]);
+  });
+
+  test('twin serve reads the model folder from TWIN_LSTM_MODEL_DIR and refuses a corrupted model', async () => {
+    flipOneByte();
+    const events: string[] = [];
+    const root = new Command('twin').exitOverride();
+    registerCommands(root, {
+      openRepository: store(events),
+      version: '0.0.0',
+      env: { TWIN_LSTM_MODEL_DIR: dir },
+      log: () => undefined,
+    });
+    await expect(root.parseAsync(['node', 'twin', 'serve', '--port', '0', '--no-seed'])).rejects.toThrow(
+      /corrupted or was replaced; refusing to use it/
+    );
+    expect(events).toEqual([]);
+  });
+
+  test('an intact model starts and is logged as verified; no folder starts and says the detector is not installed', async () => {
+    for (const [modelDir, expected] of [
+      [dir, /^Learned detector: .* 1\.\d+\.\d+, sha256 [0-9a-f]{12}\.\.\. matches its model card$/],
+      [join(dir, 'absent'), /^Learned detector: not installed \(no model folder at .*absent\)/],
+    ] as const) {
+      const events: string[] = [];
+      const lines: string[] = [];
+      const running = await serve(modelDir, events, lines);
+      try {
+        expect(lines.some((l) => expected.test(l))).toBe(true);
+        expect((await fetch(`${running.origin}/healthz`)).status).toBe(200);
+      } finally {
+        await running.close();
+      }
+    }
   });
 });
 

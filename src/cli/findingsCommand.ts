@@ -1,9 +1,11 @@
 import { normalizeErrorString } from '@medplum/core';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CommandRegistration } from './commands';
+import type { FindingSource } from '../detect/findings/findingSource';
+import type { LstmDetector } from '../detect/lstm/lstmDetector';
 import { openEngineTarget } from './engineTarget';
 
-const DETECTORS = ['ensemble', 'zscore', 'cusum'] as const;
+const DETECTORS = ['ensemble', 'zscore', 'cusum', 'lstm'] as const;
 type Detector = (typeof DETECTORS)[number];
 
 interface FindingsFlags {
@@ -14,14 +16,16 @@ interface FindingsFlags {
   readonly taskOwner?: string;
   readonly fhir?: string;
   readonly dataDir: string;
+  readonly modelDir?: string;
 }
 
 /**
- * `twin findings [--patient ID ... | --all] [--detector ensemble|zscore|cusum] [--task-threshold 0.5]
- * [--task-owner REF] [--fhir URL | --data-dir DIR]`: runs early-warning detection over each patient's Observations on
- * the server and writes the findings back (src/detect/findings/): a RiskAssessment per alarm episode, a review Task
- * for those at or above the threshold, the detector's model Device; one transaction per patient, idempotent.
- * Prints counts only (no health data).
+ * `twin findings [--patient ID ... | --all] [--detector ensemble|zscore|cusum|lstm] [--task-threshold 0.5]
+ * [--task-owner REF] [--fhir URL | --data-dir DIR] [--model-dir DIR]`: runs early-warning detection over each
+ * patient's Observations on the server and writes the findings back (src/detect/findings/): a RiskAssessment per alarm
+ * episode, a review Task for those at or above the threshold, the detector's model Device; one transaction per
+ * patient, idempotent. With `lstm` the model is checked against its card first (a mismatched file is refused, nothing
+ * is written) and its Device is built from the card. Prints counts only (no health data).
  */
 export const registerFindingsCommand: CommandRegistration = (program, deps) => {
   program
@@ -42,6 +46,11 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
     )
     .option('--fhir <url>', 'FHIR R4 base URL of the server (default: the embedded store in --data-dir)')
     .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
+    .option(
+      '--model-dir <dir>',
+      'lstm only: folder with model-card.json and the ONNX file (env TWIN_LSTM_MODEL_DIR; default models/lstm-detector)',
+      deps.env.TWIN_LSTM_MODEL_DIR
+    )
     .action(async (flags: FindingsFlags, command: Command) => {
       try {
         if (!flags.all && !flags.patient?.length) {
@@ -50,14 +59,19 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
         const { writeFindingsForPatients, DEFAULT_FINDINGS_OPTIONS } =
           await import('../detect/findings/findingsWriter');
         const log = (line: string): void => void process.stderr.write(line + '\n');
-        const target = await openEngineTarget(flags);
+        // The model is checked (and its workers started) before the server is touched: a refused model writes nothing.
+        const lstm = flags.detector === 'lstm' ? await openLearnedDetector(flags.modelDir) : undefined;
+        const target = await openEngineTarget(flags).catch(async (err: unknown) => {
+          await lstm?.detector.close();
+          throw err;
+        });
         try {
           const summary = await writeFindingsForPatients(
             flags.all ? 'all' : (flags.patient ?? []),
             { client: target.client, validate: target.validate, today: () => new Date().toISOString().slice(0, 10) },
             {
               ...DEFAULT_FINDINGS_OPTIONS,
-              detector: flags.detector,
+              ...(lstm ? { source: lstm.source } : { detector: statisticalDetector(flags.detector) }),
               taskThreshold: flags.taskThreshold,
               taskOwner: flags.taskOwner,
             },
@@ -69,12 +83,30 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
           }
         } finally {
           target.close();
+          await lstm?.detector.close();
         }
       } catch (err) {
         command.error(`twin findings: ${normalizeErrorString(err)}`, { exitCode: 1 });
       }
     });
 };
+
+function statisticalDetector(detector: Detector): Exclude<Detector, 'lstm'> {
+  if (detector === 'lstm') {
+    throw new Error('the lstm detector is not a statistical detector');
+  }
+  return detector;
+}
+
+/** Opens the learned detector (model checked against its card; one worker: findings score one patient at a time). */
+async function openLearnedDetector(
+  modelDir: string | undefined
+): Promise<{ detector: LstmDetector; source: FindingSource }> {
+  const { openLstmDetector } = await import('../detect/lstm/lstmDetector');
+  const { lstmFindingSource } = await import('../detect/findings/lstmFindingSource');
+  const detector = await openLstmDetector({ workers: 1, ...(modelDir ? { modelDir } : {}) });
+  return { detector, source: lstmFindingSource(detector) };
+}
 
 function parseDetector(value: string): Detector {
   if (!(DETECTORS as readonly string[]).includes(value)) {

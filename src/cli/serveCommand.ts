@@ -10,6 +10,8 @@ import { BulkExportService, type BulkExportOptions } from '../bulk/bulkExportSer
 import { createApp, FHIR_BASE_PATH } from '../server/app';
 import { buildCapabilityStatement } from '../server/capabilityStatement';
 import type { ResourceSupport, SystemInteraction } from '../server/capabilityStatement';
+import { checkLearnedDetector } from '../detect/lstm/learnedDetectorCheck';
+import { DEFAULT_LSTM_MODEL_DIR } from '../detect/lstm/modelCard';
 import type { CliDependencies } from './commands';
 
 /** A repository opened on a data directory, with the truth about what it supports. */
@@ -46,6 +48,12 @@ export interface StartServerOptions {
   readonly clock?: () => Date;
   /** Serve Bulk Data $export; job records and files go to `dir` (default `<dataDir>/bulk`). Off when omitted. */
   readonly bulkExport?: Partial<BulkExportOptions>;
+  /**
+   * Folder of the learned detector's model (model-card.json + ONNX file), checked before anything else starts: a
+   * model that does not match its card refuses the start; no folder means the detector is not installed. No check
+   * when omitted (tests that do not concern the model).
+   */
+  readonly learnedModelDir?: string;
 }
 
 export interface RunningServer {
@@ -76,6 +84,10 @@ function hostForUrl(host: string): string {
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const log = options.log ?? ((line: string): void => console.log(line));
+  if (options.learnedModelDir !== undefined) {
+    // Before the store opens or the port is bound: a refused model leaves nothing half-started.
+    await checkLearnedDetector(options.learnedModelDir, log);
+  }
   let baseUrl = '';
   const opened = await options.openRepository(options.dataDir, {
     baseUrl: (): string => {
@@ -197,6 +209,7 @@ interface ServeFlags {
   readonly host: string;
   readonly dataDir: string;
   readonly seed: boolean;
+  readonly modelDir: string;
 }
 
 /** `twin serve`: the embedded FHIR R4 server over the durable store, until SIGINT/SIGTERM. */
@@ -212,8 +225,14 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
     )
     .option('--data-dir <dir>', 'folder of the durable store (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
     .option('--no-seed', 'do not load the synthetic cohort on start')
+    .option(
+      '--model-dir <dir>',
+      'learned (LSTM) detector folder, checked against its model card on start (env TWIN_LSTM_MODEL_DIR)',
+      deps.env.TWIN_LSTM_MODEL_DIR ?? DEFAULT_LSTM_MODEL_DIR()
+    )
     .action(async (flags: ServeFlags): Promise<void> => {
       const running = await startServer({
+        learnedModelDir: flags.modelDir,
         port: flags.port,
         host: flags.host,
         dataDir: flags.dataDir,

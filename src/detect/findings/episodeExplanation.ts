@@ -4,8 +4,9 @@ import type { AlarmEpisode } from './alarmEpisodes';
 
 /**
  * How one metric moved during an episode, read from the detector's day reasons (src/detect/causalScorer.ts writes
- * `<metric> [far ]<above|below> personal baseline`, `far` meaning at least 3 robust SD, otherwise at least 2). The
- * reasons carry no values, so neither does anything built from them.
+ * `<metric> [far ]<above|below> personal baseline`, `far` meaning at least 3 robust SD, otherwise at least 2; the LSTM
+ * detector writes the same with `, unlike the recent pattern` appended, see lstmFindingSource.ts). The reasons carry
+ * no values, so neither does anything built from them.
  */
 export interface MetricDeviation {
   readonly metric: MetricName;
@@ -18,7 +19,7 @@ export interface MetricDeviation {
   readonly days: number;
 }
 
-const REASON_PART = /^([a-z0-9-]+) (far )?(above|below) personal baseline$/;
+const REASON_PART = /^([a-z0-9-]+) (far )?(above|below) personal baseline(?:, unlike the recent pattern)?$/;
 
 /** The metrics the detector named over an episode, most often named first (then by name). */
 export function episodeDeviations(episode: AlarmEpisode): MetricDeviation[] {

@@ -3,18 +3,18 @@ import type { MetricName } from '../../fhir/metricCatalogue';
 import { AIAST } from '../../proposal/aiTransparency';
 import { isoDay } from '../../twin/calendarDay';
 import { TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
-import type { DetectorName } from '../causalScorer';
 import type { AlarmEpisode } from './alarmEpisodes';
 import { classifyEpisode, episodeDeviations, explainEpisode, type FindingOutcome } from './episodeExplanation';
 import { findingProbability } from './findingProbability';
+import type { FindingDetectorName } from './findingSource';
 
 /** Identifier value of a finding: one per patient, detector and onset day, so a replay updates it in place. */
-export function findingIdentifierValue(patientId: string, detector: DetectorName, onsetDay: number): string {
+export function findingIdentifierValue(patientId: string, detector: FindingDetectorName, onsetDay: number): string {
   return `finding/${patientId}/${detector}/${isoDay(onsetDay)}`;
 }
 
 /** Identifier value of the review Task of a finding. */
-export function findingReviewIdentifierValue(patientId: string, detector: DetectorName, onsetDay: number): string {
+export function findingReviewIdentifierValue(patientId: string, detector: FindingDetectorName, onsetDay: number): string {
   return `finding-review/${patientId}/${detector}/${isoDay(onsetDay)}`;
 }
 
@@ -23,7 +23,7 @@ export type BasisIndex = ReadonlyMap<number, ReadonlyMap<MetricName, readonly st
 
 export interface FindingContext {
   readonly patientId: string;
-  readonly detector: DetectorName;
+  readonly detector: FindingDetectorName;
   /** Literal reference to the detector's Device (`Device/{id}`): the profile's twin-ra-2 wants a literal reference. */
   readonly deviceReference: string;
   /** Device version, named in the note. */
@@ -116,7 +116,7 @@ function basisOf(
 
 export interface ReviewTaskContext {
   readonly patientId: string;
-  readonly detector: DetectorName;
+  readonly detector: FindingDetectorName;
   /** Reference to the finding: `RiskAssessment/{id}`, or the `urn:uuid` of its entry in the same transaction. */
   readonly findingReference: string;
   /** Who reviews (a Practitioner, PractitionerRole, Organization or CareTeam reference); none = not yet assigned. */

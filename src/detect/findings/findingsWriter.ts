@@ -14,15 +14,21 @@ import type { FhirClient } from '../../fhir/fhirClient';
 import { contentOf, ensureModelDevice } from '../../deliver/modelDevice';
 import { consentAllowsProcessing } from '../../refresh/consentPolicy';
 import { TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
-import { DEFAULT_DETECTOR_OPTIONS, scoreSubject, type DetectorName, type DetectorOptions } from '../causalScorer';
+import { DEFAULT_DETECTOR_OPTIONS, type DetectorName, type DetectorOptions } from '../causalScorer';
 import { alarmEpisodes, DEFAULT_EPISODE_OPTIONS, type EpisodeOptions } from './alarmEpisodes';
-import { alarmThreshold, buildDetectorDevice } from './detectorDevice';
 import { buildFinding, buildReviewTask, REVIEW_OWNER_PATTERN, type FindingContext } from './findingResources';
+import { statisticalFindingSource, type FindingSource } from './findingSource';
 import { findingsInput } from './findingsInput';
 
 export interface FindingsOptions {
+  /** The statistical detector and its options: used when no `source` is given. */
   readonly detector: DetectorName;
   readonly detectorOptions: DetectorOptions;
+  /**
+   * Where the day scores and the model Device come from (e.g. lstmFindingSource.ts); default the statistical
+   * detector above (statisticalFindingSource).
+   */
+  readonly source?: FindingSource;
   readonly episodes: EpisodeOptions;
   /** A review Task is created for a finding whose probability is at least this (0..1). */
   readonly taskThreshold: number;
@@ -69,20 +75,20 @@ export interface PatientFindingsSummary {
   readonly tasksCreated: number;
 }
 
+/** The source a run uses: the one given, else the statistical detector of the options. */
+export function findingSourceOf(options: FindingsOptions): FindingSource {
+  return options.source ?? statisticalFindingSource(options.detector, options.detectorOptions);
+}
+
 /**
- * Makes sure the detector's model Device is on the server (conditional update on its sha256 identifier, FHIR R4
+ * Makes sure the source's model Device is on the server (conditional update on its sha256 identifier, FHIR R4
  * http.html#cond-update) and returns its literal reference. Sends nothing when the Device there is already equal.
  */
 export async function ensureDetectorDevice(
   deps: Pick<FindingsDeps, 'client' | 'validate'>,
-  detector: DetectorName,
-  options: DetectorOptions
+  source: FindingSource
 ): Promise<DetectorDeviceRef> {
-  const { reference, version } = await ensureModelDevice(
-    deps.client,
-    buildDetectorDevice(detector, options),
-    deps.validate
-  );
+  const { reference, version } = await ensureModelDevice(deps.client, source.device, deps.validate);
   return { reference, version };
 }
 
@@ -104,6 +110,7 @@ export async function writePatientFindings(
   options: FindingsOptions = DEFAULT_FINDINGS_OPTIONS
 ): Promise<PatientFindingsSummary> {
   const { client } = deps;
+  const source = findingSourceOf(options);
   const subject = `Patient/${patientId}`;
   const consents = await client.searchAll<Consent>('Consent', { patient: subject });
   if (!consentAllowsProcessing(consents, deps.today())) {
@@ -120,10 +127,10 @@ export async function writePatientFindings(
     client.searchAll<Task>('Task', { subject, identifier: `${TWIN_RESOURCE_SYSTEM}|` }),
   ]);
   const input = findingsInput(patientId, observations);
-  const scores = scoreSubject(input.series, options.detector, options.detectorOptions);
+  const scores = await source.score(input.series);
   const episodes = alarmEpisodes(scores, options.episodes);
 
-  const findingPrefix = `finding/${patientId}/${options.detector}/`;
+  const findingPrefix = `finding/${patientId}/${source.detector}/`;
   const onServer = new Map<string, RiskAssessment>();
   for (const ra of existingFindings) {
     const key = twinKey(ra);
@@ -135,10 +142,10 @@ export async function writePatientFindings(
 
   const context: FindingContext = {
     patientId,
-    detector: options.detector,
+    detector: source.detector,
     deviceReference: device.reference,
     deviceVersion: device.version,
-    alarmThreshold: alarmThreshold(options.detector, options.detectorOptions),
+    alarmThreshold: source.alarmThreshold,
     plateauDays: options.plateauDays,
     maxBasis: options.maxBasis,
   };
@@ -165,7 +172,7 @@ export async function writePatientFindings(
     if (probability >= options.taskThreshold) {
       const task = buildReviewTask(episode.onsetDay, {
         patientId,
-        detector: options.detector,
+        detector: source.detector,
         findingReference: findingReference ?? '',
         owner: options.taskOwner,
       });
@@ -243,7 +250,8 @@ export async function writeFindingsForPatients(
     patientIds === 'all'
       ? (await deps.client.searchAll<Patient>('Patient', { _sort: '_id' })).map((p) => p.id as string)
       : patientIds;
-  const device = await ensureDetectorDevice(deps, options.detector, options.detectorOptions);
+  const source = findingSourceOf(options);
+  const device = await ensureDetectorDevice(deps, source);
   const total = {
     written: 0,
     skippedConsent: 0,
@@ -256,7 +264,7 @@ export async function writeFindingsForPatients(
   };
   for (let i = 0; i < ids.length; i++) {
     try {
-      const s = await writePatientFindings(ids[i], device, deps, options);
+      const s = await writePatientFindings(ids[i], device, deps, { ...options, source });
       if (s.status === 'skipped-consent') {
         total.skippedConsent++;
       } else {

@@ -7,6 +7,8 @@ import { OrtWorkerPool, type OrtWorkerPoolOptions } from './ortWorkerPool';
 /** The learned detector, ready to score: a verified model running in a worker pool. Close it when done. */
 export interface LstmDetector {
   readonly card: LstmModelCard;
+  /** The scoring options it runs with (onThreshold is its alarm threshold). */
+  readonly scoring: LstmScoringOptions;
   score(subjects: readonly SubjectSeries[]): Promise<DayScore[][]>;
   close(): Promise<void>;
 }
@@ -27,6 +29,7 @@ export async function openLstmDetector(options: LstmDetectorOptions = {}): Promi
   const scoring = options.scoring ?? DEFAULT_LSTM_SCORING_OPTIONS;
   return {
     card: model.card,
+    scoring,
     score: (subjects) => scoreSubjectsLstm(subjects, pool, model.card.window, scoring),
     close: () => pool.close(),
   };

@@ -171,7 +171,9 @@ function windowError(
       n++;
     }
   }
-  // Reason: features of the last day that the model reconstructs far off, in the direction the value moved.
+  // Reason: features of the last day that the model reconstructs far off, in the direction the value moved. `far`
+  // means |z| >= 3 against the personal baseline, as in the statistical detectors' reasons, so a finding's note
+  // ("at least 3 robust SD", episodeExplanation.ts) reads the same for every detector.
   const notable: { name: string; size: number; text: string }[] = [];
   const t = window - 1;
   for (let f = 0; f < F; f++) {
@@ -187,7 +189,7 @@ function windowError(
       notable.push({
         name: LSTM_FEATURES[f].name,
         size: adverse,
-        text: `${LSTM_FEATURES[f].name} ${adverse >= 3 ? 'far ' : ''}${where} personal baseline, unlike the recent pattern`,
+        text: `${LSTM_FEATURES[f].name} ${Math.abs(z) >= 3 ? 'far ' : ''}${where} personal baseline, unlike the recent pattern`,
       });
     }
   }

@@ -19,6 +19,15 @@ export interface LstmModelCard {
   readonly sha256: string;
   readonly window: number;
   readonly features: readonly string[];
+  /** What the model is for (the card's `intendedUse`): the model Device's note repeats it. */
+  readonly intendedUse: string;
+  /** The data it was trained on, each with its licence (the card's `training.data`). */
+  readonly trainingData: readonly LstmTrainingData[];
+}
+
+export interface LstmTrainingData {
+  readonly source: string;
+  readonly licence: string;
 }
 
 /** A verified model: its card, and the absolute path of the ONNX file whose bytes matched. */
@@ -71,10 +80,41 @@ function parseCard(text: string, where: string): LstmModelCard {
   if (!Array.isArray(features) || !features.every((f) => typeof f === 'string')) {
     problems.push(`'features' must be a list of feature names`);
   }
+  const intendedUse = str('intendedUse');
+  const trainingData = parseTrainingData(o.training, problems);
   if (problems.length > 0) {
     throw refuse(`LSTM model card ${where} is invalid: ${problems.join('; ')}`, 'invalid');
   }
-  return { name, version, file, sha256, window: window as number, features: features as string[] };
+  return {
+    name,
+    version,
+    file,
+    sha256,
+    window: window as number,
+    features: features as string[],
+    intendedUse,
+    trainingData,
+  };
+}
+
+/** `training.data`: a non-empty list of {source, licence}; a model Device must say what its model learned from. */
+function parseTrainingData(training: unknown, problems: string[]): LstmTrainingData[] {
+  const data = typeof training === 'object' && training !== null ? (training as Record<string, unknown>).data : undefined;
+  const ok =
+    Array.isArray(data) &&
+    data.length > 0 &&
+    data.every(
+      (d: unknown) =>
+        typeof d === 'object' &&
+        d !== null &&
+        typeof (d as Record<string, unknown>).source === 'string' &&
+        typeof (d as Record<string, unknown>).licence === 'string'
+    );
+  if (!ok) {
+    problems.push(`'training.data' must be a non-empty list of {source, licence}`);
+    return [];
+  }
+  return (data as LstmTrainingData[]).map((d) => ({ source: d.source, licence: d.licence }));
 }
 
 /**

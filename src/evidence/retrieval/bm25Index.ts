@@ -38,18 +38,22 @@ export interface ScoredDocument {
   readonly score: number;
 }
 
-interface Posting {
-  readonly doc: number;
-  /** Term frequency per field, in `options.fields` order. */
-  readonly tf: readonly number[];
+/**
+ * A term's postings as impact scores: for each document, the term's BM25F weight (IDF x saturated pseudo term
+ * frequency) computed once at build time, since none of it depends on the query (Anh & Moffat's impact-ordered
+ * indexes, "Pruned query evaluation using pre-computed impacts", SIGIR 2006). A query then only adds numbers.
+ */
+interface Postings {
+  readonly docs: Int32Array;
+  readonly impacts: Float32Array;
 }
 
 export class Bm25Index {
   private readonly ids: string[] = [];
   private readonly byId = new Map<string, number>();
-  private readonly lengths: number[][] = [];
-  private readonly avgLength: number[];
-  private readonly postings = new Map<string, Posting[]>();
+  private readonly lengths: number[] = [];
+  private readonly postings = new Map<string, Postings>();
+  private readonly df = new Map<string, number>();
   /** Terms of each document with their weighted frequency, for pseudo-relevance feedback. */
   private readonly docTerms: Map<string, number>[] = [];
 
@@ -57,17 +61,20 @@ export class Bm25Index {
     documents: readonly IndexedDocument[],
     readonly options: Bm25Options = DEFAULT_BM25_OPTIONS
   ) {
-    const totals = options.fields.map(() => 0);
+    const { k1, fields } = options;
+    const totals = fields.map(() => 0);
+    const fieldLengths: number[][] = [];
+    const perDoc: Map<string, number[]>[] = [];
     documents.forEach((document, doc) => {
       this.ids.push(document.id);
       this.byId.set(document.id, doc);
       const perTerm = new Map<string, number[]>();
-      const lengths = options.fields.map((field, f) => {
+      const lengths = fields.map((field, f) => {
         const terms = document.fields[field.name] ?? [];
         for (const term of terms) {
           let tf = perTerm.get(term);
           if (!tf) {
-            tf = options.fields.map(() => 0);
+            tf = fields.map(() => 0);
             perTerm.set(term, tf);
           }
           tf[f] = (tf[f] ?? 0) + 1;
@@ -75,23 +82,46 @@ export class Bm25Index {
         totals[f] = (totals[f] ?? 0) + terms.length;
         return terms.length;
       });
-      this.lengths.push(lengths);
+      fieldLengths.push(lengths);
+      this.lengths.push(lengths.reduce((a, b) => a + b, 0));
+      perDoc.push(perTerm);
       const weighted = new Map<string, number>();
       for (const [term, tf] of perTerm) {
-        let list = this.postings.get(term);
-        if (!list) {
-          list = [];
-          this.postings.set(term, list);
-        }
-        list.push({ doc, tf });
+        this.df.set(term, (this.df.get(term) ?? 0) + 1);
         weighted.set(
           term,
-          tf.reduce((sum, n, f) => sum + n * (options.fields[f]?.weight ?? 0), 0)
+          tf.reduce((sum, n, f) => sum + n * (fields[f]?.weight ?? 0), 0)
         );
       }
       this.docTerms.push(weighted);
     });
-    this.avgLength = totals.map((t) => (documents.length > 0 ? t / documents.length : 0));
+    const avgLength = totals.map((t) => (documents.length > 0 ? t / documents.length : 0));
+
+    const building = new Map<string, { docs: number[]; impacts: number[] }>();
+    perDoc.forEach((perTerm, doc) => {
+      for (const [term, tf] of perTerm) {
+        let pseudoTf = 0;
+        for (let f = 0; f < fields.length; f++) {
+          const n = tf[f] ?? 0;
+          if (n === 0) {
+            continue;
+          }
+          const field = fields[f];
+          const norm = 1 - field.b + (field.b * (fieldLengths[doc]?.[f] ?? 0)) / (avgLength[f] || 1);
+          pseudoTf += (field.weight * n) / norm;
+        }
+        let list = building.get(term);
+        if (!list) {
+          list = { docs: [], impacts: [] };
+          building.set(term, list);
+        }
+        list.docs.push(doc);
+        list.impacts.push((this.idf(term) * (pseudoTf * (k1 + 1))) / (pseudoTf + k1));
+      }
+    });
+    for (const [term, list] of building) {
+      this.postings.set(term, { docs: Int32Array.from(list.docs), impacts: Float32Array.from(list.impacts) });
+    }
   }
 
   get size(): number {
@@ -100,7 +130,7 @@ export class Bm25Index {
 
   /** Robertson-Sparck Jones IDF with the +1 inside the log, so a term in most documents never scores negative. */
   idf(term: string): number {
-    const df = this.postings.get(term)?.length ?? 0;
+    const df = this.df.get(term) ?? 0;
     return Math.log(1 + (this.ids.length - df + 0.5) / (df + 0.5));
   }
 
@@ -112,29 +142,18 @@ export class Bm25Index {
     const weights = Array.isArray(query) ? countTerms(query) : (query as ReadonlyMap<string, number>);
     const scores = new Float64Array(this.ids.length);
     const touched: number[] = [];
-    const { k1, fields } = this.options;
     for (const [term, queryWeight] of weights) {
       const list = this.postings.get(term);
       if (!list) {
         continue;
       }
-      const idf = this.idf(term);
-      for (const { doc, tf } of list) {
-        let pseudoTf = 0;
-        for (let f = 0; f < fields.length; f++) {
-          const n = tf[f] ?? 0;
-          if (n === 0) {
-            continue;
-          }
-          const field = fields[f];
-          const avg = this.avgLength[f] || 1;
-          const norm = 1 - field.b + (field.b * (this.lengths[doc]?.[f] ?? 0)) / avg;
-          pseudoTf += (field.weight * n) / norm;
-        }
+      const { docs, impacts } = list;
+      for (let i = 0; i < docs.length; i++) {
+        const doc = docs[i];
         if (scores[doc] === 0) {
           touched.push(doc);
         }
-        scores[doc] = (scores[doc] ?? 0) + queryWeight * idf * ((pseudoTf * (k1 + 1)) / (pseudoTf + k1));
+        scores[doc] = scores[doc] + queryWeight * impacts[i];
       }
     }
     return topOf(touched, scores, top).map((doc) => ({ id: this.ids[doc], score: scores[doc] }));
@@ -148,7 +167,7 @@ export class Bm25Index {
 
   documentLength(id: string): number {
     const doc = this.byId.get(id);
-    return doc !== undefined ? (this.lengths[doc] ?? []).reduce((a, b) => a + b, 0) : 0;
+    return doc !== undefined ? (this.lengths[doc] ?? 0) : 0;
   }
 }
 
@@ -160,7 +179,43 @@ export function countTerms(terms: readonly string[]): Map<string, number> {
   return counts;
 }
 
-/** Indices of the `top` highest scores, best first, ties by index. */
+/**
+ * Indices of the `top` highest scores, best first, ties by index: a bounded min-heap over the candidates, so a query
+ * touching thousands of documents does not sort them all.
+ */
 function topOf(candidates: readonly number[], scores: Float64Array, top: number): number[] {
-  return [...candidates].sort((a, b) => scores[b] - scores[a] || a - b).slice(0, Math.max(0, top));
+  const k = Math.max(0, top);
+  if (k === 0) {
+    return [];
+  }
+  // "a is worse than b": lower score, or equal score and later document.
+  const worse = (a: number, b: number): boolean => scores[a] < scores[b] || (scores[a] === scores[b] && a > b);
+  const heap: number[] = [];
+  const siftDown = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && worse(heap[l], heap[m])) m = l;
+      if (r < heap.length && worse(heap[r], heap[m])) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m], heap[i]];
+      i = m;
+    }
+  };
+  for (const doc of candidates) {
+    if (heap.length < k) {
+      heap.push(doc);
+      for (let i = heap.length - 1; i > 0;) {
+        const p = (i - 1) >> 1;
+        if (!worse(heap[i], heap[p])) break;
+        [heap[i], heap[p]] = [heap[p], heap[i]];
+        i = p;
+      }
+    } else if (worse(heap[0], doc)) {
+      heap[0] = doc;
+      siftDown(0);
+    }
+  }
+  return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0));
 }

@@ -1,0 +1,31 @@
+import type { Device } from '@medplum/fhirtypes';
+import { scoreSubject, type DayScore, type DetectorName, type DetectorOptions } from '../causalScorer';
+import type { SubjectSeries } from '../detectionInput';
+import { alarmThreshold, buildDetectorDevice } from './detectorDevice';
+
+/** The detectors whose findings can be written: the statistical ones and the learned LSTM autoencoder. */
+export type FindingDetectorName = DetectorName | 'lstm';
+
+/**
+ * Where a run's findings come from: the detector's name (in identifiers, notes and Task text), the model Device that
+ * findings name as performer, the score at which it raises an alarm (for findingProbability.ts), and its causal
+ * day scores for one patient. findingsWriter.ts only needs this, so every detector shares one write path.
+ */
+export interface FindingSource {
+  readonly detector: FindingDetectorName;
+  /** The model Device (profile model-device), built before the run; written once by conditional update. */
+  readonly device: Device;
+  readonly alarmThreshold: number;
+  /** Day scores of one patient's series (scoreSubject's shape: one per day with data, ascending). */
+  score(series: SubjectSeries): Promise<DayScore[]>;
+}
+
+/** A statistical detector (src/detect/causalScorer.ts) with its configuration as the Device's identity. */
+export function statisticalFindingSource(detector: DetectorName, options: DetectorOptions): FindingSource {
+  return {
+    detector,
+    device: buildDetectorDevice(detector, options),
+    alarmThreshold: alarmThreshold(detector, options),
+    score: (series) => Promise.resolve(scoreSubject(series, detector, options)),
+  };
+}
