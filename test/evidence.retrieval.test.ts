@@ -46,6 +46,14 @@ describe('retrieval', () => {
     expect(index.search(['y'], 5).map((d) => d.id)).toEqual(['a']);
   });
 
+  test('the hybrid ranks a title phrase above the same words apart', async () => {
+    const docs = [
+      { id: 'apart', title: 'Replacement of the hip, and knee pain', text: 'Knee pain after a hip replacement.' },
+      { id: 'phrase', title: 'Knee replacement', text: 'Recovery after the operation on the hip and knee.' },
+    ];
+    expect((await (await createHybridRetriever(docs)).search('knee replacement recovery', 2))[0]?.id).toBe('phrase');
+  });
+
   test('the hybrid without a model is lexical and says so', async () => {
     const hybrid = await createHybridRetriever(DOCS);
     expect(hybrid.description).toMatch(/no model installed/);
