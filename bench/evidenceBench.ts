@@ -86,7 +86,7 @@ export async function runEvidenceBench(args: string[]): Promise<void> {
   // Fewer real answers than the target: the rest are copies under new ids (stated below), so the index has the size
   // asked for with real text; copies change term statistics a little, not the cost per query.
   for (let i = 0; documents.length < target; i++) {
-    const d = real[i % real.length] as RetrievalDocument;
+    const d = real[i % real.length];
     documents.push({ ...d, id: `${d.id}#copy${Math.floor(i / real.length) + 1}` });
   }
   const queries = liveQaQueries(medquad);

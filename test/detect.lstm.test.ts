@@ -141,14 +141,16 @@ describe('start-up check of the learned detector (twin serve)', () => {
     bytes[100] ^= 0x01;
     writeFileSync(join(dir, card.file), bytes);
   };
-  const store = (events: string[]): OpenRepository => (dataDir) => {
-    events.push(`open ${dataDir}`);
-    return Promise.resolve({
-      repo: new MemoryRepository(),
-      close: () => void events.push('closed'),
-      supports: TEST_RESOURCES,
-    });
-  };
+  const store =
+    (events: string[]): OpenRepository =>
+    (dataDir) => {
+      events.push(`open ${dataDir}`);
+      return Promise.resolve({
+        repo: new MemoryRepository(),
+        close: () => void events.push('closed'),
+        supports: TEST_RESOURCES,
+      });
+    };
   const serve = (learnedModelDir: string, events: string[], lines: string[]): ReturnType<typeof startServer> =>
     startServer({
       port: 0,

@@ -14,7 +14,11 @@ export function findingIdentifierValue(patientId: string, detector: FindingDetec
 }
 
 /** Identifier value of the review Task of a finding. */
-export function findingReviewIdentifierValue(patientId: string, detector: FindingDetectorName, onsetDay: number): string {
+export function findingReviewIdentifierValue(
+  patientId: string,
+  detector: FindingDetectorName,
+  onsetDay: number
+): string {
   return `finding-review/${patientId}/${detector}/${isoDay(onsetDay)}`;
 }
 

@@ -88,22 +88,35 @@ export function subjectFeatures(
   const length = scoredDays[scoredDays.length - 1] - firstDay + 1;
   const z = new Float32Array(length * F);
   const mask = new Float32Array(length * F);
+  const dayValues = scoredDays.map((day) => series.values.get(day));
+  // Baseline entries as parallel arrays with a moving head, not one object per value: this runs on the server's main
+  // thread, and fewer short-lived objects mean shorter garbage-collection pauses there (issue 5: <= 20 ms blocks).
+  const entryDays: number[] = [];
+  const entryValues: number[] = [];
   for (let f = 0; f < F; f++) {
     const feat = LSTM_FEATURES[f];
     const window = new SortedWindow();
-    const entries: { day: number; value: number }[] = [];
-    for (const day of scoredDays) {
-      const values = series.values.get(day);
-      const metric = feat.metrics.find((m) => values?.has(m));
-      const value = metric === undefined ? undefined : values?.get(metric);
+    entryDays.length = 0;
+    entryValues.length = 0;
+    let head = 0;
+    for (let i = 0; i < scoredDays.length; i++) {
+      const day = scoredDays[i];
+      const values = dayValues[i];
+      let metric: MetricName | undefined;
+      let value: number | undefined;
+      for (const m of feat.metrics) {
+        value = values?.get(m);
+        if (value !== undefined) {
+          metric = m;
+          break;
+        }
+      }
       if (metric === undefined || value === undefined) {
         continue;
       }
-      while (entries.length > 0 && entries[0].day < day - options.baselineDays) {
-        const old = entries.shift();
-        if (old) {
-          window.remove(old.value);
-        }
+      while (head < entryDays.length && entryDays[head] < day - options.baselineDays) {
+        window.remove(entryValues[head]);
+        head++;
       }
       const robust = window.size >= options.minBaselineDays ? window.robust() : undefined;
       if (robust) {
@@ -114,7 +127,8 @@ export function subjectFeatures(
         mask[t * F + f] = 1;
       }
       window.insert(value);
-      entries.push({ day, value });
+      entryDays.push(day);
+      entryValues.push(value);
     }
   }
   return { firstDay, length, scoredDays, z, mask };

@@ -3,8 +3,7 @@ import { loadVerifiedModel, type LstmModelCard } from './modelCard';
 
 /** What the start-up check found: the verified card, or no model folder at all. */
 export type LearnedDetectorStatus =
-  | { readonly installed: true; readonly card: LstmModelCard }
-  | { readonly installed: false; readonly dir: string };
+  { readonly installed: true; readonly card: LstmModelCard } | { readonly installed: false; readonly dir: string };
 
 /**
  * Start-up check of the learned detector (issue 5: "At start the engine checks the model's sha256 against its card and
@@ -13,10 +12,7 @@ export type LearnedDetectorStatus =
  * an installation and must be whole: a missing or invalid card, a missing ONNX file or a sha256 mismatch throws the
  * OperationOutcomeError of loadVerifiedModel, and the caller refuses to start. Reads and hashes one small file.
  */
-export async function checkLearnedDetector(
-  dir: string,
-  log: (line: string) => void
-): Promise<LearnedDetectorStatus> {
+export async function checkLearnedDetector(dir: string, log: (line: string) => void): Promise<LearnedDetectorStatus> {
   const isDir = await stat(dir).then(
     (s) => s.isDirectory(),
     (err: NodeJS.ErrnoException) => {

@@ -73,11 +73,30 @@ export async function scoreSubjectsLstm(
     const chunk = subjects.slice(i, i + chunkSubjects);
     const errors = await rawErrors(chunk, runner, window, options);
     for (const e of errors) {
-      out.push(calibrate(e, options));
+      out.push(calibrate(dayErrors(e), options));
       await yieldToLoop();
     }
   }
   return out;
+}
+
+/**
+ * One subject's raw errors as the workers' replies fill them in: typed arrays indexed by scored-day position, and
+ * reasons only where there is one. No object per day while the replies come in: this runs on the server's main
+ * thread, where objects that live across a whole chunk would lengthen every garbage-collection pause.
+ */
+interface SubjectErrors {
+  readonly scoredDays: readonly number[];
+  /** NaN: no window was run for that day (nothing present). */
+  readonly errors: Float64Array;
+  readonly reasons: Map<number, string>;
+}
+
+function dayErrors(e: SubjectErrors): DayError[] {
+  return e.scoredDays.map((day, i) => {
+    const error = e.errors[i];
+    return { day, error: Number.isNaN(error) ? undefined : error, reason: e.reasons.get(i) ?? '' };
+  });
 }
 
 async function rawErrors(
@@ -85,26 +104,38 @@ async function rawErrors(
   runner: WindowRunner,
   window: number,
   options: LstmScoringOptions
-): Promise<DayError[][]> {
+): Promise<SubjectErrors[]> {
   const size = windowSize(window);
-  const perSubject: Map<number, { error: number; reason: string }>[] = subjects.map(
-    () => new Map<number, { error: number; reason: string }>()
-  );
+  const perSubject: SubjectErrors[] = [];
   // Bounded in flight: replies are handled on this thread, and a burst of queued replies would block it (and hold
   // memory); a few batches per worker keep every worker busy.
   const maxInFlight = 4;
   const jobs: Promise<void>[] = [];
-  let part: { subject: number; day: number }[] = [];
+  // Window k of the batch being filled belongs to subject partSubject[k], scored-day position partIndex[k].
+  let partSubject = new Int32Array(options.batch);
+  let partIndex = new Int32Array(options.batch);
+  let filled = 0;
   let input = new Float32Array(options.batch * size);
   const dispatch = async (): Promise<void> => {
-    const refs = part;
-    const batchInput = refs.length === options.batch ? input : input.slice(0, refs.length * size);
+    const n = filled;
+    const subjectOf = partSubject;
+    const indexOf = partIndex;
+    const batchInput = n === options.batch ? input : input.slice(0, n * size);
     // Kept for the error: the input buffer is transferred to the worker.
     const kept = batchInput.slice();
-    part = [];
+    filled = 0;
+    partSubject = new Int32Array(options.batch);
+    partIndex = new Int32Array(options.batch);
     input = new Float32Array(options.batch * size);
-    const job = runner.run(batchInput, refs.length).then((recon) => {
-      refs.forEach((r, k) => perSubject[r.subject].set(r.day, windowError(kept, recon, k, window, options)));
+    const job = runner.run(batchInput, n).then((recon) => {
+      for (let k = 0; k < n; k++) {
+        const target = perSubject[subjectOf[k]];
+        const { error, reason } = windowError(kept, recon, k, window, options);
+        target.errors[indexOf[k]] = error;
+        if (reason) {
+          target.reasons.set(indexOf[k], reason);
+        }
+      }
     });
     // Awaited below (in order, or by Promise.all); this only stops a failure from counting as unhandled meanwhile.
     job.catch(() => undefined);
@@ -113,33 +144,31 @@ async function rawErrors(
       await jobs.shift();
     }
   };
-  const feats: number[][] = [];
   for (let s = 0; s < subjects.length; s++) {
     const f = subjectFeatures(subjects[s]);
-    feats.push(f.scoredDays);
-    for (const day of f.scoredDays) {
+    const errors = new Float64Array(f.scoredDays.length).fill(Number.NaN);
+    perSubject.push({ scoredDays: f.scoredDays, errors, reasons: new Map() });
+    for (let i = 0; i < f.scoredDays.length; i++) {
+      const day = f.scoredDays[i];
       if (presentCount(f, day, window) === 0) {
         continue;
       }
-      writeWindow(f, day, window, input, part.length * size);
-      part.push({ subject: s, day });
-      if (part.length === options.batch) {
+      writeWindow(f, day, window, input, filled * size);
+      partSubject[filled] = s;
+      partIndex[filled] = i;
+      filled++;
+      if (filled === options.batch) {
         await dispatch();
       }
     }
     // Let the event loop run between subjects: this runs on the server's main thread (issue 5: <= 20 ms blocks).
     await yieldToLoop();
   }
-  if (part.length > 0) {
+  if (filled > 0) {
     await dispatch();
   }
   await Promise.all(jobs);
-  return feats.map((days, s) =>
-    days.map((day) => {
-      const r = perSubject[s].get(day);
-      return { day, error: r?.error, reason: r?.reason ?? '' };
-    })
-  );
+  return perSubject;
 }
 
 function yieldToLoop(): Promise<void> {

@@ -99,7 +99,8 @@ function parseCard(text: string, where: string): LstmModelCard {
 
 /** `training.data`: a non-empty list of {source, licence}; a model Device must say what its model learned from. */
 function parseTrainingData(training: unknown, problems: string[]): LstmTrainingData[] {
-  const data = typeof training === 'object' && training !== null ? (training as Record<string, unknown>).data : undefined;
+  const data =
+    typeof training === 'object' && training !== null ? (training as Record<string, unknown>).data : undefined;
   const ok =
     Array.isArray(data) &&
     data.length > 0 &&
