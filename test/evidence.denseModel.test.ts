@@ -1,12 +1,16 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { runInThisContext } from 'node:vm';
 import { loadDenseEncoder } from '../src/evidence/retrieval/denseEncoder';
 import type { DenseEncoder } from '../src/evidence/retrieval/hybridRetriever';
 
 // The project's own tiny sentence-embedding model (scripts/trainEmbeddingModel.py; MODEL_CARD.md in the folder): it
 // exists so the dense path runs end to end on machines that cannot download a real model.
 const MODEL_DIR = resolve(__dirname, '..', 'fixtures', 'tiny-embedding-model');
+const { hidden_size: hiddenSize } = JSON.parse(readFileSync(join(MODEL_DIR, 'config.json'), 'utf8')) as {
+  hidden_size: number;
+};
 
 interface ReferenceEmbeddings {
   readonly texts: string[];
@@ -31,21 +35,53 @@ describe('tiny sentence-embedding model (transformers.js, local folder)', () => 
   const fetchCalls: string[] = [];
   const scratch: string[] = [];
 
+  // Jest runs each test file in its own vm context, whose typed-array constructors differ from those of the Node realm
+  // in which onnxruntime-node's native code creates output tensors; onnxruntime-common then refuses them
+  // ("A float32 tensor's data must be type of function Float32Array()", the known jest "globals differ from Node
+  // globals" problem, jestjs/jest#2549). Outside jest (CLI, server) there is one realm and nothing to do. So this file
+  // lends the Node realm's constructors to its context while the model loads and runs, and restores them afterwards.
+  const TYPED_ARRAYS = [
+    'Float32Array',
+    'Float64Array',
+    'Int8Array',
+    'Uint8Array',
+    'Int16Array',
+    'Uint16Array',
+    'Int32Array',
+    'Uint32Array',
+    'BigInt64Array',
+    'BigUint64Array',
+  ] as const;
+  const contextTypedArrays = TYPED_ARRAYS.map((name) => [name, globalThis[name]] as const);
+
   beforeAll(async () => {
+    for (const name of TYPED_ARRAYS) {
+      Object.assign(globalThis, { [name]: runInThisContext(name) as unknown });
+    }
     // Any attempt to reach the network (the Hugging Face hub or elsewhere) is recorded and refused.
-    globalThis.fetch = ((input: string | URL | Request) => {
-      fetchCalls.push(String(input instanceof Request ? input.url : input));
+    globalThis.fetch = (input: string | URL | Request): Promise<Response> => {
+      fetchCalls.push(input instanceof Request ? input.url : String(input));
       return Promise.reject(new Error('network disabled in this test'));
-    }) as typeof fetch;
+    };
     encoder = await loadDenseEncoder(MODEL_DIR);
   });
 
   afterAll(() => {
     globalThis.fetch = realFetch;
+    for (const [name, ctor] of contextTypedArrays) {
+      Object.assign(globalThis, { [name]: ctor });
+    }
     for (const dir of scratch) {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  function model(): DenseEncoder {
+    if (!encoder) {
+      throw new Error(`no model loaded from ${MODEL_DIR}`);
+    }
+    return encoder;
+  }
 
   function scratchDir(): string {
     const dir = mkdtempSync(join(tmpdir(), 'twin-dense-'));
@@ -56,17 +92,17 @@ describe('tiny sentence-embedding model (transformers.js, local folder)', () => 
   test('loads from the local folder without touching the network', async () => {
     expect(encoder).toBeDefined();
     expect(encoder?.description).toContain('tiny-embedding-model');
-    await encoder?.embed(['knee pain after running']);
+    await model().embed(['knee pain after running']);
     expect(fetchCalls).toEqual([]);
   });
 
   test('vectors are unit length and the same on every call', async () => {
     const texts = ['Swelling of the knee after ACL surgery', 'How much sleep does an athlete need?', ''];
-    const first = await encoder!.embed(texts);
-    const second = await encoder!.embed([...texts].reverse());
+    const first = await model().embed(texts);
+    const second = await model().embed([...texts].reverse());
     expect(first).toHaveLength(3);
     for (const v of first) {
-      expect(v.length).toBe(96);
+      expect(v.length).toBe(hiddenSize);
       expect(norm(v)).toBeCloseTo(1, 5);
     }
     // Same text, same vector, whatever the batch it came in (padding must not leak into the mean).
@@ -74,14 +110,14 @@ describe('tiny sentence-embedding model (transformers.js, local folder)', () => 
       const again = second[texts.length - 1 - i];
       expect(cosine(first[i], again)).toBeCloseTo(1, 5);
     }
-    expect(await encoder!.embed([])).toEqual([]);
+    expect(await model().embed([])).toEqual([]);
   });
 
   test('transformers.js reproduces the vectors PyTorch computed at training time (same tokens, same graph)', async () => {
     const reference = JSON.parse(
       readFileSync(join(MODEL_DIR, 'reference_embeddings.json'), 'utf8')
     ) as ReferenceEmbeddings;
-    const vectors = await encoder!.embed(reference.texts);
+    const vectors = await model().embed(reference.texts);
     reference.vectors.forEach((expected, i) => {
       const got = Array.from(vectors[i]);
       expect(got).toHaveLength(expected.length);
@@ -105,11 +141,12 @@ describe('tiny sentence-embedding model (transformers.js, local folder)', () => 
       {
         question: 'What causes kidney stones?',
         own: 'Kidney stones form when urine contains more crystal-forming substances, such as calcium and oxalate, than the fluid can dilute.',
-        other: 'Shingles is a painful rash caused by the varicella zoster virus, the same virus that causes chickenpox.',
+        other:
+          'Shingles is a painful rash caused by the varicella zoster virus, the same virus that causes chickenpox.',
       },
     ];
     for (const c of cases) {
-      const [q, own, other] = await encoder!.embed([c.question, c.own, c.other]);
+      const [q, own, other] = await model().embed([c.question, c.own, c.other]);
       expect(cosine(q, own)).toBeGreaterThan(cosine(q, other));
     }
   });
