@@ -7,7 +7,9 @@ import type { SubjectSeries } from '../src/detect/detectionInput';
 import { EpisodeHysteresis } from '../src/detect/lstm/episodeHysteresis';
 import { LSTM_FEATURES, subjectFeatures } from '../src/detect/lstm/featureWindows';
 import { openLstmDetector, type LstmDetector } from '../src/detect/lstm/lstmDetector';
-import { DEFAULT_LSTM_SCORING_OPTIONS } from '../src/detect/lstm/lstmScorer';
+import { calibrate, dayErrorsOf, DEFAULT_LSTM_SCORING_OPTIONS } from '../src/detect/lstm/lstmScorer';
+import { OrtWorkerPool } from '../src/detect/lstm/ortWorkerPool';
+import { groupErrors, packGroup } from '../src/detect/lstm/subjectErrors';
 import { DEFAULT_LSTM_MODEL_DIR, loadVerifiedModel } from '../src/detect/lstm/modelCard';
 import { buildLstmModelDevice } from '../src/detect/lstm/lstmModelDevice';
 import { MemoryRepository } from '@medplum/fhir-router';
@@ -303,6 +305,65 @@ describe('LSTM detector (worker pool)', () => {
     expect(await detector.score([])).toEqual([]);
     const [scores] = await detector.score([series('e', 5, { steps: () => 5000 })]);
     expect(scores.map((s) => s.alarm)).toEqual([false, false, false, false, false]);
+  });
+});
+
+describe('LSTM scoring in the workers', () => {
+  test('features built in the workers give the same scores and reasons as the same code run on the main thread', async () => {
+    const sdnnOnly: Partial<Record<MetricName, MetricFn>> = {
+      'hrv-sdnn': (d, r) => 45 + 6 * r() - (ill(d, 70) ? 18 : 0),
+      'resting-heart-rate': (d, r) => (d % 5 === 2 ? undefined : 58 + 2 * r() + (ill(d, 70) ? 8 : 0)),
+    };
+    const cohort = [
+      series('a', 150, person(110)),
+      series('b', 120, person(60), 7),
+      series('c', 100, sdnnOnly, 3),
+      series('e', 5, { steps: () => 5000 }),
+      ...Array.from({ length: 9 }, (_, i) => series(`p${i}`, 90 + 7 * i, person(50 + 4 * i), 100 + i)),
+    ];
+    const model = await loadVerifiedModel();
+    const pool = await OrtWorkerPool.create(model, { workers: 2 });
+    try {
+      const options = { ...DEFAULT_LSTM_SCORING_OPTIONS, batch: 64 };
+      const reference = [];
+      for (const s of cohort) {
+        const group = packGroup([s]);
+        // The pool transfers its input, and groupErrors reads the input again: send a copy.
+        const errors = await groupErrors(group, model.card.window, options, (input, n) => pool.run(input.slice(), n));
+        reference.push(calibrate(dayErrorsOf(group.days, group.dayStart, errors, 0), options));
+      }
+      const detector = await openLstmDetector({ workers: 2, scoring: options });
+      try {
+        const scored = await detector.score(cohort);
+        expect(scored).toEqual(reference);
+        const reasons = scored.flat().filter((d) => d.reason);
+        expect(reasons.length).toBeGreaterThan(0);
+        const names = LSTM_FEATURES.map((f) => f.name).join('|');
+        const one = `(${names}) (far )?(above|below) personal baseline, unlike the recent pattern`;
+        for (const d of reasons) {
+          expect(d.reason).toMatch(new RegExp(`^${one}(; ${one})*$`));
+        }
+      } finally {
+        await detector.close();
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a packed series keeps every day with data, and its features equal those of the series', () => {
+    const s = series('f', 40, {
+      'hrv-sdnn': (d, r) => (d % 3 === 0 ? undefined : 40 + 5 * r()),
+      'body-weight': (d) => (d % 3 === 0 ? 70 : undefined),
+    });
+    const group = packGroup([s, s]);
+    expect(Array.from(group.dayStart)).toEqual([0, 40, 80]);
+    const f = subjectFeatures(s);
+    expect(f.scoredDays).toEqual(Array.from({ length: 40 }, (_, d) => d));
+    const F = LSTM_FEATURES.length;
+    expect(f.mask[38 * F + 1]).toBe(1); // SDNN feeds the HRV feature when RMSSD is absent
+    expect(f.mask[38 * F + 0]).toBe(0);
+    expect(f.mask[39 * F + 1]).toBe(0); // day 39 has body weight only: scored, nothing present
   });
 });
 

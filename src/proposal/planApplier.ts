@@ -15,6 +15,7 @@ import type { ProtocolMatch } from '../evidence/match/protocolMatcher';
 import type { ModelDeviceRef } from '../deliver/modelDevice';
 import { TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../twin/twinCodes';
 import { AIAST, DATA_OPERATION_SYSTEM, PARTICIPANT_TYPE_SYSTEM } from './aiTransparency';
+import type { PhaseAssessment } from './phaseCriteria';
 
 /** The kinds a CarePlan activity.detail may have (R4 care-plan-activity-kind). */
 const DETAIL_KINDS = new Set([
@@ -39,6 +40,9 @@ export interface ProposalContext {
   /** Who reviews: a Practitioner, PractitionerRole, Organization or CareTeam reference; none = unassigned. */
   readonly owner?: string;
   readonly cautions: readonly string[];
+  /** Each phase's entry criteria on the record (phaseCriteria.ts) and the phase to start from (none: clinician picks). */
+  readonly phases: readonly PhaseAssessment[];
+  readonly startPhase: number | undefined;
   /** The clock, passed in (ISO instant). */
   readonly now: string;
 }
@@ -86,8 +90,19 @@ export function applyProtocol(
     context.cautions.length > 0
       ? ` Cautions found in the notes, to weigh before approving: ${context.cautions.join(', ')}.`
       : '';
+  const start = context.startPhase !== undefined ? context.phases[context.startPhase] : undefined;
+  const phaseText = start
+    ? ` Start at ${start.label} (${start.status === 'met' ? 'its entry criteria are met on the record' : 'nothing recorded yet to place the patient further on'}).`
+    : ' The record does not show which phase applies (the first phase no longer does and no later phase is confirmed): choose it when reviewing.';
+  const unknown = context.phases.filter((p) => p.status === 'unknown' && p.index !== context.startPhase);
+  const unknownText =
+    unknown.length > 0
+      ? ` Not assessable from the record: ${unknown.map((p) => `${p.label.split(':')[0]} (needs ${p.missing.join(', ')})`).join('; ')}.`
+      : '';
   const rationale =
     `Proposed protocol "${pd.title ?? protocolId}" (match score ${match.score.toFixed(2)}). ${match.rationale}` +
+    phaseText +
+    unknownText +
     cautions;
 
   const carePlan: CarePlan = {
@@ -103,7 +118,9 @@ export function applyProtocol(
     created: context.now,
     author: { reference: context.matcher.reference },
     supportingInfo,
-    activity: (pd.action ?? []).flatMap((phase, i) => phaseActivities(phase, i === 0, activityDefinitions)),
+    activity: (pd.action ?? []).flatMap((phase, i) =>
+      phaseActivities(phase, i === context.startPhase, activityDefinitions)
+    ),
     note: [
       {
         text:
@@ -162,15 +179,15 @@ export function applyProtocol(
 }
 
 /**
- * Said in `detail.scheduledString` of the first phase's activities: on approval these become requests
- * (reviewDecision.ts); later phases wait until their entry criteria are met and a clinician moves the plan on.
+ * Said in `detail.scheduledString` of the starting phase's activities: on approval these become requests
+ * (reviewDecision.ts); the other phases wait until their entry criteria are met and a clinician moves the plan on.
  */
 export const FROM_APPROVAL = 'from approval';
 
 /** A phase (top-level action) becomes one activity per nested action, labelled with the phase and its entry criteria. */
 function phaseActivities(
   phase: PlanDefinitionAction,
-  firstPhase: boolean,
+  startPhase: boolean,
   activityDefinitions: (canonical: string) => ActivityDefinition | undefined
 ): CarePlanActivity[] {
   const label = [phase.prefix, phase.title].filter(Boolean).join(': ');
@@ -189,7 +206,7 @@ function phaseActivities(
         ...(action.definitionCanonical ? { instantiatesCanonical: [action.definitionCanonical] } : {}),
         code: { text: action.title ?? template?.title ?? 'Activity' },
         status: 'not-started',
-        scheduledString: `${label || 'Phase'} — ${firstPhase ? FROM_APPROVAL : 'when its entry criteria are met'}`,
+        scheduledString: `${label || 'Phase'} — ${startPhase ? FROM_APPROVAL : 'when its entry criteria are met'}`,
         description: [label, action.description, entry ? `Starts when: ${entry}` : undefined]
           .filter(Boolean)
           .join(' — '),

@@ -18,6 +18,7 @@ import { MODEL_SHA256_SYSTEM } from '../fhir/profiles/twinCanonicals';
 import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import { consentAllowsProcessing } from '../refresh/consentPolicy';
 import { TWIN_RESOURCE_SYSTEM } from '../twin/twinCodes';
+import { assessPhases, currentPhase, recordVariables } from './phaseCriteria';
 import { applyProtocol, proposalIdentifierValue } from './planApplier';
 
 export interface ProposeDeps {
@@ -81,6 +82,8 @@ export async function proposeCarePlan(
   const matcher = await ensureModelDevice(client, buildMatcherDevice(deps.library, deps.denseModel), deps.validate);
   const findingRefs = situation.findings.slice(0, 3).map((f) => f.reference);
   const detectors = await detectorDevices(client, findingRefs);
+  const now = deps.now();
+  const phases = assessPhases(best.planDefinition, recordVariables(situation, best, now));
   const proposal = applyProtocol(best, (canonical) => activityDefinition(deps.library, canonical), {
     patientId,
     matcher,
@@ -88,7 +91,9 @@ export async function proposeCarePlan(
     findings: findingRefs,
     owner: options.owner,
     cautions: match.cautions,
-    now: deps.now(),
+    phases,
+    startPhase: currentPhase(phases),
+    now,
   });
   if (deps.validate) {
     deps.validate(proposal.carePlan);

@@ -41,7 +41,7 @@ export interface ReviewResult {
  * Carries out one review decision on a proposal, in ONE transaction (FHIR R4 http.html#transaction) with version
  * checks (If-Match, http.html#concurrency), so two clinicians deciding at once cannot both win:
  * - approve: CarePlan active, intent plan (no longer claims the proposal profile), the clinician as contributor; the
- *   first phase's activities become requests (ServiceRequest / Task, basedOn the CarePlan); Task completed; the
+ *   starting phase's activities become requests (ServiceRequest / Task, basedOn the CarePlan); Task completed; the
  *   proposal's Provenance gains the clinician as `verifier` agent (HL7 AI Transparency on FHIR).
  * - modify: a new CarePlan version with the edits (activities dropped, note added) and a Provenance of the update with
  *   the clinician as author; Task in-progress.
@@ -97,8 +97,8 @@ export async function applyReviewDecision(
       const activity: CarePlanActivity[] = [];
       for (const a of carePlan.activity ?? []) {
         const detail = a.detail;
-        const firstPhase = detail?.scheduledString?.endsWith(FROM_APPROVAL) ?? false;
-        if (!detail || !firstPhase || (detail.kind !== 'ServiceRequest' && detail.kind !== 'Task')) {
+        const startPhase = detail?.scheduledString?.endsWith(FROM_APPROVAL) ?? false;
+        if (!detail || !startPhase || (detail.kind !== 'ServiceRequest' && detail.kind !== 'Task')) {
           activity.push(a);
           continue;
         }

@@ -74,13 +74,66 @@ export interface SubjectFeatures {
   readonly mask: Float32Array;
 }
 
+/**
+ * The metrics the features read, each once, in feature order (HRV: RMSSD then SDNN). A packed series holds one value
+ * per day and packed metric.
+ */
+export const PACKED_METRICS: readonly MetricName[] = Object.freeze([
+  ...new Set(LSTM_FEATURES.flatMap((f) => f.metrics)),
+]);
+
+/** For feature f, the indexes into PACKED_METRICS of its metrics, first present wins. */
+const FEATURE_METRIC_INDEXES: readonly (readonly number[])[] = LSTM_FEATURES.map((f) =>
+  f.metrics.map((m) => PACKED_METRICS.indexOf(m))
+);
+
+/**
+ * One subject's series as flat typed arrays, the form the scoring workers receive (issue 5, Performance: features are
+ * built in the workers; typed arrays cross the thread boundary as one copy, Maps would be cloned entry by entry).
+ */
+export interface PackedSeries {
+  /** Every day with data, ascending (days with only non-feature metrics included: they are scored too). */
+  readonly days: Int32Array;
+  /** values[i * PACKED_METRICS.length + m]: metric m on days[i]; NaN when missing. */
+  readonly values: Float64Array;
+}
+
+/** Packs a series for the features. A non-finite value counts as missing. */
+export function packSeries(series: SubjectSeries): PackedSeries {
+  const M = PACKED_METRICS.length;
+  const days = Int32Array.from(series.values.keys()).sort();
+  const values = new Float64Array(days.length * M).fill(Number.NaN);
+  for (let i = 0; i < days.length; i++) {
+    const dayValues = series.values.get(days[i]);
+    if (!dayValues) {
+      continue;
+    }
+    for (let m = 0; m < M; m++) {
+      const v = dayValues.get(PACKED_METRICS[m]);
+      if (v !== undefined && Number.isFinite(v)) {
+        values[i * M + m] = v;
+      }
+    }
+  }
+  return { days, values };
+}
+
 /** Builds the causal per-day features of one subject. Pure; the result depends only on the series. */
 export function subjectFeatures(
   series: SubjectSeries,
   options: FeatureOptions = DEFAULT_FEATURE_OPTIONS
 ): SubjectFeatures {
+  return packedFeatures(packSeries(series), options);
+}
+
+/** subjectFeatures of a packed series: the one definition of the features, in the workers and in training export. */
+export function packedFeatures(
+  packed: PackedSeries,
+  options: FeatureOptions = DEFAULT_FEATURE_OPTIONS
+): SubjectFeatures {
   const F = LSTM_FEATURES.length;
-  const scoredDays = [...series.values.keys()].sort((a, b) => a - b);
+  const M = PACKED_METRICS.length;
+  const scoredDays = Array.from(packed.days);
   if (scoredDays.length === 0) {
     return { firstDay: 0, length: 0, scoredDays, z: new Float32Array(0), mask: new Float32Array(0) };
   }
@@ -88,30 +141,28 @@ export function subjectFeatures(
   const length = scoredDays[scoredDays.length - 1] - firstDay + 1;
   const z = new Float32Array(length * F);
   const mask = new Float32Array(length * F);
-  const dayValues = scoredDays.map((day) => series.values.get(day));
-  // Baseline entries as parallel arrays with a moving head, not one object per value: this runs on the server's main
-  // thread, and fewer short-lived objects mean shorter garbage-collection pauses there (issue 5: <= 20 ms blocks).
+  // Baseline entries as parallel arrays with a moving head, not one object per value (fewer short-lived objects,
+  // shorter garbage-collection pauses in the scoring workers).
   const entryDays: number[] = [];
   const entryValues: number[] = [];
   for (let f = 0; f < F; f++) {
-    const feat = LSTM_FEATURES[f];
+    const metricIndexes = FEATURE_METRIC_INDEXES[f];
     const window = new SortedWindow();
     entryDays.length = 0;
     entryValues.length = 0;
     let head = 0;
     for (let i = 0; i < scoredDays.length; i++) {
       const day = scoredDays[i];
-      const values = dayValues[i];
-      let metric: MetricName | undefined;
-      let value: number | undefined;
-      for (const m of feat.metrics) {
-        value = values?.get(m);
-        if (value !== undefined) {
+      let metric = -1;
+      let value = Number.NaN;
+      for (const m of metricIndexes) {
+        value = packed.values[i * M + m];
+        if (!Number.isNaN(value)) {
           metric = m;
           break;
         }
       }
-      if (metric === undefined || value === undefined) {
+      if (metric < 0) {
         continue;
       }
       while (head < entryDays.length && entryDays[head] < day - options.baselineDays) {
@@ -120,7 +171,7 @@ export function subjectFeatures(
       }
       const robust = window.size >= options.minBaselineDays ? window.robust() : undefined;
       if (robust) {
-        const spread = Math.max(METRIC_RULES[metric].spreadFloor, robust.sd);
+        const spread = Math.max(METRIC_RULES[PACKED_METRICS[metric]].spreadFloor, robust.sd);
         const zz = (value - robust.median) / spread;
         const t = day - firstDay;
         z[t * F + f] = Math.max(-options.clip, Math.min(options.clip, zz));

@@ -21,7 +21,7 @@ export interface LstmDetectorOptions extends OrtWorkerPoolOptions {
 
 /**
  * Checks the model against its card (refuses a mismatched or missing file with an OperationOutcomeError) and starts
- * the workers. Nothing is scored on the main thread except feature building and calibration (cheap, linear).
+ * the workers. The workers build the features and run the model; the main thread only packs series and calibrates.
  */
 export async function openLstmDetector(options: LstmDetectorOptions = {}): Promise<LstmDetector> {
   const model = await loadVerifiedModel(options.modelDir ?? DEFAULT_LSTM_MODEL_DIR());
@@ -30,7 +30,7 @@ export async function openLstmDetector(options: LstmDetectorOptions = {}): Promi
   return {
     card: model.card,
     scoring,
-    score: (subjects) => scoreSubjectsLstm(subjects, pool, model.card.window, scoring),
+    score: (subjects) => scoreSubjectsLstm(subjects, pool, scoring),
     close: () => pool.close(),
   };
 }

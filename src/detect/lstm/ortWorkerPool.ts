@@ -1,23 +1,35 @@
 import { OperationOutcomeError } from '@medplum/core';
 import { availableParallelism } from 'node:os';
+import { dirname, extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { LstmWorkerData, LstmWorkerReply, LstmWorkerRequest } from './lstmWorkerThread';
 import type { VerifiedLstmModel } from './modelCard';
+import type { GroupErrors, PackedGroup, WindowErrorOptions } from './subjectErrors';
 
 /**
  * Runs the ONNX model in worker threads, so `session.run` never runs on the main thread and the server's event loop
  * stays responsive while a cohort is scored (issue 5, Performance: "scoring runs in worker threads so the server's
  * event loop is never blocked more than 20 ms").
  *
- * The worker is plain CommonJS given as a string (`eval: true`): a .ts worker file would not load in plain node and
- * tsc does not copy .js files to dist/, while this runs the same under ts-jest, tsx and the built CLI. It requires
- * onnxruntime-node by the absolute path resolved here, creates one InferenceSession from the model bytes the main
- * thread has already checked against the model card (no second read of the file, so nothing can swap it in between),
- * and does only session.run on transferred Float32Arrays.
+ * Each worker runs lstmWorkerThread.ts: it builds the features and windows of the subjects it is sent, runs the model
+ * and returns raw errors (subjectErrors.ts), so the main thread only packs series and calibrates. The worker is
+ * started from a small CommonJS string (`eval: true`) that requires that module by absolute path, resolved next to
+ * this file: in the build (dist/) both are .js; under ts-jest and tsx (tests, bench) this file is .ts, and the string
+ * first registers tsx's CommonJS hook (tsx/cjs/api `register`) so the worker can load the .ts module. The feature
+ * code thus stays defined once, in TypeScript (featureWindows.ts).
  */
 export interface WindowRunner {
   /** Runs `batch` windows ([batch, window, channels] in `input`, which is transferred) and resolves with the output. */
   run(input: Float32Array, batch: number): Promise<Float32Array>;
   close(): Promise<void>;
+}
+
+/** Scores groups of subjects in the workers. */
+export interface SubjectErrorRunner {
+  /** Raw errors of a group of packed series (its buffers are transferred). */
+  errors(group: PackedGroup, options: WindowErrorOptions): Promise<GroupErrors>;
+  /** Worker threads: how many groups can be worked on at once. */
+  readonly size: number;
 }
 
 export interface OrtWorkerPoolOptions {
@@ -28,51 +40,29 @@ export interface OrtWorkerPoolOptions {
 const WORKER_SOURCE = `
 'use strict';
 process.env.ORT_DISABLE_TELEMETRY = '1';
-const { parentPort, workerData } = require('node:worker_threads');
-const ort = require(workerData.ortPath);
-const dims = [workerData.window, workerData.channels];
-ort.InferenceSession.create(new Uint8Array(workerData.model), {
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-}).then(
-  (session) => {
-    const inputName = session.inputNames[0];
-    const outputName = session.outputNames[0];
-    parentPort.on('message', (msg) => {
-      const input = new ort.Tensor('float32', new Float32Array(msg.buffer), [msg.batch, dims[0], dims[1]]);
-      session.run({ [inputName]: input }).then(
-        (out) => {
-          const data = out[outputName].data;
-          const copy = new Float32Array(data.length);
-          copy.set(data);
-          parentPort.postMessage({ id: msg.id, buffer: copy.buffer }, [copy.buffer]);
-        },
-        (err) => parentPort.postMessage({ id: msg.id, error: String((err && err.message) || err) })
-      );
-    });
-    parentPort.postMessage({ ready: true });
-  },
-  (err) => parentPort.postMessage({ ready: false, error: String((err && err.message) || err) })
-);
+const { workerData } = require('node:worker_threads');
+if (workerData.tsxRegisterPath) {
+  require(workerData.tsxRegisterPath).register();
+}
+// A rejection here is unhandled and ends the worker with an 'error' event, which the pool reports.
+require(workerData.entryPath).runLstmWorker();
 `;
 
+/** The worker module next to this one, with this file's extension (.ts under ts-jest / tsx, .js when built). */
+function workerEntry(): { entryPath: string; tsxRegisterPath?: string } {
+  const ext = extname(__filename);
+  const entryPath = join(dirname(__filename), `lstmWorkerThread${ext}`);
+  return ext === '.ts' ? { entryPath, tsxRegisterPath: require.resolve('tsx/cjs/api') } : { entryPath };
+}
+
 interface Pending {
-  readonly resolve: (out: Float32Array) => void;
+  readonly resolve: (reply: LstmWorkerReply) => void;
   readonly reject: (err: Error) => void;
 }
 
 interface Slot {
   readonly worker: Worker;
   readonly pending: Map<number, Pending>;
-}
-
-interface WorkerReply {
-  readonly id?: number;
-  readonly ready?: boolean;
-  readonly buffer?: ArrayBuffer;
-  readonly error?: string;
 }
 
 function failure(text: string): OperationOutcomeError {
@@ -82,7 +72,7 @@ function failure(text: string): OperationOutcomeError {
   });
 }
 
-export class OrtWorkerPool implements WindowRunner {
+export class OrtWorkerPool implements WindowRunner, SubjectErrorRunner {
   private nextId = 1;
   private closed = false;
 
@@ -95,8 +85,8 @@ export class OrtWorkerPool implements WindowRunner {
   static async create(model: VerifiedLstmModel, options: OrtWorkerPoolOptions = {}): Promise<OrtWorkerPool> {
     const count = Math.max(1, options.workers ?? Math.min(2, availableParallelism()));
     const channels = 2 * model.card.features.length;
-    const workerData = {
-      ortPath: require.resolve('onnxruntime-node'),
+    const workerData: LstmWorkerData & ReturnType<typeof workerEntry> = {
+      ...workerEntry(),
       model: model.bytes,
       window: model.card.window,
       channels,
@@ -113,7 +103,7 @@ export class OrtWorkerPool implements WindowRunner {
       slots.push(slot);
       starts.push(
         new Promise<void>((resolve, reject) => {
-          const onReady = (msg: WorkerReply): void => {
+          const onReady = (msg: LstmWorkerReply): void => {
             if (msg.ready === undefined) {
               return;
             }
@@ -128,7 +118,7 @@ export class OrtWorkerPool implements WindowRunner {
           worker.once('error', (err: Error) => reject(failure(`LSTM worker failed to start: ${err.message}`)));
         })
       );
-      worker.on('message', (msg: WorkerReply) => settle(slot, msg));
+      worker.on('message', (msg: LstmWorkerReply) => settle(slot, msg));
       worker.on('error', (err: Error) => failAll(slot, failure(`LSTM worker crashed: ${err.message}`)));
       worker.on('exit', (code) => failAll(slot, failure(`LSTM worker exited (code ${code})`)));
     }
@@ -153,20 +143,51 @@ export class OrtWorkerPool implements WindowRunner {
     if (input.length !== batch * this.windowValues) {
       return Promise.reject(failure(`LSTM input has ${input.length} values, expected ${batch} x ${this.windowValues}`));
     }
-    // Least-loaded worker; requests queue inside each worker, so several can be in flight and message latency
-    // overlaps with inference.
+    const buffer =
+      input.byteOffset === 0 && input.byteLength === input.buffer.byteLength ? input.buffer : input.slice().buffer;
+    return this.send({ kind: 'windows', id: this.nextId++, batch, buffer: buffer as ArrayBuffer }, [
+      buffer as ArrayBuffer,
+    ]).then((reply) => {
+      if (!reply.buffer) {
+        throw failure('LSTM worker sent no output');
+      }
+      return new Float32Array(reply.buffer);
+    });
+  }
+
+  errors(group: PackedGroup, options: WindowErrorOptions): Promise<GroupErrors> {
+    if (this.closed) {
+      return Promise.reject(failure('LSTM worker pool is closed'));
+    }
+    // Only the three option fields cross: the caller's object may carry more.
+    const sent: WindowErrorOptions = {
+      errorDays: options.errorDays,
+      adverseOnly: options.adverseOnly,
+      batch: options.batch,
+    };
+    return this.send({ kind: 'errors', id: this.nextId++, group, options: sent }, [
+      group.days.buffer,
+      group.dayStart.buffer,
+      group.values.buffer,
+    ]).then((reply) => {
+      if (!reply.errors || !reply.reasonStart || !reply.reasonCodes) {
+        throw failure('LSTM worker sent no errors');
+      }
+      return { errors: reply.errors, reasonStart: reply.reasonStart, reasonCodes: reply.reasonCodes };
+    });
+  }
+
+  /** To the least-loaded worker; requests queue inside each worker, so several can be in flight. */
+  private send(request: LstmWorkerRequest, transfer: ArrayBuffer[]): Promise<LstmWorkerReply> {
     let slot = this.slots[0];
     for (const s of this.slots) {
       if (s.pending.size < slot.pending.size) {
         slot = s;
       }
     }
-    const id = this.nextId++;
-    const buffer =
-      input.byteOffset === 0 && input.byteLength === input.buffer.byteLength ? input.buffer : input.slice().buffer;
-    return new Promise<Float32Array>((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, batch, buffer }, [buffer as ArrayBuffer]);
+    return new Promise<LstmWorkerReply>((resolve, reject) => {
+      slot.pending.set(request.id, { resolve, reject });
+      slot.worker.postMessage(request, transfer);
     });
   }
 
@@ -176,7 +197,7 @@ export class OrtWorkerPool implements WindowRunner {
   }
 }
 
-function settle(slot: Slot, msg: WorkerReply): void {
+function settle(slot: Slot, msg: LstmWorkerReply): void {
   if (msg.id === undefined) {
     return;
   }
@@ -185,10 +206,10 @@ function settle(slot: Slot, msg: WorkerReply): void {
     return;
   }
   slot.pending.delete(msg.id);
-  if (msg.buffer) {
-    p.resolve(new Float32Array(msg.buffer));
+  if (msg.error === undefined) {
+    p.resolve(msg);
   } else {
-    p.reject(failure(`LSTM inference failed: ${msg.error ?? 'unknown error'}`));
+    p.reject(failure(`LSTM inference failed: ${msg.error}`));
   }
 }
 

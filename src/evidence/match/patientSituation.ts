@@ -19,6 +19,8 @@ export interface SituationInput {
   readonly text: string;
   /** Concepts read from the text (for notes: with context; for coded resources: read from their code text). */
   readonly concepts: readonly ExtractedConcept[];
+  /** When it happened (onset, performed, note date), ISO; feeds %daysSinceEvent of the protocol criteria. */
+  readonly date?: string;
 }
 
 /** What the matcher knows of a patient: the clinical picture the protocols are ranked against. */
@@ -103,8 +105,12 @@ export function situationFromResources(patientId: string, r: SituationResources)
     );
   return {
     patientId,
-    conditions: activeConditions.map((c) => coded(`Condition/${c.id ?? ''}`, [c.code, ...(c.bodySite ?? [])])),
-    procedures: procedures.map((p) => coded(`Procedure/${p.id ?? ''}`, [p.code, ...(p.bodySite ?? [])])),
+    conditions: activeConditions.map((c) =>
+      coded(`Condition/${c.id ?? ''}`, [c.code, ...(c.bodySite ?? [])], c.onsetDateTime ?? c.recordedDate)
+    ),
+    procedures: procedures.map((p) =>
+      coded(`Procedure/${p.id ?? ''}`, [p.code, ...(p.bodySite ?? [])], p.performedDateTime ?? p.performedPeriod?.start)
+    ),
     notes,
     findings,
     goals: r.goals
@@ -115,10 +121,14 @@ export function situationFromResources(patientId: string, r: SituationResources)
 }
 
 /** A coded resource's words: CodeableConcept.text and every coding's display (FHIR R4 datatypes.html#CodeableConcept). */
-function coded(reference: string, concepts: readonly (CodeableConcept | undefined)[] | undefined): SituationInput {
+function coded(
+  reference: string,
+  concepts: readonly (CodeableConcept | undefined)[] | undefined,
+  date?: string
+): SituationInput {
   const words = (concepts ?? [])
     .flatMap((c) => [c?.text, ...(c?.coding ?? []).map((k) => k.display)])
     .filter((w): w is string => typeof w === 'string' && w.trim() !== '');
   const text = [...new Set(words)].join('. ');
-  return { reference, text, concepts: extractConcepts(text) };
+  return { reference, text, concepts: extractConcepts(text), ...(date ? { date } : {}) };
 }

@@ -120,8 +120,8 @@ export function reviewOperation(): OperationDefinition {
     description:
       'accept | start | approve | modify | reject | cancel a proposal through its review Task. Only valid transitions ' +
       'of the Task state machine are carried out (approving twice, approving a revoked plan or approving without a ' +
-      'Practitioner are refused with an OperationOutcome). approve makes the CarePlan active and requests its first ' +
-      "phase's activities; modify writes a new CarePlan version; reject revokes it with the reason.",
+      'Practitioner are refused with an OperationOutcome). approve makes the CarePlan active and requests the ' +
+      'activities of the phase it starts at; modify writes a new CarePlan version; reject revokes it with the reason.',
     affectsState: true,
     code: 'review',
     resource: ['Task'],
