@@ -68,6 +68,31 @@ describe('protocol phase criteria on the record', () => {
     expect(currentPhase(phases)).toBe(1);
   });
 
+  test('%painScore is the newest final pain score (0-10); a cancelled one is ignored', () => {
+    const pain = (value: number, at: string, status: 'final' | 'cancelled' = 'final') => ({
+      resourceType: 'Observation' as const,
+      status,
+      code: { text: 'pain' },
+      effectiveDateTime: at,
+      valueQuantity: { value, unit: '{score}' },
+    });
+    const s = situationFromResources('p1', {
+      conditions: [],
+      procedures: [],
+      notes: [],
+      findings: [],
+      goals: [],
+      pain: [
+        pain(6, '2026-03-08T08:00:00Z'),
+        pain(2, '2026-03-09T08:00:00Z'),
+        pain(9, '2026-03-10T08:00:00Z', 'cancelled'),
+      ],
+    });
+    expect(s.latestPain).toEqual({ value: 2, date: '2026-03-09T08:00:00Z' });
+    const match = { planDefinition: protocol('ankle-sprain'), supportedBy: [] } as unknown as ProtocolMatch;
+    expect(recordVariables(s, match, '2026-03-10T12:00:00Z')['%painScore']).toEqual({ type: 'decimal', value: 2 });
+  });
+
   test('nothing known at all: start at the beginning', () => {
     expect(currentPhase(assessPhases(protocol('low-back-pain'), {}))).toBe(0);
   });

@@ -66,7 +66,8 @@ export function currentPhase(assessments: readonly PhaseAssessment[]): number | 
  * The twin variables the record supports today (a subset of the README's list):
  * - %daysSinceEvent: days from the supporting Condition onset or Procedure date (else the earliest supporting note);
  * - %swelling, %fever: affirmed (true) or explicitly negated (false) in the notes; not mentioned = unknown;
- * - %redFlags: true when a contraindication is affirmed in the notes; otherwise unknown.
+ * - %redFlags: true when a contraindication is affirmed in the notes; otherwise unknown;
+ * - %painScore: the newest patient-reported pain (0-10) of the last 7 days.
  */
 export function recordVariables(
   situation: PatientSituation,
@@ -103,6 +104,9 @@ export function recordVariables(
   const fever = flag(['fever']);
   if (fever !== undefined) {
     variables['%fever'] = { type: 'boolean', value: fever };
+  }
+  if (situation.latestPain) {
+    variables['%painScore'] = { type: 'decimal', value: situation.latestPain.value };
   }
   if (mentions.some((c) => c.kind === 'contraindication' && !c.negated)) {
     variables['%redFlags'] = { type: 'boolean', value: true };

@@ -66,7 +66,7 @@ export async function proposeCarePlan(
   if (!consentAllowsProcessing(consents, deps.now().slice(0, 10))) {
     return { status: 'skipped-consent' };
   }
-  const situation = await readPatientSituation(client, patientId);
+  const situation = await readPatientSituation(client, patientId, deps.now());
   const match = await deps.matcher.match(situation);
   const best = match.matches[0];
   if (!best) {

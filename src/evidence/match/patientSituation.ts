@@ -3,12 +3,14 @@ import type {
   Condition,
   DocumentReference,
   Goal,
+  Observation,
   OperationOutcomeIssue,
   Procedure,
   RiskAssessment,
 } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '@medplum/core';
 import type { FhirClient } from '../../fhir/fhirClient';
+import { getMetric } from '../../fhir/metricCatalogue';
 import { extractConcepts, type ExtractedConcept } from '../notes/conceptExtractor';
 import { noteText } from '../notes/noteText';
 
@@ -32,6 +34,8 @@ export interface PatientSituation {
   /** The twin's findings (anomaly RiskAssessments), newest first. */
   readonly findings: readonly SituationInput[];
   readonly goals: readonly SituationInput[];
+  /** The most recent patient-reported pain (0-10 NRS) of the last 7 days, for the protocols' %painScore. */
+  readonly latestPain?: { readonly value: number; readonly date: string };
   /** Warnings met while reading (a note in an undeclared encoding...), with no note text. */
   readonly issues: readonly OperationOutcomeIssue[];
 }
@@ -42,6 +46,8 @@ export interface SituationResources {
   readonly notes: readonly DocumentReference[];
   readonly findings: readonly RiskAssessment[];
   readonly goals: readonly Goal[];
+  /** Pain-severity Observations (any period; the newest is used). */
+  readonly pain?: readonly Observation[];
 }
 
 /**
@@ -49,16 +55,29 @@ export interface SituationResources {
  * twin's RiskAssessments and active Goals. Clinical status filters follow FHIR R4 condition.html (clinical-status
  * active/recurrence/relapse) and documentreference.html (status current).
  */
-export async function readPatientSituation(client: FhirClient, patientId: string): Promise<PatientSituation> {
+export async function readPatientSituation(
+  client: FhirClient,
+  patientId: string,
+  now: string
+): Promise<PatientSituation> {
   const patient = `Patient/${patientId}`;
-  const [conditions, procedures, notes, findings, goals] = await Promise.all([
+  const pain = getMetric('pain-severity').codings[0];
+  const weekAgo = new Date(Date.parse(now) - 7 * 86_400_000).toISOString().slice(0, 10);
+  const [conditions, procedures, notes, findings, goals, painObservations] = await Promise.all([
     client.searchAll<Condition>('Condition', { subject: patient }),
     client.searchAll<Procedure>('Procedure', { subject: patient }),
     client.searchAll<DocumentReference>('DocumentReference', { subject: patient, status: 'current' }),
     client.searchAll<RiskAssessment>('RiskAssessment', { subject: patient }),
     client.searchAll<Goal>('Goal', { subject: patient }),
+    pain
+      ? client.searchAll<Observation>('Observation', {
+          subject: patient,
+          code: `${pain.system ?? ''}|${pain.code ?? ''}`,
+          date: `ge${weekAgo}`,
+        })
+      : Promise.resolve([]),
   ]);
-  return situationFromResources(patientId, { conditions, procedures, notes, findings, goals });
+  return situationFromResources(patientId, { conditions, procedures, notes, findings, goals, pain: painObservations });
 }
 
 /** The pure part: resources to situation. */
@@ -116,8 +135,22 @@ export function situationFromResources(patientId: string, r: SituationResources)
     goals: r.goals
       .filter((g) => g.lifecycleStatus !== 'cancelled' && g.lifecycleStatus !== 'entered-in-error')
       .map((g) => coded(`Goal/${g.id ?? ''}`, [g.description])),
+    ...latestPainOf(r.pain ?? []),
     issues,
   };
+}
+
+function latestPainOf(observations: readonly Observation[]): Pick<PatientSituation, 'latestPain'> {
+  const valid = observations
+    .filter((o) => (o.status === 'final' || o.status === 'amended' || o.status === 'corrected') && o.effectiveDateTime)
+    .filter((o) => typeof o.valueQuantity?.value === 'number' || typeof o.valueInteger === 'number')
+    .sort((a, b) => (b.effectiveDateTime ?? '').localeCompare(a.effectiveDateTime ?? ''));
+  const newest = valid[0];
+  if (!newest) {
+    return {};
+  }
+  const value = newest.valueQuantity?.value ?? newest.valueInteger ?? 0;
+  return value >= 0 && value <= 10 ? { latestPain: { value, date: newest.effectiveDateTime ?? '' } } : {};
 }
 
 /** A coded resource's words: CodeableConcept.text and every coding's display (FHIR R4 datatypes.html#CodeableConcept). */
