@@ -15,7 +15,8 @@ import type { SubjectSeries } from '../detectionInput';
  *
  * This file is the single definition of the features: the training script (models/lstm-detector/train.py) reads
  * windows written by models/lstm-detector/exportWindows.mjs, which calls these functions, so training and serving
- * cannot drift apart. The model card lists the features in this order and the engine checks it.
+ * cannot drift apart. The model card lists the features in this order and the engine checks it. The scoring workers
+ * load this same file (lstmWorkerThread.ts -> subjectErrors.ts), so serving has no second copy either.
  */
 export interface LstmFeature {
   readonly name: string;
