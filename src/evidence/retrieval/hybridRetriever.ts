@@ -2,6 +2,7 @@ import { Bm25Index, countTerms, DEFAULT_BM25_OPTIONS, type ScoredDocument } from
 import { DEFAULT_FEEDBACK_OPTIONS, expandQuery, type FeedbackOptions } from './pseudoRelevanceFeedback';
 import type { RetrievalDocument } from './retrievalFiles';
 import { indexTerms } from './textAnalysis';
+import { topOf } from './topK';
 
 /** Turns texts into unit-length vectors (a sentence-embedding model); see denseEncoder.ts. */
 export interface DenseEncoder {
@@ -72,13 +73,22 @@ export async function createHybridRetriever(
     }),
     DEFAULT_BM25_OPTIONS
   );
+  // Document vectors as one row-major matrix: a query is one pass of dot products, no object per document.
   const vectors = new Map<string, Float32Array>();
+  let matrix = new Float32Array(0);
+  let dim = 0;
   if (encoder) {
     const embedded = await embedInBatches(
       encoder,
       documents.map((d) => `${d.title}\n${d.text}`)
     );
-    documents.forEach((d, i) => vectors.set(d.id, embedded[i]));
+    dim = embedded[0]?.length ?? 0;
+    matrix = new Float32Array(documents.length * dim);
+    documents.forEach((d, i) => {
+      const v = embedded[i] ?? new Float32Array(dim);
+      matrix.set(v, i * dim);
+      vectors.set(d.id, matrix.subarray(i * dim, (i + 1) * dim));
+    });
   }
 
   const lexical = (text: string, top: number): ScoredDocument[] => {
@@ -105,9 +115,21 @@ export async function createHybridRetriever(
       }
       const candidates = lexical(text, Math.max(top, options.denseCandidates));
       const [q] = await encoder.embed([text]);
-      const dense = [...vectors].map(([id, v]) => ({ id, score: dot(q, v) }));
-      dense.sort((a, b) => b.score - a.score);
-      return fuse(candidates, dense.slice(0, options.denseCandidates), vectors, q, options.denseWeight).slice(0, top);
+      const query = q ?? new Float32Array(dim);
+      const scores = new Float64Array(documents.length);
+      for (let doc = 0; doc < documents.length; doc++) {
+        let s = 0;
+        const base = doc * dim;
+        for (let k = 0; k < dim; k++) {
+          s += query[k] * (matrix[base + k]);
+        }
+        scores[doc] = s;
+      }
+      const dense = topOf(scores.keys(), scores, options.denseCandidates).map((doc) => ({
+        id: documents[doc]?.id ?? '',
+        score: scores[doc],
+      }));
+      return fuse(candidates, dense, vectors, query, options.denseWeight).slice(0, top);
     },
   };
 }
