@@ -121,7 +121,7 @@ export async function createHybridRetriever(
         let s = 0;
         const base = doc * dim;
         for (let k = 0; k < dim; k++) {
-          s += query[k] * (matrix[base + k]);
+          s += query[k] * matrix[base + k];
         }
         scores[doc] = s;
       }
