@@ -1,4 +1,5 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
+import { identifierSearch } from './identifierSearch';
 import type { Bundle, BundleEntry, Observation, Resource } from '@medplum/fhirtypes';
 
 /**
@@ -21,14 +22,10 @@ export function buildTwinTransaction(
       throw new OperationOutcomeError(badRequest('Twin resource without an identifier', 'Observation.identifier'));
     }
     validate?.(resource);
-    entry.push({ resource, request: { method: 'PUT', url: `Observation?${identifierParam(id.system, id.value)}` } });
+    entry.push({ resource, request: { method: 'PUT', url: `Observation?${identifierSearch(id.system, id.value)}` } });
   }
   for (const id of staleIdentifiers) {
-    entry.push({ request: { method: 'DELETE', url: `Observation?${identifierParam(id.system, id.value)}` } });
+    entry.push({ request: { method: 'DELETE', url: `Observation?${identifierSearch(id.system, id.value)}` } });
   }
   return entry.length > 0 ? { resourceType: 'Bundle', type: 'transaction', entry } : undefined;
-}
-
-function identifierParam(system: string, value: string): string {
-  return `identifier=${encodeURIComponent(`${system}|${value}`)}`;
 }

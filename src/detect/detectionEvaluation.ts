@@ -39,7 +39,8 @@ export interface DetectionFigures {
   readonly f05: number;
 }
 
-const NOT_CLINICAL: ReadonlySet<string> = new Set(['data_gap', 'device_change']);
+/** Labels that are not clinical events (the cohort's data gaps and device changes): alarms near them are false. */
+export const NOT_CLINICAL: ReadonlySet<string> = new Set(['data_gap', 'device_change']);
 const BEFORE = 7;
 const AFTER = 21;
 

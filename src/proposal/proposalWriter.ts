@@ -9,6 +9,7 @@ import type {
   Resource,
   RiskAssessment,
 } from '@medplum/fhirtypes';
+import { identifierSearch } from '../deliver/identifierSearch';
 import { ensureModelDevice, idFromResponse, type ModelDeviceRef } from '../deliver/modelDevice';
 import { buildMatcherDevice } from '../evidence/match/matcherDevice';
 import { readPatientSituation } from '../evidence/match/patientSituation';
@@ -102,7 +103,7 @@ export async function proposeCarePlan(
     deps.validate({ ...proposal.task, focus: { reference: 'CarePlan/pending' } });
     deps.validate(proposal.provenance);
   }
-  const ifNoneExist = (value: string): string => `identifier=${encodeURIComponent(`${TWIN_RESOURCE_SYSTEM}|${value}`)}`;
+  const ifNoneExist = (value: string): string => identifierSearch(TWIN_RESOURCE_SYSTEM, value);
   const bundle: Bundle = {
     resourceType: 'Bundle',
     type: 'transaction',

@@ -11,6 +11,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import type { FhirClient } from '../../fhir/fhirClient';
+import { identifierSearch } from '../../deliver/identifierSearch';
 import { contentOf, ensureModelDevice } from '../../deliver/modelDevice';
 import { consentAllowsProcessing } from '../../refresh/consentPolicy';
 import { TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
@@ -187,7 +188,7 @@ export async function writePatientFindings(
         );
         entry.push({
           resource: task,
-          request: { method: 'POST', url: 'Task', ifNoneExist: `identifier=${identifierParam(taskKey)}` },
+          request: { method: 'POST', url: 'Task', ifNoneExist: identifierSearch(TWIN_RESOURCE_SYSTEM, taskKey) },
         });
         tasksCreated++;
       }
@@ -303,10 +304,6 @@ function twinKey(resource: RiskAssessment | Task): string | undefined {
   return resource.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value;
 }
 
-function identifierParam(value: string): string {
-  return encodeURIComponent(`${TWIN_RESOURCE_SYSTEM}|${value}`);
-}
-
 function conditional(method: 'PUT', type: 'RiskAssessment', value: string): BundleEntry['request'] {
-  return { method, url: `${type}?identifier=${identifierParam(value)}` };
+  return { method, url: `${type}?${identifierSearch(TWIN_RESOURCE_SYSTEM, value)}` };
 }

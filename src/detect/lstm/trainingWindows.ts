@@ -1,3 +1,4 @@
+import { NOT_CLINICAL } from '../detectionEvaluation';
 import type { DetectionInput } from '../detectionInput';
 import { presentCount, subjectFeatures, windowSize, writeWindow } from './featureWindows';
 
@@ -21,7 +22,6 @@ export interface TruthRow {
   readonly event: string;
 }
 
-const NOT_CLINICAL: ReadonlySet<string> = new Set(['data_gap', 'device_change']);
 const BEFORE = 7;
 const AFTER = 28;
 
