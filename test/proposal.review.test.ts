@@ -198,6 +198,11 @@ describe('proposal and review on the embedded store', () => {
     expect((await store.repo.readHistory('CarePlan', carePlan.id as string)).entry).toHaveLength(1);
   });
 
+  test('an unknown patient is an error, not "no match"', async () => {
+    await expect(proposeCarePlan('nobody', deps)).rejects.toThrow(/Patient\/nobody not found/);
+    await expect(proposeCarePlan('../etc', deps)).rejects.toThrow(/not found/);
+  });
+
   test('a patient with no matching protocol gets no proposal', async () => {
     await store.repo.updateResource(textNote('n1', 'Routine check. No injury, no pain.'));
     const outcome = await proposeCarePlan('p1', deps);

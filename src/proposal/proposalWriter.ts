@@ -63,6 +63,14 @@ export async function proposeCarePlan(
 ): Promise<ProposalOutcome> {
   const { client } = deps;
   const patient = `Patient/${patientId}`;
+  const found = /^[A-Za-z0-9.-]{1,64}$/.test(patientId) ? await client.searchAll('Patient', { _id: patientId }) : [];
+  if (found.length === 0) {
+    // A mistyped id must not read as "no matching protocol".
+    throw new OperationOutcomeError({
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'not-found', details: { text: `${patient} not found` } }],
+    });
+  }
   const consents = await client.searchAll<Consent>('Consent', { patient });
   if (!consentAllowsProcessing(consents, deps.now().slice(0, 10))) {
     return { status: 'skipped-consent' };
