@@ -15,6 +15,7 @@ import { buildMatcherDevice } from '../evidence/match/matcherDevice';
 import { readPatientSituation } from '../evidence/match/patientSituation';
 import type { MatchResult, ProtocolMatcher } from '../evidence/match/protocolMatcher';
 import type { FhirClient } from '../fhir/fhirClient';
+import { readById } from '../fhir/readById';
 import { MODEL_SHA256_SYSTEM } from '../fhir/profiles/twinCanonicals';
 import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import { consentAllowsProcessing } from '../refresh/consentPolicy';
@@ -63,14 +64,8 @@ export async function proposeCarePlan(
 ): Promise<ProposalOutcome> {
   const { client } = deps;
   const patient = `Patient/${patientId}`;
-  const found = /^[A-Za-z0-9.-]{1,64}$/.test(patientId) ? await client.searchAll('Patient', { _id: patientId }) : [];
-  if (found.length === 0) {
-    // A mistyped id must not read as "no matching protocol".
-    throw new OperationOutcomeError({
-      resourceType: 'OperationOutcome',
-      issue: [{ severity: 'error', code: 'not-found', details: { text: `${patient} not found` } }],
-    });
-  }
+  // A mistyped id must not read as "no matching protocol".
+  await readById(client, 'Patient', patientId);
   const consents = await client.searchAll<Consent>('Consent', { patient });
   if (!consentAllowsProcessing(consents, deps.now().slice(0, 10))) {
     return { status: 'skipped-consent' };

@@ -1,4 +1,4 @@
-import { badRequest, notFound, OperationOutcomeError } from '@medplum/core';
+import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type {
   BundleEntry,
   CarePlan,
@@ -10,6 +10,7 @@ import type {
   Task,
 } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/fhirClient';
+import { readById } from '../fhir/readById';
 import { AIAST, DATA_OPERATION_SYSTEM, PARTICIPANT_TYPE_SYSTEM } from '../proposal/aiTransparency';
 import { FROM_APPROVAL } from '../proposal/planApplier';
 import { TWIN_PROFILE } from '../twin/twinCodes';
@@ -55,7 +56,7 @@ export async function applyReviewDecision(
   now: string,
   validate?: (resource: Resource) => void
 ): Promise<ReviewResult> {
-  const task = await readOne<Task>(client, 'Task', request.taskId);
+  const task = await readById<Task>(client, 'Task', request.taskId);
   if (!task.meta?.profile?.includes(TWIN_PROFILE.reviewTask)) {
     throw new OperationOutcomeError(badRequest('This Task is not a twin review Task', 'Task.meta.profile'));
   }
@@ -63,10 +64,10 @@ export async function applyReviewDecision(
   if (!focus.startsWith('CarePlan/')) {
     throw new OperationOutcomeError(badRequest('This review Task is not about a proposed CarePlan', 'Task.focus'));
   }
-  const carePlan = await readOne<CarePlan>(client, 'CarePlan', focus.slice('CarePlan/'.length));
+  const carePlan = await readById<CarePlan>(client, 'CarePlan', focus.slice('CarePlan/'.length));
   const next = nextReviewStatus(request.decision, task, carePlan, request.practitioner);
   if (request.practitioner) {
-    await readOne<Practitioner>(client, 'Practitioner', request.practitioner.slice('Practitioner/'.length));
+    await readById<Practitioner>(client, 'Practitioner', request.practitioner.slice('Practitioner/'.length));
   }
   if (request.decision === 'reject' && !request.reason?.trim()) {
     throw new OperationOutcomeError(
@@ -248,21 +249,6 @@ export async function applyReviewDecision(
     carePlanStatus: newCarePlan?.status ?? carePlan.status,
     requested,
   };
-}
-
-async function readOne<T extends Task | CarePlan | Practitioner>(
-  client: FhirClient,
-  resourceType: T['resourceType'],
-  id: string
-): Promise<T> {
-  const found = /^[A-Za-z0-9.-]{1,64}$/.test(id) ? await client.searchAll<T>(resourceType, { _id: id }) : [];
-  if (!found[0]) {
-    throw new OperationOutcomeError({
-      ...notFound,
-      issue: [{ severity: 'error', code: 'not-found', details: { text: `${resourceType}/${id} not found` } }],
-    });
-  }
-  return found[0];
 }
 
 function participant(code: string, display: string): Provenance['agent'][number]['type'] {
