@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { percentile } from './percentile';
 import { seedEmbeddedStore } from '../src/cohort/seedEmbeddedStore';
 import { openEvidenceEngine } from '../src/evidence/evidenceEngine';
 import { createBm25Retriever, createHybridRetriever, type Retriever } from '../src/evidence/retrieval/hybridRetriever';
@@ -12,10 +13,6 @@ import { LocalFhirClient } from '../src/fhir/localFhirClient';
 import { proposeCarePlan } from '../src/proposal/proposalWriter';
 import { openSqliteStore } from '../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../src/store/transactionBundle';
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-}
 
 function arg(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);

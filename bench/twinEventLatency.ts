@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { percentile } from './percentile';
 import { generateCohort } from '../src/cohort/generateCohort';
 import { LocalFhirClient } from '../src/fhir/localFhirClient';
 import { handleObservationEvent } from '../src/ingest/doors/eventDoor';
@@ -18,10 +19,6 @@ export interface EventLatencyFigures {
   readonly p95: number;
   readonly storeOnlyP50: number;
   readonly storeOnlyP95: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
 /**
