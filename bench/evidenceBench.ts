@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { percentile } from './percentile';
-import { seedEmbeddedStore } from '../src/cohort/seedEmbeddedStore';
+import { seedEmbeddedStore } from '../src/server/seedEmbeddedStore';
 import { openEvidenceEngine } from '../src/evidence/evidenceEngine';
 import { createBm25Retriever, createHybridRetriever, type Retriever } from '../src/evidence/retrieval/hybridRetriever';
 import type { RetrievalDocument } from '../src/evidence/retrieval/retrievalFiles';

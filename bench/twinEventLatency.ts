@@ -6,10 +6,10 @@ import { performance } from 'node:perf_hooks';
 import { percentile } from './percentile';
 import { generateCohort } from '../src/cohort/generateCohort';
 import { LocalFhirClient } from '../src/fhir/localFhirClient';
-import { handleObservationEvent } from '../src/ingest/doors/eventDoor';
-import { addDays } from '../src/ingest/doors/observationDay';
+import { handleObservationEvent } from '../src/twin/refresh/eventDoor';
+import { addDays } from '../src/calendar/observationDay';
 import { SUBJECT_KEY_SYSTEM } from '../src/ingest/importers/metricObservation';
-import { refreshPatients } from '../src/refresh/refreshRunner';
+import { refreshPatients } from '../src/twin/refresh/refreshRunner';
 import { openSqliteStore } from '../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../src/store/transactionBundle';
 

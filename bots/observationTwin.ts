@@ -1,14 +1,14 @@
 // Medplum bot: keeps the recovery twin current as Observations arrive.
 //
 // Deploy it with the Medplum CLI and trigger it with a Subscription on `Observation` (create and update); the bot
-// runs the engine's event door (src/ingest/doors/eventDoor.ts) against the project's own FHIR API, so the twin
+// runs the engine's event door (src/twin/refresh/eventDoor.ts) against the project's own FHIR API, so the twin
 // lives beside the data and nothing leaves the Medplum project. The twin's own writes come back through the same
 // Subscription and are ignored by the door, so there is no loop.
 import type { BotEvent, MedplumClient } from '@medplum/core';
 import type { Observation } from '@medplum/fhirtypes';
 import { MedplumFhirClient } from '../src/fhir/medplumFhirClient';
 import { createValidator, type ResourceValidator } from '../src/fhir/validation';
-import { handleObservationEvent, type EventResult } from '../src/ingest/doors/eventDoor';
+import { handleObservationEvent, type EventResult } from '../src/twin/refresh/eventDoor';
 
 let validator: ResourceValidator | undefined;
 

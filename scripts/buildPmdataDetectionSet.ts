@@ -26,7 +26,7 @@ import { parseSource } from '../src/cli/importCommand';
 import { normaliseMetricValue } from '../src/fhir/metricCatalogue';
 import { parseCsv } from '../src/ingest/importers/csvRows';
 import { isoDay } from '../src/ingest/importers/importRecord';
-import { addDays, parseDay } from '../src/twin/calendarDay';
+import { addDays, parseDay } from '../src/calendar/calendarDay';
 
 const FITBIT_METRICS = new Set(['resting-heart-rate', 'sleep-duration', 'active-minutes', 'steps']);
 

@@ -1,10 +1,10 @@
 /**
  * `npm run profiles`: regenerates fhir-profiles/ (profiles with snapshots, CodeSystems, ValueSets,
- * OperationDefinitions) from src/fhir/profiles/. `--check` writes nothing and exits 1 when a committed file differs.
+ * OperationDefinitions) from scripts/conformance/. `--check` writes nothing and exits 1 when a committed file differs.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conformanceFiles, serializeConformanceResource } from '../src/fhir/profiles/conformanceResources';
+import { conformanceFiles, serializeConformanceResource } from './conformance/conformanceResources';
 import { defaultProfileDir } from '../src/fhir/profileRegistry';
 
 async function main(args: readonly string[]): Promise<number> {

@@ -7,7 +7,7 @@ import type { Observation, Patient } from '@medplum/fhirtypes';
 import { MockClient } from '@medplum/mock';
 import { handler } from '../bots/observationTwin';
 import { generateCohort } from '../src/cohort/generateCohort';
-import { TWIN_RESOURCE_SYSTEM } from '../src/twin/twinCodes';
+import { TWIN_RESOURCE_SYSTEM } from '../src/fhir/codes/twinCodes';
 
 function event(input: Observation): BotEvent<Observation> {
   return {

@@ -6,9 +6,9 @@ import type { Bundle, BundleEntry, Observation, OperationOutcome, Patient, Resou
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBulkExport } from '../src/bulk/bulkExportClient';
-import type { BulkExportManifest } from '../src/bulk/bulkManifest';
-import { ExportJobStore } from '../src/bulk/exportJobStore';
+import { runBulkExport } from '../src/ingest/bulk/bulkExportClient';
+import type { BulkExportManifest } from '../src/fhir/bulk/bulkManifest';
+import { ExportJobStore } from '../src/server/bulk/exportJobStore';
 import type { OpenRepository, RunningServer } from '../src/cli/serveCommand';
 import { startServer } from '../src/cli/serveCommand';
 import { openSqliteStore } from '../src/store/sqliteStore';

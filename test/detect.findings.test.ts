@@ -19,15 +19,15 @@ import {
   type FindingsDeps,
 } from '../src/detect/findings/findingsWriter';
 import { LocalFhirClient } from '../src/fhir/localFhirClient';
-import { TWIN_PROFILE } from '../src/fhir/profiles/twinCanonicals';
+import { TWIN_PROFILE } from '../src/fhir/codes/twinCanonicals';
 import { createValidator } from '../src/fhir/validation';
 import { buildMetricObservation } from '../src/ingest/importers/metricObservation';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../src/store/transactionBundle';
-import { addDays, parseDay } from '../src/twin/calendarDay';
+import { addDays, parseDay } from '../src/calendar/calendarDay';
 import { lstmFindingSource } from '../src/detect/findings/lstmFindingSource';
 import { openLstmDetector, type LstmDetector } from '../src/detect/lstm/lstmDetector';
-import { MODEL_SHA256_SYSTEM } from '../src/fhir/profiles/twinCanonicals';
+import { MODEL_SHA256_SYSTEM } from '../src/fhir/codes/twinCanonicals';
 
 const START = '2026-01-01';
 const validator = createValidator();

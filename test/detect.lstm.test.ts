@@ -16,7 +16,7 @@ import { MemoryRepository } from '@medplum/fhir-router';
 import { Command } from 'commander';
 import { registerCommands } from '../src/cli/commands';
 import { startServer, type OpenRepository } from '../src/cli/serveCommand';
-import { MODEL_SHA256_SYSTEM, TWIN_PROFILE } from '../src/fhir/profiles/twinCanonicals';
+import { MODEL_SHA256_SYSTEM, TWIN_PROFILE } from '../src/fhir/codes/twinCanonicals';
 import { createValidator } from '../src/fhir/validation';
 import { TEST_RESOURCES } from './support/testServer';
 

@@ -13,7 +13,7 @@ import type {
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { METRICS } from '../src/fhir/metricCatalogue';
-import { conformanceFiles, serializeConformanceResource } from '../src/fhir/profiles/conformanceResources';
+import { conformanceFiles, serializeConformanceResource } from '../scripts/conformance/conformanceResources';
 import {
   MODEL_SHA256_SYSTEM,
   TWIN_CANONICAL_BASE,
@@ -24,10 +24,10 @@ import {
   TWIN_RESOURCE_SYSTEM,
   twinCoding,
   UCUM_SYSTEM,
-} from '../src/fhir/profiles/twinCanonicals';
+} from '../src/fhir/codes/twinCanonicals';
 import { defaultProfileDir } from '../src/fhir/profileRegistry';
 import { createValidator } from '../src/fhir/validation';
-import * as twinCodes from '../src/twin/twinCodes';
+import * as twinCodes from '../src/fhir/codes/twinCodes';
 
 const PROFILE_DIR = defaultProfileDir();
 
@@ -265,7 +265,7 @@ describe('fhir-profiles/: generated, committed, valid FHIR R4', () => {
     expect(cs.concept.map((c) => ({ code: c.code, display: c.display }))).toEqual(used);
   });
 
-  test('src/twin/twinCodes.ts (used by the twin stages) has the same systems, profile URLs and codes', () => {
+  test('src/fhir/codes/twinCodes.ts (used by the twin stages) has the same systems, profile URLs and codes', () => {
     expect(twinCodes.TWIN_CANONICAL_BASE).toBe(TWIN_CANONICAL_BASE);
     expect(twinCodes.TWIN_CONCEPT_SYSTEM).toBe(TWIN_CONCEPT_SYSTEM);
     expect(twinCodes.TWIN_RESOURCE_SYSTEM).toBe(TWIN_RESOURCE_SYSTEM);

@@ -4,10 +4,10 @@ import { loadBaseDefinitions } from '../src/fhir/definitions';
 import { generateCohort } from '../src/cohort/generateCohort';
 import { METRIC_NAMES, METRICS, type MetricName } from '../src/fhir/metricCatalogue';
 import { UCUM_SYSTEM } from '../src/fhir/ucum';
-import { addDays } from '../src/twin/calendarDay';
+import { addDays } from '../src/calendar/calendarDay';
 import { computeTwin } from '../src/twin/computeTwin';
 import { injuryPeriods } from '../src/twin/injuryPeriods';
-import { TWIN_CONCEPT_SYSTEM, TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../src/twin/twinCodes';
+import { TWIN_CONCEPT_SYSTEM, TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../src/fhir/codes/twinCodes';
 
 /**
  * Property-style: for every patient of a generated cohort (athletes, injured athletes, post-surgery patients, with

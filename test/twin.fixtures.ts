@@ -4,7 +4,7 @@ import type { Observation } from '@medplum/fhirtypes';
 import type { MetricName } from '../src/fhir/metricCatalogue';
 import { METRICS } from '../src/fhir/metricCatalogue';
 import { UCUM_SYSTEM } from '../src/fhir/ucum';
-import { addDays } from '../src/twin/calendarDay';
+import { addDays } from '../src/calendar/calendarDay';
 
 export const PATIENT = 'pat-1';
 export const START = '2026-03-01';

@@ -12,7 +12,7 @@ import { LocalFhirClient } from '../src/fhir/localFhirClient';
 import { SUBJECT_KEY_SYSTEM } from '../src/ingest/importers/metricObservation';
 import { openSqliteStore } from '../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../src/store/transactionBundle';
-import { TWIN_RESOURCE_SYSTEM } from '../src/twin/twinCodes';
+import { TWIN_RESOURCE_SYSTEM } from '../src/fhir/codes/twinCodes';
 
 const ROOT = join(__dirname, '..');
 

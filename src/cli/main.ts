@@ -17,9 +17,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { registerCommands } = await import('./commands');
   const { openSqliteStore } = await import('../store/sqliteStore');
   const { createEmbeddedRouter } = await import('../store/transactionBundle');
-  const { seedEmbeddedStore } = await import('../cohort/seedEmbeddedStore');
+  const { seedEmbeddedStore } = await import('../server/seedEmbeddedStore');
   const { registerTwinRefreshOperation } = await import('../server/twinRefreshOperation');
-  const { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } = await import('../twin/twinCodes');
+  const { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } =
+    await import('../fhir/codes/twinCodes');
   const { registerEvidenceOperations } = await import('../server/evidenceOperations');
   const { openEvidenceEngine } = await import('../evidence/evidenceEngine');
   const log = (line: string): void => console.log(line);
@@ -42,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         repo: store.repo,
         close: () => store.close(),
         // Operations are declared where they are served: $twin-refresh (src/server/twinRefreshOperation.ts) and the
-        // Bulk Data exports (src/bulk/; canonical URLs of the Bulk Data Access IG's OperationDefinitions).
+        // Bulk Data exports (src/server/bulk/; canonical URLs of the Bulk Data Access IG's OperationDefinitions).
         supports: store.supports.map((r) => {
           if (r.type === 'Patient') {
             return {

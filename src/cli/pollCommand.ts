@@ -34,8 +34,8 @@ export function registerPollCommand(program: Command, deps: CliDependencies): vo
 }
 
 async function runPoll(flags: PollFlags): Promise<unknown> {
-  const { pollOnce } = await import('../ingest/doors/pollDoor');
-  const { WatermarkStore } = await import('../ingest/doors/watermarkStore');
+  const { pollOnce } = await import('../twin/refresh/pollDoor');
+  const { WatermarkStore } = await import('../ingest/watermarkStore');
   const today = (): string => new Date().toISOString().slice(0, 10);
   const state = new WatermarkStore(flags.stateDir ?? join(flags.dataDir, 'state'));
   const target = await openEngineTarget(flags);

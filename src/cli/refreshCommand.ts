@@ -41,8 +41,8 @@ export function registerRefreshCommand(program: Command, deps: CliDependencies):
 
 async function runRefresh(
   flags: RefreshFlags
-): Promise<Awaited<ReturnType<typeof import('../refresh/refreshRunner').refreshPatients>>> {
-  const { refreshPatients } = await import('../refresh/refreshRunner');
+): Promise<Awaited<ReturnType<typeof import('../twin/refresh/refreshRunner').refreshPatients>>> {
+  const { refreshPatients } = await import('../twin/refresh/refreshRunner');
   const log = (line: string): void => void process.stderr.write(line + '\n');
   const today = (): string => new Date().toISOString().slice(0, 10);
   const ids = flags.all ? 'all' : (flags.patient ?? []);

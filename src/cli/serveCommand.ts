@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { BulkExportService, type BulkExportOptions } from '../bulk/bulkExportService';
+import { BulkExportService, type BulkExportOptions } from '../server/bulk/bulkExportService';
 import { createApp, FHIR_BASE_PATH } from '../server/app';
 import { buildCapabilityStatement } from '../server/capabilityStatement';
 import type { ResourceSupport, SystemInteraction } from '../server/capabilityStatement';

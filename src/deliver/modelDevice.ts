@@ -2,7 +2,7 @@ import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { BundleEntry, Device, Resource } from '@medplum/fhirtypes';
 import { canonicalJson } from '../fhir/canonicalJson';
 import type { FhirClient } from '../fhir/fhirClient';
-import { MODEL_SHA256_SYSTEM } from '../fhir/profiles/twinCanonicals';
+import { MODEL_SHA256_SYSTEM } from '../fhir/codes/twinCanonicals';
 
 /** A model Device on the server: its literal reference and version. */
 export interface ModelDeviceRef {

@@ -1,5 +1,5 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
-import { identifierSearch } from './identifierSearch';
+import { identifierSearch } from '../fhir/identifierSearch';
 import type { Bundle, BundleEntry, Observation, Resource } from '@medplum/fhirtypes';
 
 /**

@@ -10,11 +10,11 @@ import type {
   Reference,
   Task,
 } from '@medplum/fhirtypes';
-import { MODEL_SHA256_SYSTEM } from '../fhir/profiles/twinCanonicals';
+import { MODEL_SHA256_SYSTEM } from '../fhir/codes/twinCanonicals';
 import type { ProtocolMatch } from '../evidence/match/protocolMatcher';
 import type { ModelDeviceRef } from '../deliver/modelDevice';
-import { TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../twin/twinCodes';
-import { AIAST, DATA_OPERATION_SYSTEM, PARTICIPANT_TYPE_SYSTEM } from './aiTransparency';
+import { TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../fhir/codes/twinCodes';
+import { AIAST, DATA_OPERATION_SYSTEM, PARTICIPANT_TYPE_SYSTEM } from '../policy/aiTransparency';
 import type { PhaseAssessment } from './phaseCriteria';
 
 /** The kinds a CarePlan activity.detail may have (R4 care-plan-activity-kind). */

@@ -9,17 +9,17 @@ import type {
   Resource,
   RiskAssessment,
 } from '@medplum/fhirtypes';
-import { identifierSearch } from '../deliver/identifierSearch';
+import { identifierSearch } from '../fhir/identifierSearch';
 import { ensureModelDevice, idFromResponse, type ModelDeviceRef } from '../deliver/modelDevice';
 import { buildMatcherDevice } from '../evidence/match/matcherDevice';
 import { readPatientSituation } from '../evidence/match/patientSituation';
 import type { MatchResult, ProtocolMatcher } from '../evidence/match/protocolMatcher';
 import type { FhirClient } from '../fhir/fhirClient';
 import { readById } from '../fhir/readById';
-import { MODEL_SHA256_SYSTEM } from '../fhir/profiles/twinCanonicals';
-import type { ProtocolLibrary } from '../protocols/protocolLibrary';
-import { consentAllowsProcessing } from '../refresh/consentPolicy';
-import { TWIN_RESOURCE_SYSTEM } from '../twin/twinCodes';
+import { MODEL_SHA256_SYSTEM } from '../fhir/codes/twinCanonicals';
+import type { ProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import { consentAllowsProcessing } from '../policy/consentPolicy';
+import { TWIN_RESOURCE_SYSTEM } from '../fhir/codes/twinCodes';
 import { assessPhases, currentPhase, recordVariables } from './phaseCriteria';
 import { applyProtocol, proposalIdentifierValue } from './planApplier';
 

@@ -11,9 +11,9 @@ import type {
 } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/fhirClient';
 import { readById } from '../fhir/readById';
-import { AIAST, DATA_OPERATION_SYSTEM, PARTICIPANT_TYPE_SYSTEM } from '../proposal/aiTransparency';
+import { AIAST, DATA_OPERATION_SYSTEM, PARTICIPANT_TYPE_SYSTEM } from '../policy/aiTransparency';
 import { FROM_APPROVAL } from '../proposal/planApplier';
-import { TWIN_PROFILE } from '../twin/twinCodes';
+import { TWIN_PROFILE } from '../fhir/codes/twinCodes';
 import { BUSINESS_STATUS, nextReviewStatus, type ReviewDecision } from './reviewStateMachine';
 
 export interface ReviewRequest {

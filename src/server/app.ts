@@ -3,8 +3,8 @@ import type { FhirRepository, FhirRequestConfig } from '@medplum/fhir-router';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
-import { bulkExportRoutes } from '../bulk/bulkExportRoutes';
-import type { BulkExportService } from '../bulk/bulkExportService';
+import { bulkExportRoutes } from './bulk/bulkExportRoutes';
+import type { BulkExportService } from './bulk/bulkExportService';
 import { loadBaseDefinitions } from '../fhir/definitions';
 import { bodyParsers, DEFAULT_BODY_LIMIT, requireResourceBody, requireSupportedContentType } from './bodyParsing';
 import { bundleInteractionGate } from './bundleInteractionGate';
@@ -37,7 +37,7 @@ export interface AppOptions {
   readonly log?: (line: string) => void;
   /** Monotonic milliseconds for request durations. Defaults to performance.now. */
   readonly now?: () => number;
-  /** When given, Bulk Data `Patient/$export` and `Group/[id]/$export` are served (src/bulk/bulkExportRoutes.ts). */
+  /** When given, Bulk Data `Patient/$export` and `Group/[id]/$export` are served (src/server/bulk/bulkExportRoutes.ts). */
   readonly bulkExport?: BulkExportService;
 }
 

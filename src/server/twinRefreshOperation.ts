@@ -2,7 +2,7 @@ import { allOk, badRequest, normalizeOperationOutcome, OperationOutcomeError } f
 import type { FhirResponse, FhirRouter } from '@medplum/fhir-router';
 import type { Parameters, Resource } from '@medplum/fhirtypes';
 import { LocalFhirClient } from '../fhir/localFhirClient';
-import { refreshPatientTwin } from '../refresh/refreshPatientTwin';
+import { refreshPatientTwin } from '../twin/refresh/refreshPatientTwin';
 
 export interface TwinRefreshOperationDeps {
   readonly validate?: (resource: Resource) => void;

@@ -1,4 +1,4 @@
-import { addDays } from './calendarDay';
+import { addDays } from '../calendar/calendarDay';
 
 /**
  * Incremental recomputation. A daily state of day d depends on that day's values and on the baseline as of d, whose

@@ -2,7 +2,7 @@ import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { Observation } from '@medplum/fhirtypes';
 import type { MetricName } from '../fhir/metricCatalogue';
 import { blendBaseline, SortedWindow, type Baseline } from './baseline';
-import { isoDay, parseDay } from './calendarDay';
+import { isoDay, parseDay } from '../calendar/calendarDay';
 import { dailySeries, type DailySeries } from './dailySeries';
 import { ExclusionCalendar, type ExcludedPeriod } from './excludedDays';
 import { dedupeMeasurements, newerObservation } from './measurementKey';

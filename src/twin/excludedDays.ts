@@ -1,4 +1,4 @@
-import { dayNumber } from './calendarDay';
+import { dayNumber } from '../calendar/calendarDay';
 
 /** Days a baseline must not learn from, YYYY-MM-DD inclusive (FHIR date precision, UTC calendar days). */
 export interface ExcludedPeriod {

@@ -1,5 +1,5 @@
 import type { Condition, Procedure } from '@medplum/fhirtypes';
-import { dayOfInstant, isoDay, parseDay } from './calendarDay';
+import { dayOfInstant, isoDay, parseDay } from '../calendar/calendarDay';
 import type { ExcludedPeriod } from './excludedDays';
 
 export interface InjuryPeriodOptions {

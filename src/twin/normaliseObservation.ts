@@ -3,7 +3,7 @@ import type { MetricDefinition, MetricName } from '../fhir/metricCatalogue';
 import { checkMetricValue, METRICS, METRIC_NAMES } from '../fhir/metricCatalogue';
 import { isConvertible, toUcumCode, UCUM_SYSTEM } from '../fhir/ucum';
 import { RECORD_KEY_SYSTEM } from '../ingest/importers/metricObservation';
-import { dayOfInstant, parseDay } from './calendarDay';
+import { dayOfInstant, parseDay } from '../calendar/calendarDay';
 
 /**
  * One accepted value of one metric: what the rest of the twin works on. Everything the twin needs is copied out of

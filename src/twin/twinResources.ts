@@ -12,7 +12,7 @@ import {
   TWIN_PROFILE,
   TWIN_RESOURCE_SYSTEM,
   type TwinConceptCode,
-} from './twinCodes';
+} from '../fhir/codes/twinCodes';
 
 /**
  * The twin's Observations exactly as notes/twin-model.md specifies them. No id, no meta other than the profile, and

@@ -1,7 +1,7 @@
 import type { Device } from '@medplum/fhirtypes';
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../fhir/canonicalJson';
-import { MODEL_SHA256_SYSTEM, TWIN_PROFILE, twinCoding } from '../../fhir/profiles/twinCanonicals';
+import { MODEL_SHA256_SYSTEM, TWIN_PROFILE, twinCoding } from '../../fhir/codes/twinCanonicals';
 import type { DetectorName, DetectorOptions } from '../causalScorer';
 
 /**

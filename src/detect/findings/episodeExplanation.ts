@@ -1,5 +1,5 @@
 import { isMetricName, type MetricName } from '../../fhir/metricCatalogue';
-import { isoDay } from '../../twin/calendarDay';
+import { isoDay } from '../../calendar/calendarDay';
 import type { AlarmEpisode } from './alarmEpisodes';
 
 /**

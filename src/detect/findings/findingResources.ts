@@ -1,8 +1,8 @@
 import type { Reference, RiskAssessment, Task } from '@medplum/fhirtypes';
 import type { MetricName } from '../../fhir/metricCatalogue';
-import { AIAST } from '../../proposal/aiTransparency';
-import { isoDay } from '../../twin/calendarDay';
-import { TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
+import { AIAST } from '../../policy/aiTransparency';
+import { isoDay } from '../../calendar/calendarDay';
+import { TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import type { AlarmEpisode } from './alarmEpisodes';
 import { classifyEpisode, episodeDeviations, explainEpisode, type FindingOutcome } from './episodeExplanation';
 import { findingProbability } from './findingProbability';

@@ -1,6 +1,6 @@
 import type { Observation } from '@medplum/fhirtypes';
 import type { MetricName } from '../../fhir/metricCatalogue';
-import { isoDay } from '../../twin/calendarDay';
+import { isoDay } from '../../calendar/calendarDay';
 import { dailySeries } from '../../twin/dailySeries';
 import { dedupeMeasurements, newerObservation } from '../../twin/measurementKey';
 import { METRIC_RULES } from '../../twin/metricRules';
@@ -10,7 +10,7 @@ import {
   subjectPatientId,
   type Measurement,
 } from '../../twin/normaliseObservation';
-import { TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
+import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import type { SubjectSeries } from '../detectionInput';
 import type { BasisIndex } from './findingResources';
 

@@ -11,10 +11,10 @@ import type {
 } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import type { FhirClient } from '../../fhir/fhirClient';
-import { identifierSearch } from '../../deliver/identifierSearch';
+import { identifierSearch } from '../../fhir/identifierSearch';
 import { contentOf, ensureModelDevice } from '../../deliver/modelDevice';
-import { consentAllowsProcessing } from '../../refresh/consentPolicy';
-import { TWIN_RESOURCE_SYSTEM } from '../../twin/twinCodes';
+import { consentAllowsProcessing } from '../../policy/consentPolicy';
+import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import { DEFAULT_DETECTOR_OPTIONS, type DetectorName, type DetectorOptions } from '../causalScorer';
 import { alarmEpisodes, DEFAULT_EPISODE_OPTIONS, type EpisodeOptions } from './alarmEpisodes';
 import { buildFinding, buildReviewTask, REVIEW_OWNER_PATTERN, type FindingContext } from './findingResources';

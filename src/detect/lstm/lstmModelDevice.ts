@@ -1,5 +1,5 @@
 import type { Device } from '@medplum/fhirtypes';
-import { MODEL_SHA256_SYSTEM, TWIN_PROFILE, twinCoding } from '../../fhir/profiles/twinCanonicals';
+import { MODEL_SHA256_SYSTEM, TWIN_PROFILE, twinCoding } from '../../fhir/codes/twinCanonicals';
 import type { LstmModelCard } from './modelCard';
 
 /**

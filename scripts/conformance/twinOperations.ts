@@ -1,0 +1,170 @@
+import type { OperationDefinition } from '@medplum/fhirtypes';
+import { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } from '../../src/fhir/codes/twinCodes';
+import { CONFORMANCE_VERSION, PUBLISHER } from './twinTerminology';
+
+/**
+ * `POST [base]/Patient/{id}/$twin-refresh` (FHIR R4 operationdefinition.html): recomputes one patient's twin
+ * (baselines and daily recovery states) from the Observations on the server and writes it back. No input parameter;
+ * the output is the transaction-response Bundle of the resources written (`return`: a single Resource output is the
+ * response body, R4 operations.html#response).
+ */
+export function twinRefreshOperation(): OperationDefinition {
+  return {
+    resourceType: 'OperationDefinition',
+    id: 'Patient-twin-refresh',
+    url: TWIN_REFRESH_OPERATION,
+    version: CONFORMANCE_VERSION,
+    name: 'TwinRefresh',
+    title: "Refresh a patient's recovery twin",
+    status: 'active',
+    kind: 'operation',
+    experimental: false,
+    publisher: PUBLISHER,
+    description:
+      "Recomputes the patient's personal baselines and daily recovery states from the Observations on this server " +
+      'and writes them as profiled Observations (twin-baseline, twin-recovery-state) by conditional update in one ' +
+      'transaction. Idempotent: the same Observations give the same twin, however often it runs. A patient whose ' +
+      'active Consent denies this processing is skipped.',
+    affectsState: true,
+    code: 'twin-refresh',
+    resource: ['Patient'],
+    system: false,
+    type: false,
+    instance: true,
+    parameter: [
+      {
+        name: 'return',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'Bundle',
+        documentation: 'The transaction-response Bundle of the twin resources written (one entry per resource).',
+      },
+    ],
+  };
+}
+
+/**
+ * `POST [base]/Patient/{id}/$match-evidence`: ranks the protocol library against the patient's situation and writes the
+ * proposal for the best match (CarePlan draft/proposal, review Task, Provenance), or says there is no match.
+ */
+export function matchEvidenceOperation(): OperationDefinition {
+  return {
+    resourceType: 'OperationDefinition',
+    id: 'Patient-match-evidence',
+    url: MATCH_EVIDENCE_OPERATION,
+    version: CONFORMANCE_VERSION,
+    name: 'MatchEvidence',
+    title: 'Match evidence-based recovery protocols and propose a care plan',
+    status: 'active',
+    kind: 'operation',
+    experimental: false,
+    publisher: PUBLISHER,
+    description:
+      "Ranks the recovery protocol library against the patient's Conditions, Procedures, clinical notes, goals and twin " +
+      'findings, and writes the best protocol as a proposal for clinician review: a CarePlan (status draft, intent ' +
+      'proposal), a review Task and a Provenance, all labelled AIAST, in one transaction. Idempotent: a proposal that ' +
+      'exists for that protocol is returned, not written again. Nothing becomes active without a clinician approving ' +
+      'it through $review.',
+    affectsState: true,
+    code: 'match-evidence',
+    resource: ['Patient'],
+    system: false,
+    type: false,
+    instance: true,
+    parameter: [
+      { name: 'owner', use: 'in', min: 0, max: '1', type: 'Reference', documentation: 'Who reviews the proposal.' },
+      {
+        name: 'status',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'code',
+        documentation: 'created | exists | no-match | skipped-consent',
+      },
+      { name: 'carePlan', use: 'out', min: 0, max: '1', type: 'Reference', documentation: 'The proposed CarePlan.' },
+      { name: 'task', use: 'out', min: 0, max: '1', type: 'Reference', documentation: 'Its review Task.' },
+      {
+        name: 'match',
+        use: 'out',
+        min: 0,
+        max: '*',
+        documentation:
+          'Ranked protocols with concept support: protocol (canonical), score (decimal), rationale (string).',
+        part: [
+          { name: 'protocol', use: 'out', min: 1, max: '1', type: 'canonical' },
+          { name: 'score', use: 'out', min: 1, max: '1', type: 'decimal' },
+          { name: 'rationale', use: 'out', min: 1, max: '1', type: 'string' },
+        ],
+      },
+      { name: 'caution', use: 'out', min: 0, max: '*', type: 'string', documentation: 'Contraindications noted.' },
+      { name: 'noMatchReason', use: 'out', min: 0, max: '1', type: 'string', documentation: 'Why nothing matched.' },
+      { name: 'ranking', use: 'out', min: 1, max: '1', type: 'string', documentation: 'What ranked the protocols.' },
+    ],
+  };
+}
+
+/** `POST [base]/Task/{id}/$review`: a clinician's decision on a proposal's review Task (src/review/). */
+export function reviewOperation(): OperationDefinition {
+  return {
+    resourceType: 'OperationDefinition',
+    id: 'Task-review',
+    url: REVIEW_OPERATION,
+    version: CONFORMANCE_VERSION,
+    name: 'Review',
+    title: "Record a clinician's review decision on a proposed care plan",
+    status: 'active',
+    kind: 'operation',
+    experimental: false,
+    publisher: PUBLISHER,
+    description:
+      'accept | start | approve | modify | reject | cancel a proposal through its review Task. Only valid transitions ' +
+      'of the Task state machine are carried out (approving twice, approving a revoked plan or approving without a ' +
+      'Practitioner are refused with an OperationOutcome). approve makes the CarePlan active and requests the ' +
+      'activities of the phase it starts at; modify writes a new CarePlan version; reject revokes it with the reason.',
+    affectsState: true,
+    code: 'review',
+    resource: ['Task'],
+    system: false,
+    type: false,
+    instance: true,
+    parameter: [
+      {
+        name: 'decision',
+        use: 'in',
+        min: 1,
+        max: '1',
+        type: 'code',
+        documentation: 'accept | start | approve | modify | reject | cancel',
+      },
+      {
+        name: 'practitioner',
+        use: 'in',
+        min: 0,
+        max: '1',
+        type: 'Reference',
+        documentation: 'The deciding clinician (required except to cancel).',
+      },
+      { name: 'reason', use: 'in', min: 0, max: '1', type: 'string', documentation: 'Why (required to reject).' },
+      {
+        name: 'removeActivity',
+        use: 'in',
+        min: 0,
+        max: '*',
+        type: 'integer',
+        documentation: 'modify: index of a CarePlan.activity to drop.',
+      },
+      { name: 'note', use: 'in', min: 0, max: '1', type: 'string', documentation: 'modify: a note for the CarePlan.' },
+      { name: 'taskStatus', use: 'out', min: 1, max: '1', type: 'code' },
+      { name: 'carePlanStatus', use: 'out', min: 1, max: '1', type: 'code' },
+      {
+        name: 'requested',
+        use: 'out',
+        min: 0,
+        max: '*',
+        type: 'Reference',
+        documentation: 'Requests created on approval.',
+      },
+    ],
+  };
+}

@@ -1,0 +1,44 @@
+import type { Observation } from '@medplum/fhirtypes';
+import { refreshPatientTwin, type RefreshDeps, type RefreshSummary } from './refreshPatientTwin';
+import { normaliseObservation } from '../normaliseObservation';
+import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
+import { addDays, observationDay, observationPatientId } from '../../calendar/observationDay';
+
+export type EventResult =
+  | { readonly status: 'ignored'; readonly reason: string }
+  | { readonly status: 'rejected'; readonly reason: string }
+  | { readonly status: 'applied'; readonly summary: RefreshSummary };
+
+/**
+ * Door 1: one Observation as a Subscription or bot delivers it (created, updated or marked entered-in-error).
+ *
+ * One new value can change the daily states of its own day and of the `windowDays` after it (their baselines'
+ * trailing window), and the baselines as of the last day. So the refresh reads the patient's Observations from
+ * `day - windowDays` on and rewrites only those states: bounded work per event, whatever the length of the history,
+ * and the same result as a full refresh (see test/twin.doors.test.ts).
+ */
+export async function handleObservationEvent(
+  obs: Observation,
+  deps: RefreshDeps,
+  windowDays = 28
+): Promise<EventResult> {
+  if (obs.identifier?.some((i) => i.system === TWIN_RESOURCE_SYSTEM)) {
+    // The twin's own writes come back through the same Subscription: never feed outputs back in.
+    return { status: 'ignored', reason: 'twin resource' };
+  }
+  const normalised = normaliseObservation(obs);
+  if (normalised.kind === 'rejected') {
+    return { status: 'rejected', reason: normalised.reason };
+  }
+  const patientId = observationPatientId(obs);
+  const day = observationDay(obs);
+  if (!patientId || !day) {
+    return { status: 'rejected', reason: 'Observation has no Patient subject or no effective time' };
+  }
+  const summary = await refreshPatientTwin(patientId, deps, {
+    readFrom: addDays(day, -windowDays),
+    states: { from: day, to: addDays(day, windowDays) },
+    baselines: true,
+  });
+  return { status: 'applied', summary };
+}

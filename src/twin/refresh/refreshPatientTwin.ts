@@ -1,0 +1,193 @@
+import type { Condition, Consent, Observation, Procedure, Resource } from '@medplum/fhirtypes';
+import { buildTwinTransaction } from '../../deliver/twinTransaction';
+import { canonicalJson } from '../../fhir/canonicalJson';
+import type { FhirClient } from '../../fhir/fhirClient';
+import { computeTwin, type TwinResult } from '../computeTwin';
+import { injuryPeriods } from '../injuryPeriods';
+import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
+import { consentAllowsProcessing } from '../../policy/consentPolicy';
+
+export interface RefreshDeps {
+  readonly client: FhirClient;
+  /** Profile validation of every twin resource before it is sent. */
+  readonly validate?: (resource: Resource) => void;
+  readonly today: () => string;
+}
+
+/** What one refresh did: counts only, safe to log (no values, no identifiers). */
+export interface RefreshSummary {
+  readonly status: 'refreshed' | 'skipped-consent';
+  readonly observationsRead: number;
+  readonly accepted: number;
+  readonly duplicates: number;
+  readonly retracted: number;
+  readonly rejected: number;
+  readonly rejectionReasons: Readonly<Record<string, number>>;
+  readonly baselinesWritten: number;
+  readonly statesWritten: number;
+  readonly removed: number;
+}
+
+/** Restrict a refresh to the days one new value can change (the event door); default: the whole history. */
+export interface RefreshWindow {
+  /** Earliest day whose Observations are read (the first affected day minus the baseline window). */
+  readonly readFrom: string;
+  /** Daily states are recomputed, written or removed only for days in [from, to]. */
+  readonly states: { readonly from: string; readonly to: string };
+  /** Whether the baselines (as of the last day with data) can have changed. */
+  readonly baselines: boolean;
+}
+
+/**
+ * Recomputes one patient's twin from the Observations on the server and writes it back in one transaction.
+ *
+ * The twin is a function of the set of the patient's measurements (src/twin/computeTwin.ts), so whichever door
+ * triggered the refresh, in whatever order data arrived, the result is the same, and running it again writes nothing
+ * new (conditional updates of unchanged content create no version). A crash before the transaction commits leaves
+ * the previous twin whole; running again completes it.
+ */
+export async function refreshPatientTwin(
+  patientId: string,
+  deps: RefreshDeps,
+  window?: RefreshWindow,
+  source: PatientDataSource = serverDataSource(deps.client)
+): Promise<RefreshSummary> {
+  const { client } = deps;
+  const subject = `Patient/${patientId}`;
+  const consents = await source.consents(patientId);
+  if (!consentAllowsProcessing(consents, deps.today())) {
+    return { ...EMPTY, status: 'skipped-consent' };
+  }
+  const [all, conditions, procedures] = await Promise.all([
+    source.observations(patientId, window?.readFrom),
+    source.conditions(patientId),
+    source.procedures(patientId),
+  ]);
+  // The twin's own Observations live beside the measurements; they are outputs, never inputs.
+  const measurements = all.filter((o) => !isTwinResource(o));
+  const twinQuery: Record<string, string> = { subject, identifier: `${TWIN_RESOURCE_SYSTEM}|` };
+  if (window) {
+    twinQuery.date = `ge${window.readFrom}`;
+  }
+  const existingTwin = await client.searchAll<Observation>('Observation', twinQuery);
+  const result = computeTwin({
+    patientId,
+    observations: measurements,
+    excludedPeriods: injuryPeriods(conditions, procedures),
+    emitStates: window?.states,
+  });
+  const keep = window?.baselines === false ? result.states : [...result.baselines, ...result.states];
+  const stale = staleTwinIdentifiers(existingTwin, result, patientId, window);
+  // Send only what differs from the twin already on the server: a replayed event or a repeated refresh then sends
+  // nothing at all, and a new value sends the few resources it really changed.
+  const onServer = new Map(existingTwin.map((o) => [twinKey(o), contentOf(o)]));
+  const changed = keep.filter((o) => onServer.get(twinKey(o)) !== contentOf(o));
+  const bundle = buildTwinTransaction(changed, stale, deps.validate);
+  if (bundle) {
+    await client.transaction(bundle);
+  }
+  return summarise(measurements.length, result, changed, stale.length);
+}
+
+/** Where a refresh reads a patient's data from: the FHIR server (default) or, for the bulk door, an export. */
+export interface PatientDataSource {
+  observations(patientId: string, from?: string): Promise<Observation[]>;
+  consents(patientId: string): Promise<Consent[]>;
+  conditions(patientId: string): Promise<Condition[]>;
+  procedures(patientId: string): Promise<Procedure[]>;
+}
+
+/** Reads each patient's data by search (FHIR R4 search.html), the patient's Observations from `from` on. */
+export function serverDataSource(client: FhirClient): PatientDataSource {
+  const subject = (id: string): string => `Patient/${id}`;
+  return {
+    observations: (id, from) =>
+      client.searchAll<Observation>(
+        'Observation',
+        from ? { subject: subject(id), date: `ge${from}` } : { subject: subject(id) }
+      ),
+    consents: (id) => client.searchAll<Consent>('Consent', { patient: subject(id) }),
+    conditions: (id) => client.searchAll<Condition>('Condition', { subject: subject(id) }),
+    procedures: (id) => client.searchAll<Procedure>('Procedure', { subject: subject(id) }),
+  };
+}
+
+const EMPTY: RefreshSummary = {
+  status: 'refreshed',
+  observationsRead: 0,
+  accepted: 0,
+  duplicates: 0,
+  retracted: 0,
+  rejected: 0,
+  rejectionReasons: {},
+  baselinesWritten: 0,
+  statesWritten: 0,
+  removed: 0,
+};
+
+function twinKey(o: Observation): string | undefined {
+  return o.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value;
+}
+
+/** Content as the engine computes it: without the server-assigned id and meta (versionId, lastUpdated). */
+function contentOf(o: Observation): string {
+  const { id: _id, meta, ...rest } = o;
+  return canonicalJson({ ...rest, meta: meta?.profile ? { profile: meta.profile } : undefined });
+}
+
+function isTwinResource(o: Observation): boolean {
+  return o.identifier?.some((i) => i.system === TWIN_RESOURCE_SYSTEM) ?? false;
+}
+
+/**
+ * Twin resources on the server that the new computation no longer produces (every measurement of that day was
+ * retracted, say). Inside a window only states of the window's days are considered, and baselines only when the
+ * window can change them.
+ */
+function staleTwinIdentifiers(
+  existing: readonly Observation[],
+  result: TwinResult,
+  patientId: string,
+  window: RefreshWindow | undefined
+): { system: string; value: string }[] {
+  const produced = new Set(
+    [...result.baselines, ...result.states].map(
+      (o) => o.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value
+    )
+  );
+  const stale: { system: string; value: string }[] = [];
+  for (const o of existing) {
+    const value = o.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value;
+    if (!value || produced.has(value)) {
+      continue;
+    }
+    const [kind, pid, key] = value.split('/');
+    if (pid !== patientId) {
+      continue;
+    }
+    if (kind === 'state' && window && (key < window.states.from || key > window.states.to)) {
+      continue;
+    }
+    if (kind === 'baseline' && window && !window.baselines) {
+      continue;
+    }
+    stale.push({ system: TWIN_RESOURCE_SYSTEM, value });
+  }
+  return stale;
+}
+
+function summarise(read: number, result: TwinResult, written: readonly Observation[], removed: number): RefreshSummary {
+  const rejectionReasons: Record<string, number> = {};
+  for (const r of result.rejected) {
+    rejectionReasons[r.reason] = (rejectionReasons[r.reason] ?? 0) + 1;
+  }
+  return {
+    status: 'refreshed',
+    observationsRead: read,
+    ...result.counts,
+    rejectionReasons,
+    baselinesWritten: written.filter((o) => o.identifier?.[0]?.value?.startsWith('baseline/')).length,
+    statesWritten: written.filter((o) => o.identifier?.[0]?.value?.startsWith('state/')).length,
+    removed,
+  };
+}
