@@ -1,10 +1,17 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { Detector } from './detector';
 import { lstmDetector } from './lstm/lstmDetectorEntry';
+import { nightSignalDetector } from './nightSignalDetector';
 import { cusumDetector, ensembleDetector, zscoreDetector } from './statisticalDetectors';
 
 /** Every early-warning detector, the default first. A new detector: one file exporting a Detector, one line here. */
-export const DETECTORS: readonly Detector[] = [ensembleDetector, zscoreDetector, cusumDetector, lstmDetector];
+export const DETECTORS: readonly Detector[] = [
+  ensembleDetector,
+  zscoreDetector,
+  cusumDetector,
+  lstmDetector,
+  nightSignalDetector,
+];
 
 export const DEFAULT_DETECTOR_NAME: string = DETECTORS[0].name;
 
