@@ -73,7 +73,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         systemInteractions: ['transaction', 'batch'],
       };
     },
-    // The embedded default serves a small synthetic cohort (issue 3's generator), one atomic transaction per patient;
+    // The embedded default serves a small synthetic cohort (src/cohort/), one atomic transaction per patient;
     // patients already present are skipped, so a restart (or a crash mid-seed) never duplicates anything.
     seedRepository: async (repo, router) => {
       const days = positiveInt(process.env.SEED_DAYS, 120);

@@ -1,4 +1,5 @@
-import { getStatus, notFound, OperationOutcomeError } from '@medplum/core';
+import { notFound, OperationOutcomeError } from '@medplum/core';
+import { httpStatusOf } from '../fhir/outcomes';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { bodyErrorOutcome } from './bodyParsing';
@@ -44,7 +45,7 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
       return;
     }
     const outcome = toOutcome(err);
-    const status = getStatus(outcome);
+    const status = httpStatusOf(outcome);
     if (status >= 500) {
       log(`error ${status} ${errorSite(err)}`);
       sendFhirJson(res, status, INTERNAL_ERROR_OUTCOME);

@@ -7,6 +7,7 @@ import {
   type FhirResponse,
 } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import { internalFault } from '../fhir/outcomes';
 
 /**
  * Runs a `transaction` Bundle atomically (FHIR R4 http.html#transaction: "all or nothing").
@@ -66,7 +67,7 @@ export function createEmbeddedRouter(): FhirRouter {
   const router = new FhirRouter();
   const route = router.router.routes.find((r) => r.method === 'POST' && r.path.length === 0);
   if (!route) {
-    throw new Error('FhirRouter has no POST [base] route to extend');
+    throw internalFault('FhirRouter has no POST [base] route to extend');
   }
   const batchHandler = route.handler;
   route.handler = async (req, repo, r, options): Promise<FhirResponse> => {

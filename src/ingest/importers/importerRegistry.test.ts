@@ -31,7 +31,10 @@ describe('importer registry', () => {
   test('the csv importer reads a long CSV through the registry', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'importer-'));
     const file = join(dir, 'long.csv');
-    writeFileSync(file, 'subject_id,day,metric,value\ns1,2026-01-01,resting-heart-rate,52\ns1,2026-01-02,resting-heart-rate,abc\n');
+    writeFileSync(
+      file,
+      'subject_id,day,metric,value\ns1,2026-01-01,resting-heart-rate,52\ns1,2026-01-02,resting-heart-rate,abc\n'
+    );
     const parsed = await importerFor('csv').read(file, {});
     expect(parsed.records).toHaveLength(1);
     expect(parsed.records[0]).toMatchObject({ subjectKey: 's1', metric: 'resting-heart-rate', value: 52 });

@@ -8,6 +8,7 @@ import {
   metricUnitDisplay,
 } from '../../fhir/metricCatalogue';
 import { UCUM_SYSTEM } from '../../fhir/ucum';
+import { internalFault } from '../../fhir/outcomes';
 
 /**
  * Identifier system for every resource the project derives from an external or synthetic record. The value is a
@@ -97,7 +98,7 @@ export function conditionalCreateEntry<T extends Resource & { identifier?: { sys
 ): BundleEntry<T> {
   const identifier = resource.identifier?.[0];
   if (!identifier?.system || !identifier.value) {
-    throw new Error(`conditionalCreateEntry needs an identifier on ${resource.resourceType}`);
+    throw internalFault(`conditionalCreateEntry needs an identifier on ${resource.resourceType}`);
   }
   const request = {
     method: 'POST' as const,
