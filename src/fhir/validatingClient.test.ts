@@ -60,4 +60,46 @@ describe('validatingClient', () => {
     ]);
     expect(sent).toEqual([]);
   });
+
+  test('a reference to another entry by urn:uuid is checked in the Type/id shape the server will give it', async () => {
+    const { client, sent } = recordingClient();
+    const seen: string[] = [];
+    const literalOnly = (resource: Resource): void => {
+      if (resource.resourceType === 'Task') {
+        seen.push(resource.focus?.reference ?? '');
+        if (!/^CarePlan\/[A-Za-z0-9.-]+$/.test(resource.focus?.reference ?? '')) {
+          throw invalidInput('focus must be a literal CarePlan reference', 'Task.focus');
+        }
+      }
+    };
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:7f4e1c1a-0000-4000-8000-000000000001',
+          resource: {
+            resourceType: 'CarePlan',
+            status: 'draft',
+            intent: 'proposal',
+            subject: { reference: 'Patient/p' },
+          },
+        },
+        {
+          resource: {
+            resourceType: 'Task',
+            status: 'requested',
+            intent: 'order',
+            focus: { reference: 'urn:uuid:7f4e1c1a-0000-4000-8000-000000000001' },
+          },
+        },
+      ],
+    };
+    await validatingClient(client, literalOnly).transaction(bundle);
+    expect(seen).toEqual(['CarePlan/pending-entry-0']);
+    // What is sent is untouched: the server does the rewriting.
+    expect(sent[0].entry?.[1].resource).toMatchObject({
+      focus: { reference: 'urn:uuid:7f4e1c1a-0000-4000-8000-000000000001' },
+    });
+  });
 });

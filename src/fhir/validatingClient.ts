@@ -17,12 +17,13 @@ export function validatingClient(client: FhirClient, validate: (resource: Resour
     searchAll: (resourceType, query) => client.searchAll(resourceType, query),
     transaction: async (bundle: Bundle): Promise<Bundle> => {
       const issues: OperationOutcomeIssue[] = [];
+      const placeholders = fullUrlPlaceholders(bundle);
       (bundle.entry ?? []).forEach((entry, i) => {
         if (!entry.resource) {
           return;
         }
         try {
-          validate(entry.resource);
+          validate(placeholders.size > 0 ? withPlaceholders(entry.resource, placeholders) : entry.resource);
         } catch (err) {
           if (!(err instanceof OperationOutcomeError)) {
             throw err;
@@ -43,4 +44,27 @@ export function validatingClient(client: FhirClient, validate: (resource: Resour
       return client.transaction(bundle);
     },
   };
+}
+
+/**
+ * A reference to another entry's `urn:uuid:` fullUrl is rewritten by the server to `Type/id` when it runs the
+ * transaction (FHIR R4 http.html#trules); profiles that require a literal `Type/id` reference are checked on that
+ * shape, with a placeholder id.
+ */
+function fullUrlPlaceholders(bundle: Bundle): Map<string, string> {
+  const map = new Map<string, string>();
+  (bundle.entry ?? []).forEach((entry, i) => {
+    if (entry.fullUrl?.startsWith('urn:uuid:') && entry.resource) {
+      map.set(entry.fullUrl, `${entry.resource.resourceType}/pending-entry-${i}`);
+    }
+  });
+  return map;
+}
+
+function withPlaceholders<T extends Resource>(resource: T, placeholders: ReadonlyMap<string, string>): T {
+  return JSON.parse(
+    JSON.stringify(resource, (key, value: unknown) =>
+      key === 'reference' && typeof value === 'string' ? (placeholders.get(value) ?? value) : value
+    )
+  ) as T;
 }
