@@ -80,7 +80,7 @@ export function naiveTrajectories(
         risk += ill ? person.illHazard * (w / loadRef) : 0;
       }
       if (ill) {
-        factor *= person.illRate;
+        factor = Math.min(factor, 1 - 0.5 * person.stimulus) * person.illRate;
       }
       const check = prng.next();
       const jump = prng.next();

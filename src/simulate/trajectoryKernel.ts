@@ -188,7 +188,8 @@ export function runTrajectories(
         factor = restFactor;
       }
       if (ill === 1) {
-        factor *= illRate;
+        // No training gain while ill (the body is not adapting); only the slowing and the setback risk remain.
+        factor = (factor < restFactor ? factor : restFactor) * illRate;
       }
       if (risk > 0 && (words[p] >>> 16) * TO_UNIT_16 < risk) {
         D += (jumpMin + jumpSpan * (words[p + 1] >>> 12) * TO_UNIT_20) * (1 - D);
