@@ -11,7 +11,6 @@ import {
   type PersonalPosterior,
   type SimulatedMetric,
 } from './recoveryModel';
-import { inverseNormalCdf } from './standardNormal';
 
 /** One person's history as the fit reads it: day numbers (calendarDay.ts), values in catalogue units. */
 export interface SimulationHistory {
@@ -88,15 +87,31 @@ export function fitPersonalModel(history: SimulationHistory, options: FitOptions
   const step = logK[1] - logK[0];
   const logWeight = logK.map((x) => -0.5 * ((x - kPrior) / RATE_PRIOR_LOG_SD) ** 2);
 
-  const setups = SIMULATED_METRICS.map((metric) => metricSetup(metric, history, banister.strain, firstDay, event));
-  const fits = setups.map((setup) => logK.map((lk) => regress(setup, Math.exp(lk), event)));
-  if (event !== undefined) {
-    for (let i = 0; i < RATE_GRID; i++) {
-      for (const fit of fits) {
-        logWeight[i] += fit[i].logEvidence;
+  const priorWeight = [...logWeight];
+  const gridWeights = (fits: RegressionFit[][]): number[] => {
+    const w = [...priorWeight];
+    if (event !== undefined) {
+      for (let i = 0; i < RATE_GRID; i++) {
+        for (const fit of fits) {
+          w[i] += fit[i].logEvidence;
+        }
       }
     }
+    return w;
+  };
+  // Two passes: the noise (SD and autocorrelation) is first estimated at the prior's rate, then again at the most
+  // probable rate of the first pass, so a recovery faster or slower than the prior does not pass for noise.
+  let setups = SIMULATED_METRICS.map((metric) =>
+    metricSetup(metric, history, banister.strain, firstDay, event, Math.exp(kPrior))
+  );
+  let fits = setups.map((setup) => logK.map((lk) => regress(setup, Math.exp(lk), event)));
+  if (event !== undefined) {
+    const first = gridWeights(fits);
+    const map = Math.exp(logK[first.indexOf(Math.max(...first))]);
+    setups = SIMULATED_METRICS.map((metric) => metricSetup(metric, history, banister.strain, firstDay, event, map));
+    fits = setups.map((setup) => logK.map((lk) => regress(setup, Math.exp(lk), event)));
   }
+  logWeight.splice(0, logWeight.length, ...gridWeights(fits));
   const maxW = Math.max(...logWeight);
   const weights = logWeight.map((w) => Math.exp(w - maxW));
   const total = weights.reduce((x, y) => x + y, 0);
@@ -255,7 +270,8 @@ function metricSetup(
   history: SimulationHistory,
   strain: ReadonlyMap<number, number>,
   firstDay: number,
-  event: number | undefined
+  event: number | undefined,
+  rate: number
 ): MetricSetup {
   const prior = POPULATION_PRIORS[metric];
   const within = prior.within;
@@ -287,12 +303,12 @@ function metricSetup(
   if (rows.length < 3) {
     return setup0;
   }
-  // Noise: residuals of a first fit at the prior's rate, shrunk to the population's day-to-day spread.
-  const first = regress(setup0, Math.log(10) / 42, event);
+  // Noise: residuals of a fit at the given rate, shrunk to the population's day-to-day spread.
+  const first = regress(setup0, rate, event);
   const residuals = rows.map(
     (r) =>
       r.y -
-      (first.mean[0] + first.mean[1] * (event !== undefined ? eventTerm(r.day, Math.log(10) / 42, event) : 0) + first.mean[2] * r.strain)
+      (first.mean[0] + first.mean[1] * (event !== undefined ? eventTerm(r.day, rate, event) : 0) + first.mean[2] * r.strain)
   );
   const ss = residuals.reduce((x, e) => x + e * e, 0);
   const variance = (NOISE_PRIOR_DAYS * within ** 2 + ss) / (NOISE_PRIOR_DAYS + rows.length);
@@ -398,6 +414,3 @@ function drawNormal3(mean: readonly number[], chol: readonly number[], prng: Prn
   const z = [prng.normal(0, 1), prng.normal(0, 1), prng.normal(0, 1)];
   return [0, 1, 2].map((i) => mean[i] + chol[i * 3] * z[0] + chol[i * 3 + 1] * z[1] + chol[i * 3 + 2] * z[2]);
 }
-
-/** The 10th and 90th percentiles of a normal, for the explanations. */
-export const Z80 = inverseNormalCdf(0.9);
