@@ -152,7 +152,9 @@ export async function runSimulateBench(argv: string[]): Promise<void> {
   }
   naiveWall.sort((a, b) => a - b);
   naiveCpu.sort((a, b) => a - b);
-  console.log(`(b) naive reference (objects, Box-Muller, Math.exp, sort per day), same work, ${args.naiveRepeat} run(s):`);
+  console.log(
+    `(b) naive reference (objects, Box-Muller, Math.exp, sort per day), same work, ${args.naiveRepeat} run(s):`
+  );
   console.log(
     `    wall min ${naiveWall[0].toFixed(1)} ms, CPU min ${naiveCpu[0].toFixed(1)} ms; ` +
       `naive / fast: ${(naiveWall[0] / percentile(wall, 0.5)).toFixed(1)}x wall (median fast), ` +

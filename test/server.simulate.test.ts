@@ -130,10 +130,13 @@ describe('$simulate over HTTP', () => {
     };
     expect(part(results[0], 'rank')).toBe(1);
     expect(part(results[1], 'rank')).toBe(2);
-    expect(Number(part(results[1], 'probabilitySetback'))).toBeGreaterThan(Number(part(results[0], 'probabilitySetback')));
+    expect(Number(part(results[1], 'probabilitySetback'))).toBeGreaterThan(
+      Number(part(results[0], 'probabilitySetback'))
+    );
     expect(results[0].part?.filter((p) => p.name === 'band')).toHaveLength(60);
 
-    const written = first.json.parameter?.filter((p) => p.name === 'riskAssessment').map((p) => p.resource as RiskAssessment) ?? [];
+    const written =
+      first.json.parameter?.filter((p) => p.name === 'riskAssessment').map((p) => p.resource as RiskAssessment) ?? [];
     expect(written).toHaveLength(2);
     expect(written[0].meta?.profile).toEqual([TWIN_PROFILE.simulatedRecovery]);
     expect(written[0].meta?.security?.[0]?.code).toBe('AIAST');
@@ -175,7 +178,9 @@ describe('$simulate over HTTP', () => {
     expect(bad.status).toBe(400);
     expect(bad.json.resourceType).toBe('OperationOutcome');
     const expressions = bad.json.issue?.map((i) => i.expression?.[0]);
-    expect(expressions).toEqual(expect.arrayContaining(['horizonDays', 'scenario[0].protocol', 'scenario[1].illnessDays']));
+    expect(expressions).toEqual(
+      expect.arrayContaining(['horizonDays', 'scenario[0].protocol', 'scenario[1].illnessDays'])
+    );
     expect(JSON.stringify(bad.json)).toContain("Unknown scenario protocol 'knee-magic'");
     const onServer = await client.searchAll<RiskAssessment>('RiskAssessment', { subject: `Patient/${patientId}` });
     expect(onServer).toHaveLength(0);
@@ -186,7 +191,13 @@ describe('$simulate over HTTP', () => {
     const typed = await post(`Patient/${patientId}/$simulate`, {
       resourceType: 'Parameters',
       parameter: [
-        { name: 'scenario', part: [{ name: 'protocol', valueString: 'ankle-sprain' }, { name: 'sessionsPerWeek', valueString: 'three' }] },
+        {
+          name: 'scenario',
+          part: [
+            { name: 'protocol', valueString: 'ankle-sprain' },
+            { name: 'sessionsPerWeek', valueString: 'three' },
+          ],
+        },
         { name: 'colour', valueString: 'blue' },
       ],
     });

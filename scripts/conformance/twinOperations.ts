@@ -1,9 +1,5 @@
 import type { OperationDefinition } from '@medplum/fhirtypes';
-import {
-  MATCH_EVIDENCE_OPERATION,
-  REVIEW_OPERATION,
-  TWIN_REFRESH_OPERATION,
-} from '../../src/fhir/codes/twinCodes';
+import { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } from '../../src/fhir/codes/twinCodes';
 import { simulateOperationDefinition } from '../../src/server/simulateOperation';
 import { CONFORMANCE_VERSION, PUBLISHER } from './twinTerminology';
 

@@ -531,7 +531,11 @@ function simulatedRecoveryProfile(): ProfileSource {
         ],
       }),
       el('RiskAssessment.status', { mustSupport: true }),
-      el('RiskAssessment.method', { short: 'The simulator, trajectories, horizon and seed', min: 1, mustSupport: true }),
+      el('RiskAssessment.method', {
+        short: 'The simulator, trajectories, horizon and seed',
+        min: 1,
+        mustSupport: true,
+      }),
       el('RiskAssessment.code', { short: 'The scenario simulated', min: 1, mustSupport: true }),
       patientSubject('RiskAssessment.subject', 'twin-sim-3'),
       el('RiskAssessment.occurrence[x]', {
@@ -558,7 +562,11 @@ function simulatedRecoveryProfile(): ProfileSource {
               'probability.ofType(decimal) <= 1 and when.ofType(Range).exists()'
           ),
           invariant('twin-sim-6', 'whenRange.low is a number of days (UCUM d) from occurrenceDateTime', inDays('low')),
-          invariant('twin-sim-7', 'whenRange.high is a number of days (UCUM d) from occurrenceDateTime', inDays('high')),
+          invariant(
+            'twin-sim-7',
+            'whenRange.high is a number of days (UCUM d) from occurrenceDateTime',
+            inDays('high')
+          ),
         ],
       }),
       el('RiskAssessment.note', {

@@ -39,7 +39,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       registerTwinRefreshOperation(router, { today: () => new Date().toISOString().slice(0, 10) });
       const evidence = await openEvidenceEngine({ env: process.env, log });
       registerEvidenceOperations(router, { ...evidence, now: () => new Date().toISOString() });
-      registerSimulateOperation(router, { library: evidence.library, today: () => new Date().toISOString().slice(0, 10) });
+      registerSimulateOperation(router, {
+        library: evidence.library,
+        today: () => new Date().toISOString().slice(0, 10),
+      });
       // `supports` is the store's own list of what it implements; it becomes the CapabilityStatement.
       return {
         repo: store.repo,

@@ -35,7 +35,7 @@ export function registerSimulateCommands(program: Command, deps: CliDependencies
     .requiredOption('--patient <id>', 'Patient id')
     .option(
       '--scenario <spec...>',
-      "PROTOCOL[:lever=value,...], levers sleep=+1 sessions=2 progression=1.5 rest=3 illness=START+DAYS[xLOAD] " +
+      'PROTOCOL[:lever=value,...], levers sleep=+1 sessions=2 progression=1.5 rest=3 illness=START+DAYS[xLOAD] ' +
         "adherence=0.8 label=TEXT (default: the protocols of the patient's draft proposals)"
     )
     .option('--horizon <days>', 'days to simulate (7-365; default: long enough for the latest target, at least 90)')

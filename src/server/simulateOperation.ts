@@ -161,7 +161,9 @@ function scenarioOf(
     progressionRate: values.progressionRate,
     restDays: values.restDays,
     adherence: values.adherence,
-    ...(values.illnessStartDay !== undefined || values.illnessDays !== undefined || values.illnessLoadFactor !== undefined
+    ...(values.illnessStartDay !== undefined ||
+    values.illnessDays !== undefined ||
+    values.illnessLoadFactor !== undefined
       ? {
           illness: {
             startDay: values.illnessStartDay ?? 1,
@@ -279,7 +281,7 @@ export function simulateOperationDefinition(): OperationDefinition {
       'return to the personal baseline (median and 80% interval), the probability of return within the protocol target ' +
       'time, the probability of a setback, daily quantile bands and the rank; and writes one RiskAssessment per ' +
       'scenario by conditional create on a digest of the inputs (labelled AIAST): the same inputs and seed give the ' +
-      'same results and write nothing new. Without scenario, the protocols of the patient\'s draft proposals are ' +
+      "same results and write nothing new. Without scenario, the protocols of the patient's draft proposals are " +
       'simulated. Invalid input (unknown protocol, negative duration, ...) is refused with a 400 OperationOutcome ' +
       'listing every problem.',
     affectsState: true,
@@ -340,7 +342,8 @@ export function simulateOperationDefinition(): OperationDefinition {
         min: 0,
         max: '1',
         type: 'code',
-        documentation: 'Daily quantile bands returned: index (the recovery index, default), all (and each metric), none.',
+        documentation:
+          'Daily quantile bands returned: index (the recovery index, default), all (and each metric), none.',
       },
       {
         name: 'status',
@@ -364,9 +367,30 @@ export function simulateOperationDefinition(): OperationDefinition {
           { name: 'description', use: 'out', min: 1, max: '1', type: 'string' },
           { name: 'targetDays', use: 'out', min: 1, max: '1', type: 'integer', documentation: 'From today.' },
           { name: 'probabilityWithinTarget', use: 'out', min: 1, max: '1', type: 'decimal' },
-          { name: 'medianDaysToBaseline', use: 'out', min: 0, max: '1', type: 'integer', documentation: 'Absent: beyond the horizon.' },
-          { name: 'daysToBaselineLow', use: 'out', min: 0, max: '1', type: 'integer', documentation: '10th percentile.' },
-          { name: 'daysToBaselineHigh', use: 'out', min: 0, max: '1', type: 'integer', documentation: '90th percentile.' },
+          {
+            name: 'medianDaysToBaseline',
+            use: 'out',
+            min: 0,
+            max: '1',
+            type: 'integer',
+            documentation: 'Absent: beyond the horizon.',
+          },
+          {
+            name: 'daysToBaselineLow',
+            use: 'out',
+            min: 0,
+            max: '1',
+            type: 'integer',
+            documentation: '10th percentile.',
+          },
+          {
+            name: 'daysToBaselineHigh',
+            use: 'out',
+            min: 0,
+            max: '1',
+            type: 'integer',
+            documentation: '90th percentile.',
+          },
           { name: 'probabilitySetback', use: 'out', min: 1, max: '1', type: 'decimal' },
           { name: 'riskAssessment', use: 'out', min: 0, max: '1', type: 'Reference' },
           {

@@ -87,7 +87,16 @@ export function backtest(
   const acc = new Map<SimulatedMetric, Accumulator>(
     metrics.map((m) => [
       m,
-      { people: new Set(), points: 0, covered: 0, absError: 0, naiveAbsError: 0, naiveCovered: 0, width: 0, naiveWidth: 0 },
+      {
+        people: new Set(),
+        points: 0,
+        covered: 0,
+        absError: 0,
+        naiveAbsError: 0,
+        naiveCovered: 0,
+        width: 0,
+        naiveWidth: 0,
+      },
     ])
   );
   for (const person of people) {
@@ -201,7 +210,12 @@ function lastValue(values: ReadonlyMap<number, number>, cut: number): { day: num
 }
 
 /** Last value plus the 10th-90th percentile of the person's own lag-h changes before the cut (all lags if too few). */
-function naiveInterval(values: ReadonlyMap<number, number>, cut: number, h: number, last: number): { lo: number; hi: number } {
+function naiveInterval(
+  values: ReadonlyMap<number, number>,
+  cut: number,
+  h: number,
+  last: number
+): { lo: number; hi: number } {
   const changes = (lag: number): number[] => {
     const out: number[] = [];
     for (const [day, v] of values) {

@@ -59,7 +59,9 @@ export function naiveTrajectories(
       sleepFactor: Math.exp(prng.normal(priors.sleepPerHour.mean, priors.sleepPerHour.sd) * schedule.sleepExtraHours),
     };
     const pain =
-      posterior.painNow !== undefined && person.deficit > 0 ? (priors.painSlowing * posterior.painNow) / person.deficit : 0;
+      posterior.painNow !== undefined && person.deficit > 0
+        ? (priors.painSlowing * posterior.painNow) / person.deficit
+        : 0;
     let fitness = posterior.fitness0;
     let fatigue = posterior.fatigue0;
     let lastAbove = person.deficit > person.threshold ? 0 : -1;
@@ -85,7 +87,8 @@ export function naiveTrajectories(
       const check = prng.next();
       const jump = prng.next();
       if (risk > 0 && check < risk) {
-        person.deficit += (priors.setbackJump.min + (priors.setbackJump.max - priors.setbackJump.min) * jump) * (1 - person.deficit);
+        person.deficit +=
+          (priors.setbackJump.min + (priors.setbackJump.max - priors.setbackJump.min) * jump) * (1 - person.deficit);
         hadSetback = true;
       }
       const k =

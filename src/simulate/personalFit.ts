@@ -16,7 +16,9 @@ import {
 export interface SimulationHistory {
   /** Today: the last day of the history and day 0 of every scenario. */
   readonly asOfDay: number;
-  readonly series: Partial<Record<SimulatedMetric, { readonly days: readonly number[]; readonly values: readonly number[] }>>;
+  readonly series: Partial<
+    Record<SimulatedMetric, { readonly days: readonly number[]; readonly values: readonly number[] }>
+  >;
   /** Recorded daily training load (AU); a day without a record counts as no training. */
   readonly load: { readonly days: readonly number[]; readonly values: readonly number[] };
   /** Day of the index event (injury, operation, illness onset), if any. */
@@ -155,7 +157,8 @@ export function fitPersonalModel(history: SimulationHistory, options: FitOptions
       const setup = target.setup;
       if (setup.lastIndex >= 0) {
         const x = setup.rows[setup.lastIndex];
-        const expected = beta[0] + beta[1] * (event !== undefined ? eventTerm(x.day, k, event) : 0) + beta[2] * x.strain;
+        const expected =
+          beta[0] + beta[1] * (event !== undefined ? eventTerm(x.day, k, event) : 0) + beta[2] * x.strain;
         target.residual0[s] = (x.y - expected) * setup.phi ** (history.asOfDay - x.day);
       } else {
         target.residual0[s] = prng.normal(0, setup.sigma);
@@ -206,7 +209,8 @@ export function fitPersonalModel(history: SimulationHistory, options: FitOptions
     daysSinceEvent: sinceEvent,
     rateSummary: {
       medianTimeConstant: timeConstants[Math.floor(S / 2)] ?? 1 / Math.exp(kPrior),
-      personalDays: event !== undefined ? Math.max(0, ...setups.map((x) => x.rows.filter((r) => r.day >= event).length)) : 0,
+      personalDays:
+        event !== undefined ? Math.max(0, ...setups.map((x) => x.rows.filter((r) => r.day >= event).length)) : 0,
     },
   };
 }
@@ -308,7 +312,9 @@ function metricSetup(
   const residuals = rows.map(
     (r) =>
       r.y -
-      (first.mean[0] + first.mean[1] * (event !== undefined ? eventTerm(r.day, rate, event) : 0) + first.mean[2] * r.strain)
+      (first.mean[0] +
+        first.mean[1] * (event !== undefined ? eventTerm(r.day, rate, event) : 0) +
+        first.mean[2] * r.strain)
   );
   const ss = residuals.reduce((x, e) => x + e * e, 0);
   const variance = (NOISE_PRIOR_DAYS * within ** 2 + ss) / (NOISE_PRIOR_DAYS + rows.length);
@@ -375,9 +381,7 @@ function regress(setup: MetricSetup, k: number, event: number | undefined): Regr
 }
 
 function det3(m: readonly number[]): number {
-  return (
-    m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6])
-  );
+  return m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
 }
 
 function invert3(m: readonly number[]): number[] {

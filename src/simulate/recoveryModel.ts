@@ -16,7 +16,11 @@ import type { MetricName } from '../fhir/metricCatalogue';
  * effects below are population assumptions drawn per trajectory from wide priors, because one person's history
  * cannot identify them.
  */
-export const SIMULATED_METRICS = ['resting-heart-rate', 'hrv-rmssd', 'readiness'] as const satisfies readonly MetricName[];
+export const SIMULATED_METRICS = [
+  'resting-heart-rate',
+  'hrv-rmssd',
+  'readiness',
+] as const satisfies readonly MetricName[];
 export type SimulatedMetric = (typeof SIMULATED_METRICS)[number];
 
 /** +1: higher is better (HRV, readiness); -1: lower is better (resting heart rate). The twin's sign convention. */

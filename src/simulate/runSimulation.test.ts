@@ -89,8 +89,16 @@ describe('runSimulation', () => {
   test('training on through an illness week ranks worse than resting through it, with more setbacks', () => {
     const scenarios = resolveScenarios(
       [
-        { protocol: 'ankle-sprain', label: 'rest while ill', levers: { illness: { startDay: 3, days: 7, loadFactor: 0 } } },
-        { protocol: 'ankle-sprain', label: 'more load while ill', levers: { illness: { startDay: 3, days: 7, loadFactor: 1.5 } } },
+        {
+          protocol: 'ankle-sprain',
+          label: 'rest while ill',
+          levers: { illness: { startDay: 3, days: 7, loadFactor: 0 } },
+        },
+        {
+          protocol: 'ankle-sprain',
+          label: 'more load while ill',
+          levers: { illness: { startDay: 3, days: 7, loadFactor: 1.5 } },
+        },
       ],
       library
     );
@@ -113,8 +121,12 @@ describe('runSimulation', () => {
     const [plain, sleep, two] = runSimulation({ ...request(historyWithData()), scenarios }).results;
     expect(sleep.summary.probabilityWithinTarget).toBeGreaterThanOrEqual(plain.summary.probabilityWithinTarget);
     expect(sleep.summary.daysToBaseline.median ?? 99).toBeLessThanOrEqual(plain.summary.daysToBaseline.median ?? 99);
-    const weekly = (s: typeof scenarios[number]): number =>
-      buildSchedule(s, fitPersonalModel(historyWithData(), { expectedRecoveryDays: 42, draws: 10, prng: createPrng(1) }), 28).load.reduce((x, y) => x + y, 0);
+    const weekly = (s: (typeof scenarios)[number]): number =>
+      buildSchedule(
+        s,
+        fitPersonalModel(historyWithData(), { expectedRecoveryDays: 42, draws: 10, prng: createPrng(1) }),
+        28
+      ).load.reduce((x, y) => x + y, 0);
     expect(weekly(scenarios[2])).toBeLessThan(weekly(scenarios[0]));
     expect(two.scenario.key).toBe('ankle-sprain;sessions=2');
   });

@@ -47,7 +47,9 @@ describe('scenarios', () => {
     );
     expect(byId.protocol.id).toBe('acl-reconstruction');
     expect(byCanonical.protocol.id).toBe('ankle-sprain');
-    expect(issuesOf(() => resolveScenarios([{ protocol: 'physiotherapy-session', levers: {} }], library))).toHaveLength(1);
+    expect(issuesOf(() => resolveScenarios([{ protocol: 'physiotherapy-session', levers: {} }], library))).toHaveLength(
+      1
+    );
   });
 
   test("phases and target time come from the protocol's timingDuration; load steps up from 20% to 100%", () => {

@@ -78,7 +78,10 @@ export function resolveScenarios(requests: readonly ScenarioRequest[], library: 
     const found = library.get(request.protocol);
     const protocol = found?.resourceType === 'PlanDefinition' ? found : undefined;
     if (!protocol) {
-      problem(`Unknown scenario protocol '${request.protocol}': not a PlanDefinition of the protocol library`, at('protocol'));
+      problem(
+        `Unknown scenario protocol '${request.protocol}': not a PlanDefinition of the protocol library`,
+        at('protocol')
+      );
     }
     const l = request.levers;
     const nonNegativeInt = (value: number | undefined, name: string, max: number): void => {
@@ -87,7 +90,10 @@ export function resolveScenarios(requests: readonly ScenarioRequest[], library: 
       }
     };
     nonNegativeInt(l.restDays, 'restDays', MAX_HORIZON);
-    if (l.sessionsPerWeek !== undefined && (!Number.isInteger(l.sessionsPerWeek) || l.sessionsPerWeek < 1 || l.sessionsPerWeek > 7)) {
+    if (
+      l.sessionsPerWeek !== undefined &&
+      (!Number.isInteger(l.sessionsPerWeek) || l.sessionsPerWeek < 1 || l.sessionsPerWeek > 7)
+    ) {
       problem(`sessionsPerWeek must be a whole number from 1 to 7 (got ${l.sessionsPerWeek})`, at('sessionsPerWeek'));
     }
     if (l.progressionRate !== undefined && !(l.progressionRate >= 0.25 && l.progressionRate <= 4)) {
@@ -101,7 +107,10 @@ export function resolveScenarios(requests: readonly ScenarioRequest[], library: 
     }
     if (l.illness) {
       if (!Number.isInteger(l.illness.startDay) || l.illness.startDay < 1 || l.illness.startDay > MAX_HORIZON) {
-        problem(`illnessStartDay must be a whole day from 1 (tomorrow) to ${MAX_HORIZON} (got ${l.illness.startDay})`, at('illnessStartDay'));
+        problem(
+          `illnessStartDay must be a whole day from 1 (tomorrow) to ${MAX_HORIZON} (got ${l.illness.startDay})`,
+          at('illnessStartDay')
+        );
       }
       nonNegativeInt(l.illness.days, 'illnessDays', MAX_HORIZON);
       if (!(l.illness.loadFactor >= 0 && l.illness.loadFactor <= 3)) {
@@ -144,7 +153,9 @@ export function defaultHorizon(scenarios: readonly ResolvedScenario[], daysSince
 /** Checks a requested horizon (whole days, 7 to 365). */
 export function checkHorizon(horizon: number): void {
   if (!Number.isInteger(horizon) || horizon < 7 || horizon > MAX_HORIZON) {
-    throw new OperationOutcomeError(badRequest(`horizonDays must be a whole number from 7 to ${MAX_HORIZON} (got ${horizon})`, 'horizonDays'));
+    throw new OperationOutcomeError(
+      badRequest(`horizonDays must be a whole number from 7 to ${MAX_HORIZON} (got ${horizon})`, 'horizonDays')
+    );
   }
 }
 
@@ -210,7 +221,11 @@ function scenarioKey(protocolId: string, levers: ResolvedScenario['levers']): st
  * progressionRate, which picks the phase; sessions fall on evenly spread weekdays; rest days come first; an illness
  * multiplies the load of its days by its load factor.
  */
-export function buildSchedule(scenario: ResolvedScenario, posterior: PersonalPosterior, horizon: number): ScenarioSchedule {
+export function buildSchedule(
+  scenario: ResolvedScenario,
+  posterior: PersonalPosterior,
+  horizon: number
+): ScenarioSchedule {
   const { levers, phases } = scenario;
   const load = new Float64Array(horizon);
   const illness = new Uint8Array(horizon);
@@ -258,7 +273,10 @@ export function buildSchedule(scenario: ResolvedScenario, posterior: PersonalPos
 export function describeScenario(scenario: ResolvedScenario): string {
   const { levers } = scenario;
   const phases = scenario.phases
-    .map((p) => `${p.title}${p.plannedDays !== undefined ? ` (${p.plannedDays} d)` : ''} at ${Math.round(p.loadShare * 100)}% load`)
+    .map(
+      (p) =>
+        `${p.title}${p.plannedDays !== undefined ? ` (${p.plannedDays} d)` : ''} at ${Math.round(p.loadShare * 100)}% load`
+    )
     .join('; ');
   const parts = [
     `${scenario.protocol.title ?? scenario.protocol.id}: ${phases}`,
@@ -278,7 +296,9 @@ export function describeScenario(scenario: ResolvedScenario): string {
   }
   if (levers.illness) {
     const { startDay, days, loadFactor } = levers.illness;
-    parts.push(`an illness on days ${startDay}-${startDay + days - 1} with ${Math.round(loadFactor * 100)}% of the planned load`);
+    parts.push(
+      `an illness on days ${startDay}-${startDay + days - 1} with ${Math.round(loadFactor * 100)}% of the planned load`
+    );
   }
   return parts.join(', ');
 }

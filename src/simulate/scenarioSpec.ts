@@ -40,7 +40,11 @@ export function parseScenarioSpec(spec: string): ScenarioRequest {
         if (!match) {
           throw invalid(spec, `illness must be START+DAYS or START+DAYSxLOADFACTOR (got '${value}')`);
         }
-        levers.illness = { startDay: Number(match[1]), days: Number(match[2]), loadFactor: match[3] ? Number(match[3]) : 0 };
+        levers.illness = {
+          startDay: Number(match[1]),
+          days: Number(match[2]),
+          loadFactor: match[3] ? Number(match[3]) : 0,
+        };
         break;
       }
       case 'label':

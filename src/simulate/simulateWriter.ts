@@ -75,7 +75,11 @@ export const MAX_TRAJECTORIES = 100_000;
  * simulated-recovery-risk-assessment) by conditional create on its identifier in one transaction (FHIR R4
  * http.html#ccreate, #transaction): same inputs, same identifiers, nothing new written on a rerun.
  */
-export async function simulatePatient(patientId: string, input: SimulateInput, deps: SimulateDeps): Promise<SimulateResult> {
+export async function simulatePatient(
+  patientId: string,
+  input: SimulateInput,
+  deps: SimulateDeps
+): Promise<SimulateResult> {
   const { client } = deps;
   await readById<Patient>(client, 'Patient', patientId);
   const subject = `Patient/${patientId}`;
@@ -84,8 +88,7 @@ export async function simulatePatient(patientId: string, input: SimulateInput, d
   if (!consentAllowsProcessing(consents, today)) {
     return { status: 'skipped-consent' };
   }
-  const requests =
-    input.scenarios.length > 0 ? input.scenarios : await proposedProtocols(client, subject);
+  const requests = input.scenarios.length > 0 ? input.scenarios : await proposedProtocols(client, subject);
   const { scenarios, trajectories, eventDay } = validate(input, requests, deps.library);
   const asOfDay = dayNumber(today);
   const [observations, conditions, procedures] = await Promise.all([
@@ -98,7 +101,13 @@ export async function simulatePatient(patientId: string, input: SimulateInput, d
   const request: SimulationRequest = { history, scenarios, horizon: input.horizonDays, trajectories, seed };
   const outcome = await (deps.run ?? simulateOffThread)(request);
 
-  const identity: SimulationIdentity = { patientId, asOfDay, seed, trajectories, historyDigest: historyDigest(history) };
+  const identity: SimulationIdentity = {
+    patientId,
+    asOfDay,
+    seed,
+    trajectories,
+    historyDigest: historyDigest(history),
+  };
   const write = input.write ?? true;
   const device = write ? await ensureModelDevice(client, buildSimulatorDevice(), deps.validate) : undefined;
   const basis = await baselineBasis(client, subject);
@@ -192,7 +201,10 @@ function validate(
   };
   const trajectories = input.trajectories ?? DEFAULT_TRAJECTORIES;
   if (!Number.isInteger(trajectories) || trajectories < MIN_TRAJECTORIES || trajectories > MAX_TRAJECTORIES) {
-    problem(`trajectories must be a whole number from ${MIN_TRAJECTORIES} to ${MAX_TRAJECTORIES} (got ${trajectories})`, 'trajectories');
+    problem(
+      `trajectories must be a whole number from ${MIN_TRAJECTORIES} to ${MAX_TRAJECTORIES} (got ${trajectories})`,
+      'trajectories'
+    );
   }
   if (input.horizonDays !== undefined) {
     try {

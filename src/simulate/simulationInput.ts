@@ -7,7 +7,12 @@ import type { MetricName } from '../fhir/metricCatalogue';
 import { dailySeries } from '../twin/dailySeries';
 import { dedupeMeasurements, newerObservation } from '../twin/measurementKey';
 import { METRIC_RULES } from '../twin/metricRules';
-import { normaliseObservation, observationIdentity, subjectPatientId, type Measurement } from '../twin/normaliseObservation';
+import {
+  normaliseObservation,
+  observationIdentity,
+  subjectPatientId,
+  type Measurement,
+} from '../twin/normaliseObservation';
 import type { SimulationHistory } from './personalFit';
 import { SIMULATED_METRICS, type SimulatedMetric } from './recoveryModel';
 
@@ -27,7 +32,11 @@ export function simulationHistory(
   patientId: string,
   asOfDay: number,
   observations: readonly Observation[],
-  context: { readonly conditions?: readonly Condition[]; readonly procedures?: readonly Procedure[]; readonly eventDay?: number }
+  context: {
+    readonly conditions?: readonly Condition[];
+    readonly procedures?: readonly Procedure[];
+    readonly eventDay?: number;
+  }
 ): SimulationHistory {
   const byIdentity = new Map<string, Observation[]>();
   const chosen: Observation[] = [];
@@ -54,7 +63,11 @@ export function simulationHistory(
       continue;
     }
     const subjectId = subjectPatientId(normalised.m.subject);
-    if ((subjectId !== undefined && subjectId !== patientId) || normalised.m.day > asOfDay || normalised.m.day < asOfDay - HISTORY_DAYS) {
+    if (
+      (subjectId !== undefined && subjectId !== patientId) ||
+      normalised.m.day > asOfDay ||
+      normalised.m.day < asOfDay - HISTORY_DAYS
+    ) {
       continue;
     }
     measurements.push(normalised.m);
@@ -74,7 +87,13 @@ export function simulationHistory(
     }
   }
   const eventDay = context.eventDay ?? latestEventDay(context.conditions ?? [], context.procedures ?? [], asOfDay);
-  return { asOfDay, series, load, ...(eventDay !== undefined ? { eventDay } : {}), ...(painNow !== undefined ? { painNow } : {}) };
+  return {
+    asOfDay,
+    series,
+    load,
+    ...(eventDay !== undefined ? { eventDay } : {}),
+    ...(painNow !== undefined ? { painNow } : {}),
+  };
 }
 
 /** sha256 of the history (canonical JSON): part of the simulation identity. */
@@ -86,7 +105,11 @@ function isSimulated(metric: MetricName): metric is SimulatedMetric {
   return (SIMULATED_METRICS as readonly string[]).includes(metric);
 }
 
-function latestEventDay(conditions: readonly Condition[], procedures: readonly Procedure[], asOfDay: number): number | undefined {
+function latestEventDay(
+  conditions: readonly Condition[],
+  procedures: readonly Procedure[],
+  asOfDay: number
+): number | undefined {
   const days: number[] = [];
   for (const c of conditions) {
     if (c.verificationStatus?.coding?.some((x) => x.code === 'entered-in-error' || x.code === 'refuted')) {

@@ -2,7 +2,13 @@ import type { Device, Quantity, Reference, RiskAssessment, RiskAssessmentPredict
 import { createHash } from 'node:crypto';
 import { isoDay } from '../calendar/calendarDay';
 import { canonicalJson } from '../fhir/canonicalJson';
-import { MODEL_SHA256_SYSTEM, TWIN_PROFILE, TWIN_RESOURCE_SYSTEM, twinCoding, UCUM_SYSTEM } from '../fhir/codes/twinCanonicals';
+import {
+  MODEL_SHA256_SYSTEM,
+  TWIN_PROFILE,
+  TWIN_RESOURCE_SYSTEM,
+  twinCoding,
+  UCUM_SYSTEM,
+} from '../fhir/codes/twinCanonicals';
 import { AIAST } from '../policy/aiTransparency';
 import { LEVER_PRIORS, RETURN_BAND_SD, SIMULATED_METRICS } from './recoveryModel';
 import type { ScenarioResult, SimulationOutcome } from './runSimulation';
@@ -63,7 +69,11 @@ export interface SimulationIdentity {
  * identifier: a rerun's conditional create (If-None-Exist) finds it and writes nothing. New data or another scenario
  * make a new assessment; the earlier ones stay as the record of what was predicted when.
  */
-export function simulationIdentifierValue(identity: SimulationIdentity, result: ScenarioResult, horizon: number): string {
+export function simulationIdentifierValue(
+  identity: SimulationIdentity,
+  result: ScenarioResult,
+  horizon: number
+): string {
   const digest = createHash('sha256')
     .update(
       canonicalJson({
@@ -109,7 +119,9 @@ export function buildSimulationRiskAssessment(
   const d = summary.daysToBaseline;
   const prediction: RiskAssessmentPrediction[] = [
     {
-      outcome: { text: `Back at personal baseline within the protocol's target time (${summary.targetDaysFromToday} days from today)` },
+      outcome: {
+        text: `Back at personal baseline within the protocol's target time (${summary.targetDaysFromToday} days from today)`,
+      },
       probabilityDecimal: share(summary.probabilityWithinTarget),
       whenRange: { low: days(0), high: days(summary.targetDaysFromToday) },
       rationale: summary.targetBeyondHorizon

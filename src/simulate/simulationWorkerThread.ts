@@ -25,7 +25,10 @@ export function runSimulationWorker(): void {
     try {
       port.postMessage({ id: msg.id, outcome: runSimulation(msg.request) } satisfies SimulationWorkerReply);
     } catch (err) {
-      port.postMessage({ id: msg.id, error: err instanceof Error ? err.message : String(err) } satisfies SimulationWorkerReply);
+      port.postMessage({
+        id: msg.id,
+        error: err instanceof Error ? err.message : String(err),
+      } satisfies SimulationWorkerReply);
     }
   });
 }

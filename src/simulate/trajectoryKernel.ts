@@ -69,7 +69,9 @@ export function runTrajectories(
   const capSlope = 1 - priors.capacityAtFullDeficit;
 
   if (M !== 3) {
-    throw new RangeError(`the kernel simulates exactly ${SIMULATED_METRICS.length} metrics (${SIMULATED_METRICS.join(', ')})`);
+    throw new RangeError(
+      `the kernel simulates exactly ${SIMULATED_METRICS.length} metrics (${SIMULATED_METRICS.join(', ')})`
+    );
   }
   const [m0, m1, m2] = posterior.metrics;
   const returnCounts = new Int32Array(H + 2);
