@@ -415,8 +415,7 @@ export function simulateOperationDefinition(): OperationDefinition {
         min: 0,
         max: '*',
         type: 'RiskAssessment',
-        targetProfile: [TWIN_PROFILE.simulatedRecovery],
-        documentation: 'The RiskAssessments, one per scenario.',
+        documentation: `The RiskAssessments, one per scenario (profile ${TWIN_PROFILE.simulatedRecovery}).`,
       },
     ],
   };
