@@ -91,6 +91,13 @@ export function simulationIdentifierValue(
   return `simulation/${identity.patientId}/${digest.slice(0, 24)}`;
 }
 
+function eventText(daysSinceEvent: number | undefined): string {
+  return daysSinceEvent === undefined
+    ? 'No injury, operation or illness onset on record (nor given as eventDate): the person starts at baseline, so ' +
+        'only the setback risk and the daily bands say something.'
+    : `Index event ${daysSinceEvent} days ago.`;
+}
+
 function days(value: number): Quantity {
   return { value, unit: 'd', system: UCUM_SYSTEM, code: 'd' };
 }
@@ -179,7 +186,8 @@ export function buildSimulationRiskAssessment(
     note: [
       {
         text:
-          `Scenario: ${describeScenario(scenario)}. Ranked ${result.rank} of ${outcome.results.length} simulated ` +
+          `Scenario: ${describeScenario(scenario)}. ${eventText(outcome.posterior.daysSinceEvent)} ` +
+          `Ranked ${result.rank} of ${outcome.results.length} simulated ` +
           `options. Computed by simulation, not measured: "back at personal baseline" means the simulated ` +
           `injury-related shift of resting heart rate, HRV and readiness is within ${RETURN_BAND_SD} personal SD of ` +
           `the baseline; it is not clearance for sport, which stays a clinician's criterion-based decision. Personal ` +
