@@ -6,7 +6,7 @@ import { createPrng } from '../cohort/prng';
 import { parseFitbitExport, type SourceFile } from '../ingest/importers/fitbit';
 import { parsePmsysExport } from '../ingest/importers/pmsys';
 import { fitPersonalModel, type SimulationHistory } from './personalFit';
-import type { ScenarioSchedule, SimulatedMetric } from './recoveryModel';
+import { fromModelScale, type ScenarioSchedule, type SimulatedMetric } from './recoveryModel';
 import { histogramBands } from './simulationSummary';
 import { kernelSeed, runTrajectories } from './trajectoryKernel';
 
@@ -131,7 +131,9 @@ export function backtest(
         if (!a || !observed) {
           return;
         }
-        const bands = histogramBands(mp.metric, result.metricHistograms[i], options.horizon, mp.lo, mp.hi);
+        const bands = histogramBands(mp.metric, result.metricHistograms[i], options.horizon, mp.lo, mp.hi, (x) =>
+          fromModelScale(mp.metric, x)
+        );
         const last = lastValue(observed, cut);
         if (last === undefined) {
           return;

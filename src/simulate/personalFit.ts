@@ -4,9 +4,11 @@ import {
   FATIGUE_DAYS,
   FITNESS_DAYS,
   METRIC_DIRECTION,
+  METRIC_SCALE,
   RETURN_BAND_SD,
   SIMULATED_METRICS,
   strainOf,
+  toModelScale,
   type MetricPosterior,
   type PersonalPosterior,
   type SimulatedMetric,
@@ -277,10 +279,10 @@ function metricSetup(
   event: number | undefined,
   rate: number
 ): MetricSetup {
-  const prior = POPULATION_PRIORS[metric];
+  const prior = modelScalePrior(metric);
   const within = prior.within;
   const worse = -METRIC_DIRECTION[metric];
-  const priorMean: [number, number, number] = [prior.centre ?? 0, worse * AMPLITUDE_PRIOR_SD_UNITS.mean * within, 0];
+  const priorMean: [number, number, number] = [prior.centre, worse * AMPLITUDE_PRIOR_SD_UNITS.mean * within, 0];
   const priorVar: [number, number, number] = [
     prior.between ** 2,
     (AMPLITUDE_PRIOR_SD_UNITS.sd * within) ** 2,
@@ -290,8 +292,14 @@ function metricSetup(
   const rows: Row[] = [];
   if (series) {
     series.days.forEach((day, i) => {
-      if (day >= firstDay && day <= history.asOfDay && Number.isFinite(series.values[i])) {
-        rows.push({ day, y: series.values[i], strain: strain.get(day) ?? 0 });
+      const value = series.values[i];
+      if (
+        day >= firstDay &&
+        day <= history.asOfDay &&
+        Number.isFinite(value) &&
+        (METRIC_SCALE[metric] === 'linear' || value > 0)
+      ) {
+        rows.push({ day, y: toModelScale(metric, value), strain: strain.get(day) ?? 0 });
       }
     });
   }
@@ -331,6 +339,20 @@ function metricSetup(
   const phiHat = den > 0 ? num / den : PHI_PRIOR;
   const phi = Math.min(PHI_MAX, Math.max(0, (pairs * phiHat + PHI_PRIOR_DAYS * PHI_PRIOR) / (pairs + PHI_PRIOR_DAYS)));
   return { ...setup0, sigma: Math.sqrt(variance), phi };
+}
+
+/**
+ * The population prior on the metric's model scale. For ln(HRV) the centre is ln of the population centre and the
+ * SDs are the population SDs divided by the centre (first-order delta method: sd(ln x) ~ sd(x) / x): an
+ * approximation of the same PMData/Welltory figures, not a separate estimate.
+ */
+function modelScalePrior(metric: SimulatedMetric): { centre: number; between: number; within: number } {
+  const prior = POPULATION_PRIORS[metric];
+  const centre = prior.centre ?? 0;
+  if (METRIC_SCALE[metric] === 'log') {
+    return { centre: Math.log(centre), between: prior.between / centre, within: prior.within / centre };
+  }
+  return { centre, between: prior.between, within: prior.within };
 }
 
 function eventTerm(day: number, k: number, event: number): number {

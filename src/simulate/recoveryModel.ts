@@ -30,6 +30,25 @@ export const METRIC_DIRECTION: Readonly<Record<SimulatedMetric, 1 | -1>> = Objec
   readiness: 1,
 });
 
+/**
+ * The scale each metric is modelled on. HRV varies multiplicatively (its day-to-day spread grows with its level), so it
+ * is modelled as ln(RMSSD), as the synthetic cohort generates it (src/cohort/physiology.ts); the others on their own
+ * scale. Bands are transformed back to the catalogue unit (quantiles survive a monotone transform).
+ */
+export const METRIC_SCALE: Readonly<Record<SimulatedMetric, 'linear' | 'log'>> = Object.freeze({
+  'resting-heart-rate': 'linear',
+  'hrv-rmssd': 'log',
+  readiness: 'linear',
+});
+
+/** A value of the metric on its model scale, and back. */
+export function toModelScale(metric: SimulatedMetric, value: number): number {
+  return METRIC_SCALE[metric] === 'log' ? Math.log(value) : value;
+}
+export function fromModelScale(metric: SimulatedMetric, value: number): number {
+  return METRIC_SCALE[metric] === 'log' ? Math.exp(value) : value;
+}
+
 /** Banister time constants (days) of fitness and fatigue. */
 export const FITNESS_DAYS = 42;
 export const FATIGUE_DAYS = 7;
@@ -97,8 +116,9 @@ export interface MetricPosterior {
   readonly metric: SimulatedMetric;
   /** Days of the person's own data in the fit (0 = population prior only). */
   readonly observedDays: number;
+  /** Personal base on the model scale (METRIC_SCALE). */
   readonly base: Float64Array;
-  /** Shift at D = 1, metric units (positive for resting HR when it rises). */
+  /** Shift at D = 1, model scale (positive for resting HR when it rises). */
   readonly amplitude: Float64Array;
   /** Shift per unit of training strain. */
   readonly strainEffect: Float64Array;
@@ -107,7 +127,7 @@ export interface MetricPosterior {
   /** Stationary SD and lag-1 autocorrelation of the day-to-day noise. */
   readonly sigma: number;
   readonly phi: number;
-  /** Histogram range of the simulated values (metric units). */
+  /** Histogram range of the simulated values (model scale: ln for HRV, see METRIC_SCALE). */
   readonly lo: number;
   readonly hi: number;
 }

@@ -1,4 +1,10 @@
-import { HISTOGRAM_BINS, INDEX_RANGE, type KernelResult, type PersonalPosterior } from './recoveryModel';
+import {
+  fromModelScale,
+  HISTOGRAM_BINS,
+  INDEX_RANGE,
+  type KernelResult,
+  type PersonalPosterior,
+} from './recoveryModel';
 
 /** Daily quantile bands of one simulated series (10th, 50th, 90th percentile per day; day 1 = tomorrow). */
 export interface QuantileBands {
@@ -50,7 +56,9 @@ export function summarise(
   }
   const bands: QuantileBands[] = [
     histogramBands('recovery-index', result.indexHistogram, H, INDEX_RANGE.lo, INDEX_RANGE.hi),
-    ...posterior.metrics.map((m, i) => histogramBands(m.metric, result.metricHistograms[i], H, m.lo, m.hi)),
+    ...posterior.metrics.map((m, i) =>
+      histogramBands(m.metric, result.metricHistograms[i], H, m.lo, m.hi, (x) => fromModelScale(m.metric, x))
+    ),
   ];
   return {
     trajectories: n,
@@ -66,7 +74,14 @@ export function summarise(
 }
 
 /** Quantiles of a per-day histogram, linear within the bin. */
-export function histogramBands(series: string, hist: Int32Array, days: number, lo: number, hi: number): QuantileBands {
+export function histogramBands(
+  series: string,
+  hist: Int32Array,
+  days: number,
+  lo: number,
+  hi: number,
+  toUnit: (x: number) => number = (x) => x
+): QuantileBands {
   const width = (hi - lo) / HISTOGRAM_BINS;
   const q10: number[] = [];
   const q50: number[] = [];
@@ -89,9 +104,9 @@ export function histogramBands(series: string, hist: Int32Array, days: number, l
       }
       return hi;
     };
-    q10.push(at(0.1));
-    q50.push(at(0.5));
-    q90.push(at(0.9));
+    q10.push(toUnit(at(0.1)));
+    q50.push(toUnit(at(0.5)));
+    q90.push(toUnit(at(0.9)));
   }
   return { series, q10, q50, q90 };
 }
