@@ -8,9 +8,9 @@ import type { MetricName } from '../fhir/metricCatalogue';
  *   of the injury, operation or illness onset, 0 = back at the personal baseline). It falls as D <- D * exp(-k_eff),
  *   a saturating return toward baseline, with k_eff = k * (load effect) * (sleep effect) * (pain effect) * (daily
  *   noise); a setback (overload, training while ill) pushes it back up.
- * - Fitness and fatigue: Banister's impulse-response model as exponentially weighted training loads with time
- *   constants of 42 and 7 days (Banister et al. 1975; the time constants the synthetic cohort also uses); their
- *   normalised difference is the training strain.
+ * - Fitness and fatigue: Banister's impulse-response (fitness-fatigue) model as exponentially weighted training loads
+ *   with time constants of 42 and 7 days (the time constants the synthetic cohort also uses); their normalised
+ *   difference is the training strain.
  * Observations, per metric: y = base + amplitude * D + strainEffect * strain + illnessShift * ill + e, e an AR(1)
  * day-to-day noise. base, amplitude, strainEffect, the noise and k are personal (fitted, personalFit.ts); the lever
  * effects below are population assumptions drawn per trajectory from wide priors, because one person's history
@@ -83,7 +83,7 @@ export interface LeverPriors {
   readonly illnessLoadHazard: { readonly median: number; readonly gsd: number };
   /** Size of a setback: the deficit moves this share of the way back to 1 (uniform). */
   readonly setbackJump: { readonly min: number; readonly max: number };
-  /** Rate multiplier while ill (uniform). */
+  /** Rate multiplier while ill (uniform); while ill, training brings no gain (only its setback risk). */
   readonly illnessRate: { readonly min: number; readonly max: number };
   /** Rate change per hour of extra sleep: rate x exp(beta * hours). */
   readonly sleepPerHour: { readonly mean: number; readonly sd: number };
