@@ -37,6 +37,8 @@ export interface ForecastScore {
   /** Mean width of the model's and the naive 80% intervals. */
   readonly meanWidth: number;
   readonly naiveMeanWidth: number;
+  /** Coverage of the 80% interval by week after the cut (days 1-7, 8-14, ...): drift shows as falling coverage. */
+  readonly coverageByWeek: readonly number[];
 }
 
 export interface BacktestOptions {
@@ -67,6 +69,8 @@ interface Accumulator {
   naiveCovered: number;
   width: number;
   naiveWidth: number;
+  weekPoints: number[];
+  weekCovered: number[];
 }
 
 /**
@@ -96,6 +100,8 @@ export function backtest(
         naiveCovered: 0,
         width: 0,
         naiveWidth: 0,
+        weekPoints: [],
+        weekCovered: [],
       },
     ])
   );
@@ -147,7 +153,11 @@ export function backtest(
           const hi = bands.q90[h - 1];
           a.people.add(person.id);
           a.points++;
-          a.covered += y >= lo && y <= hi ? 1 : 0;
+          const inside = y >= lo && y <= hi ? 1 : 0;
+          const week = Math.floor((h - 1) / 7);
+          a.covered += inside;
+          a.weekPoints[week] = (a.weekPoints[week] ?? 0) + 1;
+          a.weekCovered[week] = (a.weekCovered[week] ?? 0) + inside;
           a.absError += Math.abs(bands.q50[h - 1] - y);
           a.width += hi - lo;
           const naive = naiveInterval(observed, cut, h, last.value);
@@ -171,6 +181,7 @@ export function backtest(
       naiveCoverage80: a.naiveCovered / n,
       meanWidth: a.width / n,
       naiveMeanWidth: a.naiveWidth / n,
+      coverageByWeek: a.weekPoints.map((points, w) => (a.weekCovered[w] ?? 0) / Math.max(1, points)),
     };
   });
 }
@@ -388,6 +399,7 @@ export function formatCalibration(report: CalibrationReport): string {
       s.naiveCoverage80.toFixed(3).padStart(14),
       s.naiveMeanWidth.toFixed(2).padStart(7),
       s.naiveAbsError.toFixed(3).padStart(16),
+      `  | cover80 by week: ${s.coverageByWeek.map((c) => c.toFixed(2)).join(' ')}`,
     ].join(' ');
   return [
     `Simulator back-test (${report.split} split). 80% intervals; goal coverage 0.75-0.85.`,
