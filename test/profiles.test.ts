@@ -214,11 +214,11 @@ describe('fhir-profiles/: generated, committed, valid FHIR R4', () => {
     expect(() => baseOnly.validate(readCommitted(fileName))).not.toThrow();
   });
 
-  test('the six profiles load into the project validator and into @medplum/core', () => {
+  test('the seven profiles load into the project validator and into @medplum/core', () => {
     const validator = createValidator({ profileDirs: [PROFILE_DIR] });
     expect(validator.knownProfiles()).toEqual(expect.arrayContaining(Object.values(TWIN_PROFILE)));
     const files = committedFiles().filter((f) => f.startsWith('StructureDefinition-'));
-    expect(files).toHaveLength(6);
+    expect(files).toHaveLength(7);
     for (const file of files) {
       const sd = readCommitted<StructureDefinition>(file);
       expect(sd).toMatchObject({ fhirVersion: '4.0.1', kind: 'resource', abstract: false, derivation: 'constraint' });

@@ -1,5 +1,6 @@
 import type { OperationDefinition } from '@medplum/fhirtypes';
 import { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } from '../../src/fhir/codes/twinCodes';
+import { simulateOperationDefinition } from '../../src/server/simulateOperation';
 import { CONFORMANCE_VERSION, PUBLISHER } from './twinTerminology';
 
 /**
@@ -167,4 +168,14 @@ export function reviewOperation(): OperationDefinition {
       },
     ],
   };
+}
+
+/**
+ * `POST [base]/Patient/{id}/$simulate`: defined next to its handler (src/server/simulateOperation.ts), so the
+ * published OperationDefinition and what the server accepts cannot drift apart; published here with the version and
+ * publisher of every conformance resource.
+ */
+export function simulateOperation(): OperationDefinition {
+  const { resourceType, id, url, ...rest } = simulateOperationDefinition();
+  return { resourceType, id, url, version: CONFORMANCE_VERSION, ...rest, publisher: PUBLISHER };
 }

@@ -22,6 +22,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } =
     await import('../fhir/codes/twinCodes');
   const { registerEvidenceOperations } = await import('../server/evidenceOperations');
+  const { registerSimulateOperation, SIMULATE_OPERATION_DECLARATION } = await import('../server/simulateOperation');
   const { openEvidenceEngine } = await import('../evidence/evidenceEngine');
   const log = (line: string): void => console.log(line);
   const version = readVersion();
@@ -38,6 +39,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       registerTwinRefreshOperation(router, { today: () => new Date().toISOString().slice(0, 10) });
       const evidence = await openEvidenceEngine({ env: process.env, log });
       registerEvidenceOperations(router, { ...evidence, now: () => new Date().toISOString() });
+      registerSimulateOperation(router, {
+        library: evidence.library,
+        today: () => new Date().toISOString().slice(0, 10),
+      });
       // `supports` is the store's own list of what it implements; it becomes the CapabilityStatement.
       return {
         repo: store.repo,
@@ -51,6 +56,7 @@ export async function main(argv: readonly string[]): Promise<void> {
               operations: [
                 { name: 'twin-refresh', definition: TWIN_REFRESH_OPERATION },
                 { name: 'match-evidence', definition: MATCH_EVIDENCE_OPERATION },
+                SIMULATE_OPERATION_DECLARATION,
                 { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
               ],
             };
