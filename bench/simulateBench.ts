@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createPrng } from '../src/cohort/prng';
-import { loadProtocolLibrary } from '../src/evidence/protocols/protocolLibrary';
+import { loadProtocolLibrary } from '../src/protocols/protocolLibrary';
 import { percentile } from './percentile';
 import { naiveTrajectories } from '../src/simulate/naiveTrajectories';
 import { fitPersonalModel, type SimulationHistory } from '../src/simulate/personalFit';

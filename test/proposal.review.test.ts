@@ -18,7 +18,7 @@ import { TWIN_PROFILE } from '../src/fhir/codes/twinCanonicals';
 import { createValidator } from '../src/fhir/validation';
 import { AIAST } from '../src/policy/aiTransparency';
 import { proposeCarePlan, type ProposeDeps } from '../src/proposal/proposalWriter';
-import { loadProtocolLibrary } from '../src/evidence/protocols/protocolLibrary';
+import { loadProtocolLibrary } from '../src/protocols/protocolLibrary';
 import { applyReviewDecision, type ReviewRequest } from '../src/review/reviewDecision';
 import { nextReviewStatus, REVIEW_DECISIONS, type ReviewDecision } from '../src/review/reviewStateMachine';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqliteStore';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../src/cli/serveCommand';
-import { loadProtocolLibrary } from '../src/evidence/protocols/protocolLibrary';
+import { loadProtocolLibrary } from '../src/protocols/protocolLibrary';
 import { TWIN_PROFILE } from '../src/fhir/codes/twinCodes';
 import { HttpFhirClient } from '../src/fhir/httpFhirClient';
 import { buildMetricObservation } from '../src/ingest/importers/metricObservation';

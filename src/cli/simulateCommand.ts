@@ -47,7 +47,7 @@ export function registerSimulateCommands(program: Command, deps: CliDependencies
     .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
     .action(async (flags: SimulateFlags, command: Command) => {
       try {
-        const { loadProtocolLibrary } = await import('../evidence/protocols/protocolLibrary');
+        const { loadProtocolLibrary } = await import('../protocols/protocolLibrary');
         const { parseScenarioSpec } = await import('../simulate/scenarioSpec');
         const { simulatePatient } = await import('../simulate/simulateWriter');
         const scenarios = (flags.scenario ?? []).map(parseScenarioSpec);

@@ -2,7 +2,7 @@ import type { PlanDefinition } from '@medplum/fhirtypes';
 import { situationFromResources } from '../evidence/match/patientSituation';
 import type { ProtocolMatch } from '../evidence/match/protocolMatcher';
 import { assessPhases, currentPhase, recordVariables } from './phaseCriteria';
-import { loadProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import { loadProtocolLibrary } from '../protocols/protocolLibrary';
 
 const library = loadProtocolLibrary();
 const protocol = (id: string): PlanDefinition => library.get(id) as PlanDefinition;

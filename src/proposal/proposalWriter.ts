@@ -17,7 +17,7 @@ import type { MatchResult, ProtocolMatcher } from '../evidence/match/protocolMat
 import type { FhirClient } from '../fhir/fhirClient';
 import { readById } from '../fhir/readById';
 import { MODEL_SHA256_SYSTEM } from '../fhir/codes/twinCanonicals';
-import type { ProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import { consentAllowsProcessing } from '../policy/consentPolicy';
 import { TWIN_RESOURCE_SYSTEM } from '../fhir/codes/twinCodes';
 import { assessPhases, currentPhase, recordVariables } from './phaseCriteria';

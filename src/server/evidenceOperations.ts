@@ -4,7 +4,7 @@ import type { Parameters, ParametersParameter, Resource } from '@medplum/fhirtyp
 import type { ProtocolMatcher } from '../evidence/match/protocolMatcher';
 import { LocalFhirClient } from '../fhir/localFhirClient';
 import { proposeCarePlan } from '../proposal/proposalWriter';
-import type { ProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import { applyReviewDecision } from '../review/reviewDecision';
 import { REVIEW_DECISIONS, type ReviewDecision } from '../review/reviewStateMachine';
 

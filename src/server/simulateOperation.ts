@@ -7,7 +7,7 @@ import type {
   ParametersParameter,
   Resource,
 } from '@medplum/fhirtypes';
-import type { ProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import { SIMULATE_OPERATION, TWIN_PROFILE } from '../fhir/codes/twinCodes';
 import { LocalFhirClient } from '../fhir/localFhirClient';
 import type { ScenarioLevers, ScenarioRequest } from '../simulate/scenarioSchedule';

@@ -1,5 +1,5 @@
 import { createPrng } from '../cohort/prng';
-import { loadProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import { loadProtocolLibrary } from '../protocols/protocolLibrary';
 import { naiveTrajectories } from './naiveTrajectories';
 import { fitPersonalModel, type SimulationHistory } from './personalFit';
 import { runSimulation, type SimulationRequest } from './runSimulation';

@@ -1,6 +1,6 @@
 import { OperationOutcomeError } from '@medplum/core';
 import { createPrng } from '../cohort/prng';
-import { loadProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import { loadProtocolLibrary } from '../protocols/protocolLibrary';
 import { fitPersonalModel } from './personalFit';
 import { buildSchedule, describeScenario, phasesOf, resolveScenarios } from './scenarioSchedule';
 

@@ -1,6 +1,6 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcomeIssue, PlanDefinition, PlanDefinitionAction } from '@medplum/fhirtypes';
-import type { ProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import type { PersonalPosterior, ScenarioSchedule } from './recoveryModel';
 
 /** What a clinician can change about a candidate protocol (issue 15: the what-if levers). */

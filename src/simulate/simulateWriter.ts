@@ -18,7 +18,7 @@ import type { FhirClient } from '../fhir/fhirClient';
 import { identifierSearch } from '../fhir/identifierSearch';
 import { readById } from '../fhir/readById';
 import { ensureModelDevice, idFromResponse } from '../deliver/modelDevice';
-import type { ProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import { consentAllowsProcessing } from '../policy/consentPolicy';
 import { DEFAULT_TRAJECTORIES, type SimulationOutcome, type SimulationRequest } from './runSimulation';
 import { checkHorizon, resolveScenarios, type ResolvedScenario, type ScenarioRequest } from './scenarioSchedule';

@@ -1,5 +1,5 @@
 import type { RiskAssessment } from '@medplum/fhirtypes';
-import { loadProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import { loadProtocolLibrary } from '../protocols/protocolLibrary';
 import { createValidator } from '../fhir/validation';
 import { runSimulation } from './runSimulation';
 import { resolveScenarios } from './scenarioSchedule';

@@ -2,7 +2,7 @@ import type { Device } from '@medplum/fhirtypes';
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../fhir/canonicalJson';
 import { MODEL_SHA256_SYSTEM, TWIN_PROFILE, twinCoding } from '../../fhir/codes/twinCanonicals';
-import type { ProtocolLibrary } from '../protocols/protocolLibrary';
+import type { ProtocolLibrary } from '../../protocols/protocolLibrary';
 
 /** Version of the matcher's code (src/evidence/match/). Bump when ranking changes in a way the configuration hides. */
 export const EVIDENCE_MATCHER_VERSION = '1.0.0';

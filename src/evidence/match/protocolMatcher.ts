@@ -1,5 +1,5 @@
 import type { PlanDefinition } from '@medplum/fhirtypes';
-import type { ProtocolLibrary } from '../protocols/protocolLibrary';
+import type { ProtocolLibrary } from '../../protocols/protocolLibrary';
 import type { ExtractedConcept } from '../notes/conceptExtractor';
 import { createHybridRetriever, type DenseEncoder, type Retriever } from '../retrieval/hybridRetriever';
 import type { PatientSituation, SituationInput } from './patientSituation';
