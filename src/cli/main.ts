@@ -38,6 +38,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       registerTwinRefreshOperation(router, { today: () => new Date().toISOString().slice(0, 10) });
       const evidence = await openEvidenceEngine({ env: process.env, log });
       registerEvidenceOperations(router, { ...evidence, now: () => new Date().toISOString() });
+      // The protocol library on the server, so proposals' instantiatesCanonical and Provenance entities resolve
+      // (idempotent: nothing is written when the same versions are there).
+      const { loadProtocolDefinitions } = await import('../proposal/protocolDefinitions');
+      const { LocalFhirClient } = await import('../fhir/localFhirClient');
+      await loadProtocolDefinitions(new LocalFhirClient(store.repo, router), evidence.library);
       // `supports` is the store's own list of what it implements; it becomes the CapabilityStatement.
       return {
         repo: store.repo,

@@ -50,7 +50,8 @@ describe('protocol phase criteria on the record', () => {
 
   test('an ankle sprain 3 days old starts at phase 1; at 20 days with no progress recorded the clinician chooses', () => {
     const early = assessPhases(protocol('ankle-sprain'), ankle('Ankle swollen.', '2026-03-07'));
-    expect(early.map((p) => p.status)).toEqual(['met', 'unknown', 'unknown', 'unknown']);
+    // Phase 4 needs "no swelling": the affirmed swelling refutes it even though the other criteria are unknown.
+    expect(early.map((p) => p.status)).toEqual(['met', 'unknown', 'unknown', 'not-met']);
     expect(currentPhase(early)).toBe(0);
     const late = assessPhases(protocol('ankle-sprain'), ankle('Ankle swollen.', '2026-02-18'));
     expect(late[0]?.status).toBe('not-met');
@@ -64,7 +65,8 @@ describe('protocol phase criteria on the record', () => {
       '%clinicianClearance': { type: 'boolean', value: true },
     };
     const phases = assessPhases(protocol('rotator-cuff-repair'), vars);
-    expect(phases.map((p) => p.status)).toEqual(['met', 'met', 'unknown', 'unknown']);
+    // Phase 4 needs day 180: on day 100 it is refuted, whatever the other criteria.
+    expect(phases.map((p) => p.status)).toEqual(['met', 'met', 'unknown', 'not-met']);
     expect(currentPhase(phases)).toBe(1);
   });
 
