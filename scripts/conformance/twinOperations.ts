@@ -208,7 +208,14 @@ export function reviewOperation(): OperationDefinition {
         documentation: 'Requests created on approval.',
       },
       { name: 'goal', use: 'out', min: 0, max: '*', type: 'Reference', documentation: 'Goals created on approval.' },
-      { name: 'phaseInForce', use: 'out', min: 0, max: '1', type: 'string', documentation: 'approve: the phase in force.' },
+      {
+        name: 'phaseInForce',
+        use: 'out',
+        min: 0,
+        max: '1',
+        type: 'string',
+        documentation: 'approve: the phase in force.',
+      },
       {
         name: 'provenance',
         use: 'out',

@@ -91,7 +91,10 @@ export function registerPlanCommands(program: Command, deps: CliDependencies): v
     .option('--reason <text>', 'why (required to reject)')
     .option('--remove-activity <index...>', 'modify: CarePlan.activity indexes (0-based) to drop')
     .option('--note <text>', 'modify: a note for the CarePlan')
-    .option('--phase <n>', 'approve: the phase to start from (number from 1, or phase id); needed when the record cannot decide')
+    .option(
+      '--phase <n>',
+      'approve: the phase to start from (number from 1, or phase id); needed when the record cannot decide'
+    )
     .option('--fhir <url>', 'FHIR R4 base URL of the server (default: the embedded store in --data-dir)')
     .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
     .action(async (flags: ReviewFlags, command: Command) => {

@@ -147,7 +147,7 @@ export function currentPhase(assessments: readonly PhaseAssessment[]): number | 
  *    needs a measurement (strength symmetry, a completed return-to-sport step) is not assumed from the calendar;
  * 3. otherwise no start: the clinician chooses when approving.
  * Reviews whose time has come are surfaced: a clinical-review activity whose description names a time ("by about 4
- * weeks", "at 6 months") past today, and the next phase when its typical start has passed but its criteria cannot be
+ * weeks", "at 6 months") reached, and the next phase when its typical start has passed but its criteria cannot be
  * checked on the record.
  */
 export function placePatient(
@@ -164,7 +164,9 @@ export function placePatient(
     reason =
       'The record does not show which phase applies' +
       (phases[0]?.status === 'not-met' ? ` (${phases[0].label} no longer does` : ' (') +
-      (phases[0]?.status === 'not-met' ? ' and no later phase is confirmed)' : 'nothing is recorded to place the patient)') +
+      (phases[0]?.status === 'not-met'
+        ? ' and no later phase is confirmed)'
+        : 'nothing is recorded to place the patient)') +
       ': choose the phase when approving.';
   } else {
     reason =
@@ -203,7 +205,12 @@ export function placePatient(
       }
     }
     const next = start !== undefined ? phases[start + 1] : undefined;
-    if (next && next.status === 'unknown' && next.typicalStartDay !== undefined && daysSinceEvent >= next.typicalStartDay) {
+    if (
+      next &&
+      next.status === 'unknown' &&
+      next.typicalStartDay !== undefined &&
+      daysSinceEvent > next.typicalStartDay
+    ) {
       overdue.push({
         text:
           `Check readiness for ${next.label}: it usually starts about day ${next.typicalStartDay}; today is day ` +

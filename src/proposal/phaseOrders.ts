@@ -93,7 +93,9 @@ export function orderForActivity(detail: CarePlanActivityDetail, context: OrderC
         description: detail.description,
         for: subject,
         performerType: [performerType],
-        ...(templateId === 'symptom-monitoring' && subject?.reference ? { owner: { reference: subject.reference } } : {}),
+        ...(templateId === 'symptom-monitoring' && subject?.reference
+          ? { owner: { reference: subject.reference } }
+          : {}),
         ...(reasons[0] ? { reasonReference: reasons[0] } : { reasonCode: { text: reasonText } }),
         restriction: { period },
         input: [{ type: { text: 'Schedule' }, valueTiming: timing }],
@@ -141,7 +143,8 @@ export function timingOf(
   const start = context.now.slice(0, 10);
   const duration = context.phase?.timingDuration;
   const days = duration?.value !== undefined ? durationInDays(duration.value, duration.code) : undefined;
-  const end = days !== undefined ? new Date(Date.parse(start) + days * 86_400_000).toISOString().slice(0, 10) : undefined;
+  const end =
+    days !== undefined ? new Date(Date.parse(start) + days * 86_400_000).toISOString().slice(0, 10) : undefined;
   const boundsPeriod = { start, ...(end ? { end } : {}) };
   const text = `${detail.code?.text ?? ''} ${detail.description ?? ''}`.toLowerCase();
   const words: Record<string, number> = { one: 1, two: 2, three: 3, four: 4, five: 5 };
@@ -149,12 +152,20 @@ export function timingOf(
   if (template?.timingTiming?.repeat) {
     return { repeat: { ...template.timingTiming.repeat, boundsPeriod } };
   }
-  if ((template?.id ?? '') === 'clinical-review-point' || /\breview\b|\bcheck\b|\bscreen\b/.test(detail.code?.text?.toLowerCase() ?? '')) {
+  if (
+    (template?.id ?? '') === 'clinical-review-point' ||
+    /\breview\b|\bcheck\b|\bscreen\b/.test(detail.code?.text?.toLowerCase() ?? '')
+  ) {
     return { repeat: { count: 1, boundsPeriod } };
   }
-  const range = /\b(one|two|three|four|five|\d)\s*(?:to|-)\s*(one|two|three|four|five|\d)\s+(?:sessions|times)\s+a\s+week\b/.exec(text);
+  const range =
+    /\b(one|two|three|four|five|\d)\s*(?:to|-)\s*(one|two|three|four|five|\d)\s+(?:sessions|times)\s+a\s+week\b/.exec(
+      text
+    );
   if (range) {
-    return { repeat: { boundsPeriod, frequency: num(range[1]), frequencyMax: num(range[2]), period: 1, periodUnit: 'wk' } };
+    return {
+      repeat: { boundsPeriod, frequency: num(range[1]), frequencyMax: num(range[2]), period: 1, periodUnit: 'wk' },
+    };
   }
   const weekly = /\b(once|twice|one|two|three|four|five|\d)\s*(?:times|sessions)?\s+a\s+week\b/.exec(text);
   if (weekly) {

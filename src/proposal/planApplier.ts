@@ -129,7 +129,9 @@ export function applyProtocol(
       ? `Not assessable from the record: ${unknown.map((p) => `${p.label.split(':')[0]} needs ${p.missingWords.join(', ')}`).join('; ')}.`
       : undefined,
     placement.overdue.length > 0 ? `Due now: ${placement.overdue.map((o) => o.text).join(' ')}` : undefined,
-    context.cautions.length > 0 ? `Recorded in the notes, weigh before approving: ${context.cautions.join(', ')}.` : undefined,
+    context.cautions.length > 0
+      ? `Recorded in the notes, weigh before approving: ${context.cautions.join(', ')}.`
+      : undefined,
   ]
     .filter(Boolean)
     .join(' ');
@@ -137,10 +139,11 @@ export function applyProtocol(
   const citations = (pd.relatedArtifact ?? []).filter((a) => a.type === 'citation').map((a) => a.citation ?? a.display);
   const note: Annotation[] = [
     {
-      text:
-        `${NOT_IN_FORCE_NOTE} nothing here is to be acted on until a clinician approves it through its review Task.`,
+      text: `${NOT_IN_FORCE_NOTE} nothing here is to be acted on until a clinician approves it through its review Task.`,
     },
-    ...(stopRules.length > 0 || context.cautions.length > 0 ? [{ text: `${STOP_RULES_NOTE} ${cautions.join(' ')}` }] : []),
+    ...(stopRules.length > 0 || context.cautions.length > 0
+      ? [{ text: `${STOP_RULES_NOTE} ${cautions.join(' ')}` }]
+      : []),
     ...(citations.length > 0 ? [{ text: `${SOURCES_NOTE} ${citations.join(' | ')}` }] : []),
   ];
 
@@ -176,7 +179,11 @@ export function applyProtocol(
     businessStatus: { text: 'awaiting review' },
     intent: 'order',
     priority: urgent ? 'urgent' : 'routine',
-    code: { text: context.replaces ? 'Review proposed progression of a recovery care plan' : 'Review proposed recovery care plan' },
+    code: {
+      text: context.replaces
+        ? 'Review proposed progression of a recovery care plan'
+        : 'Review proposed recovery care plan',
+    },
     description:
       `Approve, modify or reject the proposed care plan "${pd.title ?? protocolId}"` +
       (start ? `, starting at ${start.label}.` : '; the record does not show the phase: choose it when approving.') +
@@ -195,7 +202,10 @@ export function applyProtocol(
   const entity: ProvenanceEntity[] = [
     ...supportingInfo.map((what) => ({ role: 'derivation' as const, what })),
     // The PlanDefinition is on the server (protocolDefinitions.ts loads the library at start), so this resolves.
-    { role: 'derivation', what: { reference: `PlanDefinition/${protocolId}`, display: `${pd.title} (version ${pd.version})` } },
+    {
+      role: 'derivation',
+      what: { reference: `PlanDefinition/${protocolId}`, display: `${pd.title} (version ${pd.version})` },
+    },
     ...(context.replaces ? [{ role: 'revision' as const, what: { reference: context.replaces } }] : []),
     // The model card of each Device: its sha256 identifies the exact model (or configuration) the card describes.
     ...devices.map((d) => ({
@@ -254,7 +264,9 @@ export function stopRulesOf(pd: PlanDefinition, start: number | undefined): stri
  * could not point back to the plan or the condition, and this is dietary advice or a dietitian referral, not a diet
  * order. One-off items with no template ("Brace or tape for sport") are ServiceRequests.
  */
-export function activityKind(template: ActivityDefinition | undefined): NonNullable<CarePlanActivity['detail']>['kind'] {
+export function activityKind(
+  template: ActivityDefinition | undefined
+): NonNullable<CarePlanActivity['detail']>['kind'] {
   if (!template?.kind || template.kind === 'NutritionOrder' || !DETAIL_KINDS.has(template.kind)) {
     return 'ServiceRequest';
   }

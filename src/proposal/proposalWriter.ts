@@ -15,7 +15,12 @@ import { identifierSearch } from '../fhir/identifierSearch';
 import { ensureModelDevice, idFromResponse, type ModelDeviceRef } from '../deliver/modelDevice';
 import { buildMatcherDevice } from '../evidence/match/matcherDevice';
 import { readPatientSituation, type PatientSituation } from '../evidence/match/patientSituation';
-import type { MatchResult, ProtocolMatch, ProtocolMatcher, UnmatchedCondition } from '../evidence/match/protocolMatcher';
+import type {
+  MatchResult,
+  ProtocolMatch,
+  ProtocolMatcher,
+  UnmatchedCondition,
+} from '../evidence/match/protocolMatcher';
 import type { FhirClient } from '../fhir/fhirClient';
 import { readById } from '../fhir/readById';
 import { MODEL_SHA256_SYSTEM } from '../fhir/codes/twinCanonicals';
@@ -101,7 +106,14 @@ export async function proposeCarePlan(
   const now = deps.now();
   const situation = await readPatientSituation(client, patientId, now);
   const match = await deps.matcher.match(situation);
-  const careTeamTasks = await writeCareTeamTasks(client, patientId, match.unmatchedConditions, options.owner, now, deps.validate);
+  const careTeamTasks = await writeCareTeamTasks(
+    client,
+    patientId,
+    match.unmatchedConditions,
+    options.owner,
+    now,
+    deps.validate
+  );
   const summary: ProposalSummary = { match, issues: situation.issues, careTeamTasks };
   const best = match.matches[0];
   if (!best) {
@@ -115,7 +127,8 @@ export async function proposeCarePlan(
   const protocolId = best.planDefinition.id ?? '';
   const plans = (await client.searchAll<CarePlan>('CarePlan', { subject: patient })).filter((c) =>
     c.identifier?.some(
-      (i) => i.system === TWIN_RESOURCE_SYSTEM && (i.value ?? '').startsWith(proposalIdentifierValue(patientId, protocolId))
+      (i) =>
+        i.system === TWIN_RESOURCE_SYSTEM && (i.value ?? '').startsWith(proposalIdentifierValue(patientId, protocolId))
     )
   );
   const pending = plans.find((c) => c.status === 'draft');
@@ -203,7 +216,9 @@ async function writeProposal(
   if (how.byPhase && !how.replaces && placement.start !== undefined) {
     const value = proposalIdentifierValue(patientId, best.planDefinition.id ?? '', placement.start + 1);
     proposal.carePlan.identifier = [{ system: TWIN_RESOURCE_SYSTEM, value }];
-    proposal.task.identifier = [{ system: TWIN_RESOURCE_SYSTEM, value: value.replace(/^proposal\//, 'proposal-review/') }];
+    proposal.task.identifier = [
+      { system: TWIN_RESOURCE_SYSTEM, value: value.replace(/^proposal\//, 'proposal-review/') },
+    ];
   }
   if (deps.validate) {
     deps.validate(proposal.carePlan);
@@ -220,7 +235,11 @@ async function writeProposal(
       {
         fullUrl: proposal.carePlanFullUrl,
         resource: proposal.carePlan,
-        request: { method: 'POST', url: 'CarePlan', ifNoneExist: ifNoneExist(proposal.carePlan.identifier?.[0]?.value ?? '') },
+        request: {
+          method: 'POST',
+          url: 'CarePlan',
+          ifNoneExist: ifNoneExist(proposal.carePlan.identifier?.[0]?.value ?? ''),
+        },
       },
       {
         fullUrl: proposal.taskFullUrl,
@@ -295,7 +314,10 @@ async function writeCareTeamTasks(
     };
   });
   const response = await client.transaction({ resourceType: 'Bundle', type: 'transaction', entry: entries });
-  return (response.entry ?? []).map((e) => idFromResponse(e, 'Task')).filter((id): id is string => !!id).map((id) => `Task/${id}`);
+  return (response.entry ?? [])
+    .map((e) => idFromResponse(e, 'Task'))
+    .filter((id): id is string => !!id)
+    .map((id) => `Task/${id}`);
 }
 
 /** The Devices that performed the findings, with their sha256 (for the Provenance's model-card entities). */

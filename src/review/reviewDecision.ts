@@ -122,7 +122,10 @@ export async function applyReviewDecision(
               ...old,
               status: 'completed',
               period: { ...old.period, end: now },
-              note: [...(old.note ?? []), { text: `Superseded by CarePlan/${carePlan.id ?? ''} (${approval.phaseLabel}).`, time: now }],
+              note: [
+                ...(old.note ?? []),
+                { text: `Superseded by CarePlan/${carePlan.id ?? ''} (${approval.phaseLabel}).`, time: now },
+              ],
             },
             request: { method: 'PUT', url: replaced, ifMatch: weakEtag(old) },
           });
@@ -258,7 +261,10 @@ function decisionProvenance(
     target: [{ reference: `CarePlan/${carePlan.id ?? ''}` }, { reference: `Task/${task.id ?? ''}` }, ...created],
     occurredDateTime: now,
     recorded: now,
-    activity: { coding: [{ system: DATA_OPERATION_SYSTEM, code: 'UPDATE', display: 'revise' }], text: request.decision },
+    activity: {
+      coding: [{ system: DATA_OPERATION_SYSTEM, code: 'UPDATE', display: 'revise' }],
+      text: request.decision,
+    },
     agent: [
       { type: participant('author', 'Author'), who: { reference: practitioner } },
       { type: participant('verifier', 'Verifier'), who: { reference: practitioner } },
@@ -334,7 +340,16 @@ function approvedPlan(
     if (!detail || a.reference || phaseIdOf(detail) !== phaseId || detail.status === 'cancelled') {
       activity.push(
         detail && !a.reference
-          ? { ...a, detail: { ...detail, scheduledString: detail.scheduledString?.replace(/: from approval$/, ': when its entry criteria are met') } }
+          ? {
+              ...a,
+              detail: {
+                ...detail,
+                scheduledString: detail.scheduledString?.replace(
+                  /: from approval$/,
+                  ': when its entry criteria are met'
+                ),
+              },
+            }
           : a
       );
       continue;
@@ -355,7 +370,10 @@ function approvedPlan(
   }
   if (entries.length === 0) {
     throw new OperationOutcomeError(
-      badRequest(`${label} has no activity left on this plan to order; modify the plan or choose another phase`, 'phase')
+      badRequest(
+        `${label} has no activity left on this plan to order; modify the plan or choose another phase`,
+        'phase'
+      )
     );
   }
   const goalRefs: Reference<Goal>[] = [];
@@ -379,7 +397,10 @@ function approvedPlan(
   const approved: CarePlan = {
     ...carePlan,
     meta: { ...carePlan.meta, profile: undefined, security: carePlan.meta?.security },
-    extension: [...(carePlan.extension ?? []).filter((e) => e.url !== PROTOCOL_PHASE_EXTENSION), phaseExtension(phaseId)],
+    extension: [
+      ...(carePlan.extension ?? []).filter((e) => e.url !== PROTOCOL_PHASE_EXTENSION),
+      phaseExtension(phaseId),
+    ],
     status: 'active',
     intent: 'plan',
     period: { start: now },

@@ -48,7 +48,10 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
             if (outcome.task) {
               parameter.push({ name: 'task', valueReference: { reference: outcome.task } });
             }
-            parameter.push({ name: 'startPhase', valueString: outcome.startPhase ?? 'to be chosen by the clinician at approval' });
+            parameter.push({
+              name: 'startPhase',
+              valueString: outcome.startPhase ?? 'to be chosen by the clinician at approval',
+            });
             parameter.push({ name: 'phaseReason', valueString: outcome.phaseReason });
             parameter.push(...outcome.overdue.map((o) => ({ name: 'overdue', valueString: o })));
           }
@@ -64,8 +67,12 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
           }
           const cautions = outcome.status === 'no-match' ? outcome.match.cautions : outcome.cautions;
           parameter.push(...cautions.map((c) => ({ name: 'caution', valueString: c })));
-          parameter.push(...outcome.match.unmatchedConditions.map((u) => ({ name: 'noProtocol', valueString: u.statement })));
-          parameter.push(...outcome.careTeamTasks.map((t) => ({ name: 'careTeamTask', valueReference: { reference: t } })));
+          parameter.push(
+            ...outcome.match.unmatchedConditions.map((u) => ({ name: 'noProtocol', valueString: u.statement }))
+          );
+          parameter.push(
+            ...outcome.careTeamTasks.map((t) => ({ name: 'careTeamTask', valueReference: { reference: t } }))
+          );
           if (outcome.match.noMatchReason) {
             parameter.push({ name: 'noMatchReason', valueString: outcome.match.noMatchReason });
           }

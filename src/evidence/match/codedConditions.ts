@@ -11,7 +11,10 @@
  * the same concepts as text does, so coded and free-text Conditions cannot disagree.
  */
 export const SNOMED_CT = 'http://snomed.info/sct';
-export const ICD_10_SYSTEMS: readonly string[] = ['http://hl7.org/fhir/sid/icd-10', 'http://hl7.org/fhir/sid/icd102019en'];
+export const ICD_10_SYSTEMS: readonly string[] = [
+  'http://hl7.org/fhir/sid/icd-10',
+  'http://hl7.org/fhir/sid/icd102019en',
+];
 
 const SNOMED_DISPLAYS: Readonly<Record<string, string>> = Object.freeze({
   '44465007': 'Sprain of ankle',

@@ -290,7 +290,14 @@ export const CONCEPT_LEXICON: readonly ConceptEntry[] = Object.freeze([
     key: 'walking-unaided',
     kind: 'functional-limit',
     display: 'Walking without aids',
-    phrases: ['walking without aid', 'walking without crutches', 'walks without crutches', 'off crutches', 'walking normally', 'normal gait'],
+    phrases: [
+      'walking without aid',
+      'walking without crutches',
+      'walks without crutches',
+      'off crutches',
+      'walking normally',
+      'normal gait',
+    ],
   },
   {
     key: 'cannot-run',
@@ -343,9 +350,19 @@ export const CONCEPT_LEXICON: readonly ConceptEntry[] = Object.freeze([
     display: 'Wound infection',
     phrases: ['wound infection', 'infected wound', 'cellulitis', 'wound discharge', 'discharging wound'],
   },
-  { key: 'calf-pain', kind: 'contraindication', display: 'Calf pain or swelling', phrases: ['calf pain', 'calf swelling'] },
+  {
+    key: 'calf-pain',
+    kind: 'contraindication',
+    display: 'Calf pain or swelling',
+    phrases: ['calf pain', 'calf swelling'],
+  },
   // Concussion red flags (the concussion protocol's phase 1 stop rule lists them).
-  { key: 'neck-pain', kind: 'contraindication', display: 'Neck pain or tenderness', phrases: ['neck pain', 'neck tenderness'] },
+  {
+    key: 'neck-pain',
+    kind: 'contraindication',
+    display: 'Neck pain or tenderness',
+    phrases: ['neck pain', 'neck tenderness'],
+  },
   { key: 'double-vision', kind: 'contraindication', display: 'Double vision', phrases: ['double vision', 'diplopia'] },
   { key: 'seizure', kind: 'contraindication', display: 'Seizure', phrases: ['seizure', 'seizures', 'convulsion'] },
   {
