@@ -205,8 +205,12 @@ export function placePatient(
       }
     }
     const next = start !== undefined ? phases[start + 1] : undefined;
+    // A review already due in the starting phase decides the next step itself ("if symptoms have not resolved by about
+    // 4 weeks, refer"): no separate readiness check beside it.
+    const reviewDue = overdue.some((o) => o.text.includes(`(${phases[start ?? 0]?.label.split(':')[0] ?? ''})`));
     if (
       next &&
+      !reviewDue &&
       next.status === 'unknown' &&
       next.typicalStartDay !== undefined &&
       daysSinceEvent > next.typicalStartDay

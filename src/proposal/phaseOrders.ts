@@ -21,8 +21,10 @@ export interface OrderContext {
   readonly requester: string;
   /** The Conditions the plan addresses; the orders' reason. */
   readonly conditions: readonly Reference[];
-  /** Notes or Procedures that support the plan, when no Condition does (a reason must still be given). */
+  /** Notes that support the plan, when no Condition does (a reason must still be given). */
   readonly otherReasons: readonly Reference[];
+  /** The indication in words ("Total knee replacement"), the reason when nothing can be referenced. */
+  readonly reasonText: string;
   /** The starting phase of the protocol (PlanDefinition.action), for its typical duration. */
   readonly phase?: PlanDefinitionAction;
   readonly activityDefinitions: (canonical: string) => ActivityDefinition | undefined;
@@ -69,7 +71,7 @@ export function orderForActivity(detail: CarePlanActivityDetail, context: OrderC
   const requester = { reference: context.requester };
   const subject = context.carePlan.subject;
   const reasons = context.conditions.length > 0 ? context.conditions : context.otherReasons;
-  const reasonText = detail.code?.text ?? 'Activity';
+  const { reasonText } = context;
   // R4 ServiceRequest/CommunicationRequest.reasonReference: Condition | Observation | DiagnosticReport | DocumentReference.
   const clinicalReasons = reasons
     .filter((r) => /^(Condition|DocumentReference)\//.test(r.reference ?? ''))

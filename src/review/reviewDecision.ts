@@ -359,6 +359,7 @@ function approvedPlan(
       requester: practitioner,
       conditions,
       otherReasons,
+      reasonText: pd.topic?.[0]?.text ?? pd.title ?? 'Recovery care plan',
       phase,
       activityDefinitions: (c) => activityDefinition(lib, c),
       now,
