@@ -228,8 +228,6 @@ export const CONCEPT_LEXICON: readonly ConceptEntry[] = Object.freeze([
     display: 'Systemic symptoms of infection',
     phrases: [
       'systemic symptoms',
-      'signs of infection',
-      'sign of infection',
       'infection',
       'muscle aches',
       'body aches',
