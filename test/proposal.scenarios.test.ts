@@ -68,7 +68,7 @@ afterAll(() => {
 
 async function read<T extends Resource>(reference: string): Promise<T> {
   const [type, id] = reference.split('/');
-  return store.repo.readResource<T>(type as T['resourceType'], id as string);
+  return store.repo.readResource<T>(type, id);
 }
 
 function review(

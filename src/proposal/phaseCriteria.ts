@@ -155,7 +155,7 @@ export function placePatient(
   variables: Readonly<Record<string, TypedValue>>
 ): PhasePlacement {
   const phases = assessPhases(planDefinition, variables);
-  const dse = variables['%daysSinceEvent']?.value;
+  const dse: unknown = variables['%daysSinceEvent']?.value;
   const daysSinceEvent = typeof dse === 'number' ? dse : undefined;
   let start = currentPhase(phases);
   let reason: string;

@@ -4,8 +4,6 @@ import type {
   CarePlanActivityDetail,
   CodeableConcept,
   CommunicationRequest,
-  Condition,
-  DocumentReference,
   PlanDefinitionAction,
   Reference,
   ServiceRequest,
@@ -75,7 +73,7 @@ export function orderForActivity(detail: CarePlanActivityDetail, context: OrderC
   // R4 ServiceRequest/CommunicationRequest.reasonReference: Condition | Observation | DiagnosticReport | DocumentReference.
   const clinicalReasons = reasons
     .filter((r) => /^(Condition|DocumentReference)\//.test(r.reference ?? ''))
-    .map((r) => ({ reference: r.reference }) as Reference<Condition | DocumentReference>);
+    .map((r) => ({ reference: r.reference }));
   const common = {
     meta: { security: [{ ...AIAST }] },
     basedOn,
