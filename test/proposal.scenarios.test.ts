@@ -265,7 +265,15 @@ describe('a plan in force progresses; a rejected proposal is not proposed again'
     }
     await review(first.task ?? '', 'accept');
     await review(first.task ?? '', 'approve');
-    expect((await proposeCarePlan(patient, deps)).status).toBe('in-force');
+    const inForce = await proposeCarePlan(patient, deps);
+    expect(inForce.status).toBe('in-force');
+    if (inForce.status === 'in-force') {
+      expect(inForce.startPhase).toMatch(/^Phase 1/);
+      expect(inForce.phaseReason).toMatch(
+        /Phase 2: .* is not reached on the record \(not in the record: full weight bearing/
+      );
+      expect(inForce.cautions.join(' ')).toMatch(/Ottawa ankle rules positive/);
+    }
 
     const later = '2026-03-08T10:00:00Z';
     await store.repo.updateResource(

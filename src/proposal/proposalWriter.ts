@@ -14,7 +14,7 @@ import type {
 import { identifierSearch } from '../fhir/identifierSearch';
 import { ensureModelDevice, idFromResponse, type ModelDeviceRef } from '../deliver/modelDevice';
 import { buildMatcherDevice } from '../evidence/match/matcherDevice';
-import { readPatientSituation, type PatientSituation } from '../evidence/match/patientSituation';
+import { readPatientSituation } from '../evidence/match/patientSituation';
 import type {
   MatchResult,
   ProtocolMatch,
@@ -29,7 +29,7 @@ import { consentAllowsProcessing } from '../policy/consentPolicy';
 import { AIAST } from '../policy/aiTransparency';
 import { TWIN_RESOURCE_SYSTEM } from '../fhir/codes/twinCodes';
 import { placePatient, recordVariables, type PhasePlacement } from './phaseCriteria';
-import { applyProtocol, phaseIdOf, proposalIdentifierValue } from './planApplier';
+import { applyProtocol, phaseIdOf, proposalIdentifierValue, stopRulesOf } from './planApplier';
 import { loadProtocolDefinitions } from './protocolDefinitions';
 
 export interface ProposeDeps {
@@ -132,12 +132,20 @@ export async function proposeCarePlan(
     )
   );
   const pending = plans.find((c) => c.status === 'draft');
-  const describe = (carePlan: string, status: 'exists' | 'in-force', phaseText: string): ProposalOutcome => ({
+  const describe = (
+    carePlan: string,
+    status: 'exists' | 'in-force',
+    phaseText: string,
+    phaseIndex: number | undefined = placement.start
+  ): ProposalOutcome => ({
     status,
     carePlan,
-    ...(placement.start !== undefined ? { startPhase: placement.phases[placement.start]?.label } : {}),
+    ...(phaseIndex !== undefined ? { startPhase: placement.phases[phaseIndex]?.label } : {}),
     phaseReason: phaseText,
-    cautions: match.cautions,
+    cautions: [
+      ...match.cautions.map((c) => `Recorded in the notes: ${c}.`),
+      ...stopRulesOf(best.planDefinition, phaseIndex),
+    ],
     overdue: placement.overdue.map((o) => o.text),
     ...summary,
   });
@@ -157,7 +165,8 @@ export async function proposeCarePlan(
         `The approved plan is in force${current ? ` at ${current}` : ''}.` +
           (next
             ? ` ${next.label} is not reached on the record${next.missingWords.length > 0 ? ` (not in the record: ${next.missingWords.join(', ')})` : ''}.`
-            : '')
+            : ''),
+        phaseIndex >= 0 ? phaseIndex : undefined
       );
     }
     replaces = `CarePlan/${inForce.id}`;
@@ -173,13 +182,9 @@ export async function proposeCarePlan(
         'This protocol was rejected for this phase; it is not proposed again until the record places the patient elsewhere.'
       );
     }
-    if (rejected.length > 0) {
-      // A rejected first proposal already holds the plain identifier: this one is named by its phase.
-      replaces = undefined;
-    }
   }
   const rejectedBefore = !inForce && plans.some((c) => c.status === 'revoked');
-  return writeProposal(patientId, deps, options, situation, match, best, placement, summary, {
+  return writeProposal(patientId, deps, options, match, best, placement, summary, {
     replaces,
     byPhase: replaces !== undefined || rejectedBefore,
   });
@@ -189,7 +194,6 @@ async function writeProposal(
   patientId: string,
   deps: ProposeDeps,
   options: ProposeOptions,
-  situation: PatientSituation,
   match: MatchResult,
   best: ProtocolMatch,
   placement: PhasePlacement,
@@ -255,7 +259,6 @@ async function writeProposal(
   if (!carePlanId) {
     throw new OperationOutcomeError(badRequest('The server did not return the id of the proposed CarePlan'));
   }
-  void situation;
   return {
     status: how.replaces ? 'progression-proposed' : 'created',
     carePlan: `CarePlan/${carePlanId}`,
