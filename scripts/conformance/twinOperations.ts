@@ -61,11 +61,14 @@ export function matchEvidenceOperation(): OperationDefinition {
     experimental: false,
     publisher: PUBLISHER,
     description:
-      "Ranks the recovery protocol library against the patient's Conditions, Procedures, clinical notes, goals and twin " +
-      'findings, and writes the best protocol as a proposal for clinician review: a CarePlan (status draft, intent ' +
-      'proposal), a review Task and a Provenance, all labelled AIAST, in one transaction. Idempotent: a proposal that ' +
-      'exists for that protocol is returned, not written again. Nothing becomes active without a clinician approving ' +
-      'it through $review.',
+      "Ranks the recovery protocol library against the patient's current Conditions (text or verified SNOMED CT / " +
+      'ICD-10 codes), Procedures and clinical notes; twin findings and goals only raise the rank of a protocol the ' +
+      'record supports. Writes the best protocol as a proposal for clinician review: a CarePlan (status draft, intent ' +
+      'proposal) starting at the phase the record places the patient in, with its stop rules, red flags and sources, ' +
+      'a review Task and a Provenance, all labelled AIAST, in one transaction. An active condition with no protocol ' +
+      'in the library is said plainly (noProtocol) and raises a Task for the care team. Idempotent: a proposal that ' +
+      'awaits review is returned, not written again; a plan in force is proposed its next phase when the record ' +
+      'reaches it. Nothing becomes active without a clinician approving it through $review.',
     affectsState: true,
     code: 'match-evidence',
     resource: ['Patient'],
