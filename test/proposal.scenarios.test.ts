@@ -198,6 +198,17 @@ describe.each(SCENARIOS.map((s) => [s.name, s] as const))('%s', (_name, scenario
 
     const carePlan = await read<CarePlan>(outcome.carePlan);
     const conditions = (carePlan.supportingInfo ?? []).filter((r) => r.reference?.startsWith('Condition/'));
+    // The other phases stay as plans: earlier ones marked past and not ordered, later ones waiting for their criteria.
+    const pd = library.get(expected.protocol) as PlanDefinition;
+    const chosen = (expected.chosenPhase ?? (expected.startPhase as number)) - 1;
+    for (const a of (carePlan.activity ?? []).filter((x) => x.detail)) {
+      const phaseId = a.detail?.extension?.find((e) => e.url.endsWith('/protocol-phase'))?.valueString;
+      const at = (pd.action ?? []).findIndex((p) => p.id === phaseId);
+      expect(at).not.toBe(chosen);
+      expect(a.detail?.scheduledString).toMatch(
+        at < chosen ? /already past, not ordered$/ : /when its entry criteria are met$/
+      );
+    }
     expect(carePlan).toMatchObject({ status: 'active', intent: 'plan', period: { start: NOW } });
     expect(carePlan.meta?.security).toEqual([AIAST]);
     expect(carePlan.addresses ?? []).toEqual(conditions);

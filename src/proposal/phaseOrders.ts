@@ -39,14 +39,20 @@ export type PhaseOrder = ServiceRequest | Task | CommunicationRequest;
 const PERFORMER_TYPE: Readonly<Record<string, string>> = Object.freeze({
   'physiotherapy-session': 'Physiotherapist',
   'exercise-load-prescription': 'Physiotherapist',
-  'aerobic-exercise-prescription': 'Physiotherapist',
   'return-to-sport-assessment': 'Physiotherapist',
   'clinical-review-point': 'Responsible clinician',
   'nutrition-measure': 'Dietitian',
   'patient-education': 'Responsible clinician',
-  'symptom-monitoring': 'Patient',
-  'sleep-measure': 'Patient',
 });
+
+/** Who performs it: the patient when the template names only the patient as participant, else by template. */
+function performerOf(templateId: string, template: ActivityDefinition | undefined): string {
+  const types = (template?.participant ?? []).map((p) => p.type);
+  if (types.length > 0 && types.every((t) => t === 'patient')) {
+    return 'Patient';
+  }
+  return PERFORMER_TYPE[templateId] ?? 'Responsible clinician';
+}
 
 /**
  * One approved activity of the starting phase as the request it stands for (FHIR R4 workflow: a request basedOn the
@@ -64,7 +70,7 @@ export function orderForActivity(detail: CarePlanActivityDetail, context: OrderC
   const templateId = canonical?.split('/').pop()?.split('|')[0] ?? '';
   const timing = timingOf(detail, template, context);
   const period = timing.repeat?.boundsPeriod ?? { start: context.now };
-  const performerType: CodeableConcept = { text: PERFORMER_TYPE[templateId] ?? 'Responsible clinician' };
+  const performerType: CodeableConcept = { text: performerOf(templateId, template) };
   const basedOn = [{ reference: `CarePlan/${context.carePlan.id ?? ''}` }];
   const requester = { reference: context.requester };
   const subject = context.carePlan.subject;

@@ -164,7 +164,12 @@ export function applyProtocol(
     ...(conditions.length > 0 ? { addresses: conditions } : {}),
     supportingInfo,
     activity: (pd.action ?? []).flatMap((phase, i) =>
-      phaseActivities(phase, i, i === placement.start, activityDefinitions)
+      phaseActivities(
+        phase,
+        i,
+        i === placement.start ? 'start' : placement.start !== undefined && i < placement.start ? 'past' : 'later',
+        activityDefinitions
+      )
     ),
     note,
   };
@@ -277,7 +282,7 @@ export function activityKind(
 function phaseActivities(
   phase: PlanDefinitionAction,
   index: number,
-  startPhase: boolean,
+  when: 'start' | 'past' | 'later',
   activityDefinitions: (canonical: string) => ActivityDefinition | undefined
 ): CarePlanActivity[] {
   const label = phaseLabel(phase, index);
@@ -296,16 +301,28 @@ function phaseActivities(
         ...(action.definitionCanonical ? { instantiatesCanonical: [action.definitionCanonical] } : {}),
         code: { text: action.title ?? template?.title ?? 'Activity' },
         status: 'not-started',
-        scheduledString: startPhase ? `${label}: from approval` : `${label}: when its entry criteria are met`,
+        scheduledString: scheduleText(label, when),
         description: [
           action.description,
-          !startPhase && entry ? `${label.split(':')[0]} starts when: ${entry}` : undefined,
+          when === 'later' && entry ? `${label.split(':')[0]} starts when: ${entry}` : undefined,
         ]
           .filter(Boolean)
           .join(' '),
       },
     };
   });
+}
+
+/** When an activity happens, in words: from approval, later (on its phase's criteria), or not at all (phase past). */
+export function scheduleText(label: string, when: 'start' | 'past' | 'later'): string {
+  switch (when) {
+    case 'start':
+      return `${label}: from approval`;
+    case 'past':
+      return `${label}: already past, not ordered`;
+    case 'later':
+      return `${label}: when its entry criteria are met`;
+  }
 }
 
 /** A UUID-shaped value derived from a key (its sha256), so the same proposal always gets the same fullUrl. */

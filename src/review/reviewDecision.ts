@@ -16,7 +16,13 @@ import type { FhirClient } from '../fhir/fhirClient';
 import { readById } from '../fhir/readById';
 import { AIAST, DATA_OPERATION_SYSTEM, PARTICIPANT_TYPE_SYSTEM } from '../policy/aiTransparency';
 import { orderForActivity } from '../proposal/phaseOrders';
-import { NOT_IN_FORCE_NOTE, phaseExtension, phaseIdOf, PROTOCOL_PHASE_EXTENSION } from '../proposal/planApplier';
+import {
+  NOT_IN_FORCE_NOTE,
+  phaseExtension,
+  phaseIdOf,
+  PROTOCOL_PHASE_EXTENSION,
+  scheduleText,
+} from '../proposal/planApplier';
 import { activityDefinition } from '../proposal/proposalWriter';
 import { TWIN_PROFILE } from '../fhir/codes/twinCodes';
 import { BUSINESS_STATUS, nextReviewStatus, type ReviewDecision } from './reviewStateMachine';
@@ -338,15 +344,18 @@ function approvedPlan(
   for (const a of carePlan.activity ?? []) {
     const detail = a.detail;
     if (!detail || a.reference || phaseIdOf(detail) !== phaseId || detail.status === 'cancelled') {
+      // The other phases' activities stay as plans: earlier phases are marked past (not ordered), later ones wait for
+      // their entry criteria, whatever the proposal said before the clinician chose the phase.
+      const at = detail ? phases.findIndex((p) => p.id === phaseIdOf(detail)) : -1;
       activity.push(
-        detail && !a.reference
+        detail && !a.reference && at >= 0
           ? {
               ...a,
               detail: {
                 ...detail,
-                scheduledString: detail.scheduledString?.replace(
-                  /: from approval$/,
-                  ': when its entry criteria are met'
+                scheduledString: scheduleText(
+                  [phases[at]?.prefix, phases[at]?.title].filter(Boolean).join(': '),
+                  at < index ? 'past' : 'later'
                 ),
               },
             }
