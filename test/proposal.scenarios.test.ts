@@ -172,7 +172,10 @@ describe.each(SCENARIOS.map((s) => [s.name, s] as const))('%s', (_name, scenario
     const task = await read<Task>(outcome.task ?? '');
     assertPlainWording([task.description]);
     expect(task.priority).toBe(
-      expected.cautions?.some((c) => /Recorded in the notes/.test(c.source)) || expected.overdue ? 'urgent' : 'routine'
+      expected.priority ??
+        (expected.cautions?.some((c) => /Recorded in the notes/.test(c.source)) || expected.overdue
+          ? 'urgent'
+          : 'routine')
     );
   });
 
@@ -231,9 +234,17 @@ describe.each(SCENARIOS.map((s) => [s.name, s] as const))('%s', (_name, scenario
           r.resourceType === 'Task' ? [conditions[0]?.reference] : conditions.map((c) => c.reference)
         );
       } else {
-        // Nothing to reference (a Procedure is not a valid reasonReference of these requests): the indication in words.
-        const indication = (library.get(expected.protocol) as PlanDefinition).topic?.[0]?.text ?? '';
-        expect(JSON.stringify(r.reasonCode)).toContain(indication);
+        // No Condition: the supporting note, or (a Procedure is not a valid reasonReference of these requests) the
+        // indication in words.
+        const notes = (carePlan.supportingInfo ?? []).filter((x) => x.reference?.startsWith('DocumentReference/'));
+        if (notes.length > 0) {
+          expect(reason.map((x) => x.reference)).toEqual(
+            r.resourceType === 'Task' ? [notes[0]?.reference] : notes.map((x) => x.reference)
+          );
+        } else {
+          const indication = (library.get(expected.protocol) as PlanDefinition).topic?.[0]?.text ?? '';
+          expect(JSON.stringify(r.reasonCode)).toContain(indication);
+        }
       }
       if (r.resourceType === 'ServiceRequest') {
         expect(r.occurrenceTiming?.repeat?.boundsPeriod?.start).toBe(NOW.slice(0, 10));

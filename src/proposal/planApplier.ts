@@ -174,7 +174,8 @@ export function applyProtocol(
     note,
   };
 
-  const urgent = context.cautions.length > 0 || placement.overdue.length > 0;
+  // Priority: recorded cautions, a review already due, or an open twin alarm agreeing with the plan make it urgent.
+  const urgent = context.cautions.length > 0 || placement.overdue.length > 0 || match.openFindingAgrees;
   const task: Task = {
     resourceType: 'Task',
     meta: { profile: [TWIN_PROFILE.reviewTask], security: [{ ...AIAST }] },

@@ -91,6 +91,25 @@ export function pain(patient: string, id: string, value: number, at: string): Ob
   };
 }
 
+/** Daily resting heart rate from a wearable (the metric catalogue's coding and UCUM unit). */
+export function restingHeartRate(patient: string, id: string, value: number, day: string): Observation {
+  const metric = getMetric('resting-heart-rate');
+  return {
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    category: [
+      {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }],
+      },
+    ],
+    code: { coding: metric.codings.slice(0, 1) },
+    subject: { reference: `Patient/${patient}` },
+    effectiveDateTime: day,
+    valueQuantity: { value, unit: metric.unit, system: 'http://unitsofmeasure.org', code: metric.unit },
+  };
+}
+
 // ---- expectations ----------------------------------------------------------------------------------------------
 
 export interface Expected {
@@ -108,6 +127,8 @@ export interface Expected {
   /** For "none": the plain statement, and whether a care-team Task is raised. */
   readonly noProtocol?: string;
   readonly careTeamTask?: boolean;
+  /** The review Task's priority (default: urgent when a caution is recorded in the notes or a review is due). */
+  readonly priority?: 'urgent' | 'routine';
 }
 
 export interface Scenario {
@@ -376,6 +397,30 @@ export const SCENARIOS: readonly Scenario[] = [
         'ServiceRequest: Supervised loading',
         'Task: Daily pain check-in',
       ],
+    },
+  },
+  {
+    name: 'Runner with overtraining in the notes, a week of raised resting heart rate and an open twin finding agreeing',
+    patient: 'overreached',
+    records: [
+      ...[52, 53, 52, 54, 59, 61, 62, 63, 62, 64].map((bpm, i) =>
+        restingHeartRate('overreached', `overreached-rhr-${i}`, bpm, `2026-02-${String(19 + i).padStart(2, '0')}`)
+      ),
+      finding('overreached', 'overreached-f', 'insufficient recovery', '2026-02-23', 'preliminary', 0.8),
+      note(
+        'overreached',
+        'overreached-n',
+        'Marathon block. Coach reports underperformance and signs of overtraining. Sleeping badly. No chest pain.',
+        '2026-03-01'
+      ),
+    ],
+    expected: {
+      protocol: 'overreaching-under-recovery',
+      startPhase: 1,
+      // The open alarm agrees with the plan the notes support: it raises the review's priority, it chose nothing.
+      priority: 'urgent',
+      cautions: [/Red flags|fever|cardiac/i],
+      requests: ['Task: Recovery check-in', 'Task: Screen for other causes'],
     },
   },
 ];

@@ -17,6 +17,8 @@ export interface ProtocolMatch {
   readonly supportedBy: readonly string[];
   /** Twin findings and goals that agree with it: they raise its rank, they never choose it. */
   readonly agreeing: readonly string[];
+  /** A twin finding still open (its episode not closed) agrees: the review is more pressing. */
+  readonly openFindingAgrees: boolean;
   /** Why, in words a clinician reads in the proposal (what the record says, no scores, no note text). */
   readonly rationale: string;
 }
@@ -121,6 +123,7 @@ export class ProtocolMatcher {
     }
 
     const agreeing = new Map<string, { weight: number; words: Map<string, string> }>();
+    const openAgreeing = new Set<string>();
     const agree = (indication: string, weight: number, reference: string, words: string): void => {
       if (!support.has(indication)) {
         return;
@@ -136,6 +139,9 @@ export class ProtocolMatcher {
       for (const { pattern, indication } of FINDING_INDICATIONS) {
         if (pattern.test(finding.text)) {
           agree(indication, AGREEING_WEIGHT.finding, finding.reference, `a recent twin finding (${finding.text})`);
+          if (finding.open && support.has(indication)) {
+            openAgreeing.add(indication);
+          }
         }
       }
     }
@@ -175,6 +181,7 @@ export class ProtocolMatcher {
         lexicalScore,
         supportedBy: [...s.inputs.keys()].sort(),
         agreeing: [...(a?.words.keys() ?? [])].sort(),
+        openFindingAgrees: openAgreeing.has(indication),
         rationale:
           `Supported by ${supportWords.join('; ')}.` +
           (agreeWords.length > 0 ? ` In agreement: ${agreeWords.join('; ')}.` : ''),
