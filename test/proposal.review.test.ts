@@ -1,6 +1,7 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type {
   CarePlan,
+  Condition,
   DocumentReference,
   Practitioner,
   Procedure,
@@ -76,6 +77,28 @@ describe('matching the protocol library', () => {
     );
     expect(result.matches).toEqual([]);
     expect(result.noMatchReason).toMatch(/no proposal/);
+  });
+
+  test('an active condition no protocol covers is said plainly; one whose own words say it is past is not', async () => {
+    const condition = (id: string, text: string): Condition => ({
+      resourceType: 'Condition',
+      id,
+      subject: { reference: 'Patient/p1' },
+      code: { text },
+    });
+    const result = await matcher.match(
+      situationFromResources('p1', {
+        conditions: [condition('c1', 'Fracture of clavicle'), condition('c2', 'History of ACL reconstruction')],
+        procedures: [],
+        notes: [],
+        findings: [],
+        goals: [],
+      })
+    );
+    expect(result.matches).toEqual([]);
+    expect(result.unmatchedConditions.map((u) => [u.statement, u.recoveryRelated])).toEqual([
+      ['No protocol for fracture of clavicle in the library.', true],
+    ]);
   });
 
   test('an empty note gives no match and no error', async () => {

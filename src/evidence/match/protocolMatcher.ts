@@ -199,6 +199,9 @@ export class ProtocolMatcher {
     ].sort();
     const unmatchedConditions = situation.conditions
       .filter((c) => !covered.has(c.reference))
+      // A Condition whose own words say it is past, ruled out or uncertain ("History of ACL reconstruction") is not a
+      // current problem to plan for.
+      .filter((c) => c.concepts.length === 0 || affirmed(c.concepts).length > 0)
       .map((c): UnmatchedCondition => {
         const label = c.label ?? (c.text || 'an unnamed condition');
         return {
