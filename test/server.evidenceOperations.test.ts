@@ -139,6 +139,29 @@ describe('$match-evidence and $review over HTTP', () => {
     });
     expect(approve.status).toBe(200);
     expect(value(approve.json, 'carePlanStatus')).toBe('active');
+    // Every activity of step 1 ordered (review Task, advice, daily score, sleep), the phase and the decision's Provenance.
+    const requested = (approve.json.parameter ?? []).filter((p) => p.name === 'requested');
+    expect(requested.map((p) => p.valueReference?.reference?.split('/')[0])).toEqual([
+      'Task',
+      'CommunicationRequest',
+      'Task',
+      'ServiceRequest',
+    ]);
+    expect(String(value(approve.json, 'phaseInForce'))).toMatch(/^Phase 1/);
+    const provenance = String(value(approve.json, 'provenance'));
+    const carePlan = String(value(first.json, 'carePlan'));
+    const decisions = await client.searchAll('Provenance', { target: carePlan });
+    expect(decisions.map((p) => `Provenance/${p.id}`)).toContain(provenance);
+    // Stop rules and red flags in the operation's output; the protocol is on the server.
+    expect(
+      (first.json.parameter ?? [])
+        .filter((p) => p.name === 'caution')
+        .map((p) => p.valueString)
+        .join(' ')
+    ).toMatch(/double vision/);
+    expect(value(first.json, 'startPhase')).toMatch(/^Phase 1/);
+    const pd = await fetch(`${running.baseUrl}/PlanDefinition/concussion-return-to-sport`);
+    expect(pd.status).toBe(200);
 
     expect(
       (
@@ -150,5 +173,76 @@ describe('$match-evidence and $review over HTTP', () => {
     ).toBe(400);
     expect((await post(`Patient/no-such/$match-evidence`)).status).toBe(404);
     expect((await post(`Observation/x/$match-evidence`)).status).toBe(400);
+  });
+
+  test('a condition with no protocol is said plainly with a care-team Task; a phase is chosen at $review', async () => {
+    const created = await client.transaction({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:0c2d4a1e-0000-4000-8000-000000000011',
+          resource: { resourceType: 'Patient' },
+          request: { method: 'POST', url: 'Patient' },
+        },
+        {
+          resource: {
+            resourceType: 'Condition',
+            subject: { reference: 'urn:uuid:0c2d4a1e-0000-4000-8000-000000000011' },
+            code: { text: 'Fracture of clavicle' },
+            onsetDateTime: '2026-02-20',
+          },
+          request: { method: 'POST', url: 'Condition' },
+        },
+        {
+          fullUrl: 'urn:uuid:0c2d4a1e-0000-4000-8000-000000000012',
+          resource: { resourceType: 'Patient' },
+          request: { method: 'POST', url: 'Patient' },
+        },
+        {
+          resource: {
+            resourceType: 'Condition',
+            subject: { reference: 'urn:uuid:0c2d4a1e-0000-4000-8000-000000000012' },
+            code: { text: 'Sprain of ankle' },
+            onsetDateTime: '2026-02-01',
+          },
+          request: { method: 'POST', url: 'Condition' },
+        },
+        {
+          resource: { resourceType: 'Practitioner', name: [{ family: 'Ng' }] } satisfies Practitioner,
+          request: { method: 'POST', url: 'Practitioner' },
+        },
+      ],
+    });
+    const idOf = (i: number, type: string): string =>
+      new RegExp(`${type}/[^/]+`).exec(created.entry?.[i]?.response?.location ?? '')?.[0] as string;
+    const clavicle = await post(`${idOf(0, 'Patient')}/$match-evidence`);
+    expect(value(clavicle.json, 'status')).toBe('no-match');
+    expect(value(clavicle.json, 'noProtocol')).toBe('No protocol for fracture of clavicle in the library.');
+    expect(String(value(clavicle.json, 'careTeamTask'))).toMatch(/^Task\//);
+
+    const ankle = await post(`${idOf(2, 'Patient')}/$match-evidence`);
+    expect(value(ankle.json, 'startPhase')).toMatch(/chosen by the clinician/);
+    const task = String(value(ankle.json, 'task'));
+    const practitioner = idOf(4, 'Practitioner');
+    const decide = (parameter: Parameters['parameter']) =>
+      post(`${task}/$review`, { resourceType: 'Parameters', parameter });
+    await decide([
+      { name: 'decision', valueCode: 'accept' },
+      { name: 'practitioner', valueReference: { reference: practitioner } },
+    ]);
+    const without = await decide([
+      { name: 'decision', valueCode: 'approve' },
+      { name: 'practitioner', valueReference: { reference: practitioner } },
+    ]);
+    expect(without.status).toBe(400);
+    expect(JSON.stringify(without.json)).toMatch(/choose it/);
+    const withPhase = await decide([
+      { name: 'decision', valueCode: 'approve' },
+      { name: 'practitioner', valueReference: { reference: practitioner } },
+      { name: 'phase', valueInteger: 2 },
+    ]);
+    expect(withPhase.status).toBe(200);
+    expect(value(withPhase.json, 'phaseInForce')).toMatch(/^Phase 2/);
   });
 });

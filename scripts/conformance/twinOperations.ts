@@ -62,11 +62,14 @@ export function matchEvidenceOperation(): OperationDefinition {
     experimental: false,
     publisher: PUBLISHER,
     description:
-      "Ranks the recovery protocol library against the patient's Conditions, Procedures, clinical notes, goals and twin " +
-      'findings, and writes the best protocol as a proposal for clinician review: a CarePlan (status draft, intent ' +
-      'proposal), a review Task and a Provenance, all labelled AIAST, in one transaction. Idempotent: a proposal that ' +
-      'exists for that protocol is returned, not written again. Nothing becomes active without a clinician approving ' +
-      'it through $review.',
+      "Ranks the recovery protocol library against the patient's current Conditions (text or verified SNOMED CT / " +
+      'ICD-10 codes), Procedures and clinical notes; twin findings and goals only raise the rank of a protocol the ' +
+      'record supports. Writes the best protocol as a proposal for clinician review: a CarePlan (status draft, intent ' +
+      'proposal) starting at the phase the record places the patient in, with its stop rules, red flags and sources, ' +
+      'a review Task and a Provenance, all labelled AIAST, in one transaction. An active condition with no protocol ' +
+      'in the library is said plainly (noProtocol) and raises a Task for the care team. Idempotent: a proposal that ' +
+      'awaits review is returned, not written again; a plan in force is proposed its next phase when the record ' +
+      'reaches it. Nothing becomes active without a clinician approving it through $review.',
     affectsState: true,
     code: 'match-evidence',
     resource: ['Patient'],
@@ -81,10 +84,20 @@ export function matchEvidenceOperation(): OperationDefinition {
         min: 1,
         max: '1',
         type: 'code',
-        documentation: 'created | exists | no-match | skipped-consent',
+        documentation: 'created | progression-proposed | exists | in-force | no-match | skipped-consent',
       },
       { name: 'carePlan', use: 'out', min: 0, max: '1', type: 'Reference', documentation: 'The proposed CarePlan.' },
       { name: 'task', use: 'out', min: 0, max: '1', type: 'Reference', documentation: 'Its review Task.' },
+      {
+        name: 'startPhase',
+        use: 'out',
+        min: 0,
+        max: '1',
+        type: 'string',
+        documentation: 'The phase the record places the patient in, or that the clinician must choose it.',
+      },
+      { name: 'phaseReason', use: 'out', min: 0, max: '1', type: 'string', documentation: 'Why that phase.' },
+      { name: 'overdue', use: 'out', min: 0, max: '*', type: 'string', documentation: 'Reviews due or past due.' },
       {
         name: 'match',
         use: 'out',
@@ -98,7 +111,30 @@ export function matchEvidenceOperation(): OperationDefinition {
           { name: 'rationale', use: 'out', min: 1, max: '1', type: 'string' },
         ],
       },
-      { name: 'caution', use: 'out', min: 0, max: '*', type: 'string', documentation: 'Contraindications noted.' },
+      {
+        name: 'caution',
+        use: 'out',
+        min: 0,
+        max: '*',
+        type: 'string',
+        documentation: 'Contraindications noted, and the stop rules and red flags of the protocol.',
+      },
+      {
+        name: 'noProtocol',
+        use: 'out',
+        min: 0,
+        max: '*',
+        type: 'string',
+        documentation: 'An active condition the library has no protocol for, said plainly.',
+      },
+      {
+        name: 'careTeamTask',
+        use: 'out',
+        min: 0,
+        max: '*',
+        type: 'Reference',
+        documentation: 'The Task raised for the care team about a condition with no protocol.',
+      },
       { name: 'noMatchReason', use: 'out', min: 0, max: '1', type: 'string', documentation: 'Why nothing matched.' },
       { name: 'ranking', use: 'out', min: 1, max: '1', type: 'string', documentation: 'What ranked the protocols.' },
     ],
@@ -156,6 +192,15 @@ export function reviewOperation(): OperationDefinition {
         documentation: 'modify: index of a CarePlan.activity to drop.',
       },
       { name: 'note', use: 'in', min: 0, max: '1', type: 'string', documentation: 'modify: a note for the CarePlan.' },
+      {
+        name: 'phase',
+        use: 'in',
+        min: 0,
+        max: '1',
+        type: 'string',
+        documentation:
+          'approve: the phase to start from (its number from 1, or its id); required when the record cannot decide.',
+      },
       { name: 'taskStatus', use: 'out', min: 1, max: '1', type: 'code' },
       { name: 'carePlanStatus', use: 'out', min: 1, max: '1', type: 'code' },
       {
@@ -165,6 +210,23 @@ export function reviewOperation(): OperationDefinition {
         max: '*',
         type: 'Reference',
         documentation: 'Requests created on approval.',
+      },
+      { name: 'goal', use: 'out', min: 0, max: '*', type: 'Reference', documentation: 'Goals created on approval.' },
+      {
+        name: 'phaseInForce',
+        use: 'out',
+        min: 0,
+        max: '1',
+        type: 'string',
+        documentation: 'approve: the phase in force.',
+      },
+      {
+        name: 'provenance',
+        use: 'out',
+        min: 0,
+        max: '1',
+        type: 'Reference',
+        documentation: 'The Provenance of this decision.',
       },
     ],
   };

@@ -92,6 +92,15 @@ export async function main(argv: readonly string[]): Promise<void> {
         log,
       });
       log(`Seeding: ${result.posted} patients loaded, ${result.alreadyPresent} already present`);
+      // The protocol library too, so proposals' instantiatesCanonical and Provenance entities resolve on this server
+      // (idempotent: nothing is written when the same versions are there). Here and not in openRepository: the store
+      // cannot write before the server listens (its base URL is not known yet). With --no-seed, the first proposal
+      // loads them (src/proposal/proposalWriter.ts).
+      const { loadProtocolDefinitions } = await import('../proposal/protocolDefinitions');
+      const { loadProtocolLibrary } = await import('../protocols/protocolLibrary');
+      const { LocalFhirClient } = await import('../fhir/localFhirClient');
+      const defs = await loadProtocolDefinitions(new LocalFhirClient(repo, router), loadProtocolLibrary());
+      log(`Protocol library: ${defs.written.length} definitions written, ${defs.unchanged} already present`);
     },
     version,
     env: process.env,

@@ -17,6 +17,7 @@ interface ReviewFlags {
   readonly reason?: string;
   readonly removeActivity?: string[];
   readonly note?: string;
+  readonly phase?: string;
   readonly fhir?: string;
   readonly dataDir: string;
 }
@@ -53,13 +54,19 @@ export function registerPlanCommands(program: Command, deps: CliDependencies): v
                 ? outcome
                 : {
                     status: outcome.status,
-                    ...(outcome.status !== 'no-match' ? { carePlan: outcome.carePlan, task: outcome.task } : {}),
-                    matches: outcome.match.matches.map((m) => ({
-                      protocol: m.planDefinition.id,
-                      score: Number(m.score.toFixed(3)),
-                      rationale: m.rationale,
-                    })),
-                    cautions: outcome.match.cautions,
+                    ...(outcome.status !== 'no-match'
+                      ? {
+                          carePlan: outcome.carePlan,
+                          task: outcome.task,
+                          startPhase: outcome.startPhase ?? 'to be chosen by the clinician at approval (--phase)',
+                          phaseReason: outcome.phaseReason,
+                          overdue: outcome.overdue,
+                          cautions: outcome.cautions,
+                        }
+                      : { cautions: outcome.match.cautions }),
+                    matches: outcome.match.matches.map((m) => ({ protocol: m.planDefinition.id, why: m.rationale })),
+                    noProtocol: outcome.match.unmatchedConditions.map((u) => u.statement),
+                    careTeamTasks: outcome.careTeamTasks,
                     ...(outcome.match.noMatchReason ? { noMatchReason: outcome.match.noMatchReason } : {}),
                     warnings: outcome.issues.map((i) => i.details?.text ?? i.diagnostics),
                   },
@@ -84,6 +91,10 @@ export function registerPlanCommands(program: Command, deps: CliDependencies): v
     .option('--reason <text>', 'why (required to reject)')
     .option('--remove-activity <index...>', 'modify: CarePlan.activity indexes (0-based) to drop')
     .option('--note <text>', 'modify: a note for the CarePlan')
+    .option(
+      '--phase <n>',
+      'approve: the phase to start from (number from 1, or phase id); needed when the record cannot decide'
+    )
     .option('--fhir <url>', 'FHIR R4 base URL of the server (default: the embedded store in --data-dir)')
     .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
     .action(async (flags: ReviewFlags, command: Command) => {
@@ -105,6 +116,7 @@ export function registerPlanCommands(program: Command, deps: CliDependencies): v
               reason: flags.reason,
               note: flags.note,
               removeActivities: flags.removeActivity?.map(Number),
+              phase: flags.phase,
             },
             new Date().toISOString(),
             target.validate
