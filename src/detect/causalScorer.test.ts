@@ -74,13 +74,38 @@ describe('statistical detectors', () => {
     expect(scores.some((s) => s.alarm && s.day >= 88 && s.day <= 97)).toBe(true);
   });
 
-  test('a device change (level shift without illness) does not hold an alarm open: the baseline adopts the new level', () => {
+  test('a sustained level shift ends the alarm after maxEpisodeDays but stays flagged as a pending shift, never as recovered', () => {
     const shifted = series(150, { 'resting-heart-rate': (d, r) => 55 + 2 * r() + (d >= 60 ? 8 : 0) });
     const scores = scoreSubject(shifted, 'ensemble');
     const alarmDays = scores.filter((s) => s.alarm).map((s) => s.day);
     expect(alarmDays.length).toBeGreaterThan(0); // the shift is seen...
-    expect(alarmDays.length).toBeLessThanOrEqual(22); // ...but closes within the episode limit
+    expect(alarmDays.length).toBeLessThanOrEqual(22); // ...the alarm ends at the episode limit...
     expect(scores.filter((s) => s.day >= 100).some((s) => s.alarm)).toBe(false);
+    // ...and every later day says the shift is pending (still away from the earlier baseline), for a clinician.
+    const after = scores.filter((s) => s.day > Math.max(...alarmDays));
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.every((s) => s.shiftSince === Math.min(...alarmDays))).toBe(true);
+  });
+
+  test('a pending shift resolves once the values are back within the earlier baseline', () => {
+    const long = series(150, { 'resting-heart-rate': (d, r) => 55 + 2 * r() + (d >= 60 && d < 100 ? 8 : 0) });
+    const scores = scoreSubject(long, 'ensemble');
+    expect(scores.some((s) => s.shiftSince !== undefined && s.day < 100)).toBe(true);
+    expect(scores.filter((s) => s.day >= 110).some((s) => s.shiftSince !== undefined)).toBe(false);
+  });
+
+  test('no stuck CUSUM: a spot metric that loses its baseline does not raise repeated alarms at a frozen score', () => {
+    // Resting HR every day; spot heart rate daily for 40 days with a 6-day rise at the end, then only every 12th day
+    // at its old level: its 28-day window soon holds fewer than 7 values, so it cannot be scored.
+    const spot = series(200, {
+      'resting-heart-rate': (d, r) => 55 + 2 * r(),
+      'heart-rate': (d, r) => (d < 40 ? 72 + 2 * r() + (d >= 34 ? 15 : 0) : d % 12 === 0 ? 72 + 2 * r() : undefined),
+    });
+    const scores = scoreSubject(spot, 'ensemble');
+    // After the rise, alarms end once the person is quiet; no alarm in the two months that follow.
+    expect(scores.filter((s) => s.day >= 80).some((s) => s.alarm)).toBe(false);
+    const cusum = scoreSubject(spot, 'cusum');
+    expect(cusum.filter((s) => s.day >= 80).every((s) => s.score < 1)).toBe(true);
   });
 
   test('long CSV input: ISO or integer days, unknown metrics named, bad rows with their line', () => {
