@@ -98,7 +98,7 @@ describe('statistical detectors', () => {
     // Resting HR every day; spot heart rate daily for 40 days with a 6-day rise at the end, then only every 12th day
     // at its old level: its 28-day window soon holds fewer than 7 values, so it cannot be scored.
     const spot = series(200, {
-      'resting-heart-rate': (d, r) => 55 + 2 * r(),
+      'resting-heart-rate': (_d, r) => 55 + 2 * r(),
       'heart-rate': (d, r) => (d < 40 ? 72 + 2 * r() + (d >= 34 ? 15 : 0) : d % 12 === 0 ? 72 + 2 * r() : undefined),
     });
     const scores = scoreSubject(spot, 'ensemble');
