@@ -13,6 +13,7 @@ interface FindingsFlags {
   readonly all?: boolean;
   readonly detector: Detector;
   readonly taskThreshold: number;
+  readonly taskRisk: 'low' | 'moderate';
   readonly taskOwner?: string;
   readonly fhir?: string;
   readonly dataDir: string;
@@ -20,8 +21,8 @@ interface FindingsFlags {
 }
 
 /**
- * `twin findings [--patient ID ... | --all] [--detector ensemble|zscore|cusum|lstm] [--task-threshold 0.5]
- * [--task-owner REF] [--fhir URL | --data-dir DIR] [--model-dir DIR]`: runs early-warning detection over each
+ * `twin findings [--patient ID ... | --all] [--detector ensemble|zscore|cusum|lstm] [--task-risk moderate]
+ * [--task-threshold 0.5] [--task-owner REF] [--fhir URL | --data-dir DIR] [--model-dir DIR]`: runs early-warning detection over each
  * patient's Observations on the server and writes the findings back (src/detect/findings/): a RiskAssessment per alarm
  * episode, a review Task for those at or above the threshold, the detector's model Device; one transaction per
  * patient, idempotent. With `lstm` the model is checked against its card first (a mismatched file is refused, nothing
@@ -36,13 +37,20 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
     .option('--detector <name>', `one of ${DETECTORS.join(', ')}`, parseDetector, 'ensemble')
     .option(
       '--task-threshold <p>',
-      'create a review Task for findings with probability >= p (0..1)',
+      'create a review Task for findings with a calibrated probability >= p (0..1)',
       parseProbability,
       0.5
     )
     .option(
+      '--task-risk <level>',
+      'without calibration (all detectors today): lowest qualitative likelihood that gets a review Task, low | moderate',
+      parseRisk,
+      'moderate'
+    )
+    .option(
       '--task-owner <reference>',
-      'who reviews: Practitioner/..., PractitionerRole/..., Organization/... or CareTeam/...'
+      'who reviews: Practitioner/..., PractitionerRole/..., Organization/... or CareTeam/... (env TWIN_REVIEW_OWNER)',
+      deps.env.TWIN_REVIEW_OWNER
     )
     .option('--fhir <url>', 'FHIR R4 base URL of the server (default: the embedded store in --data-dir)')
     .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
@@ -73,6 +81,7 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
               ...DEFAULT_FINDINGS_OPTIONS,
               ...(lstm ? { source: lstm.source } : { detector: statisticalDetector(flags.detector) }),
               taskThreshold: flags.taskThreshold,
+              taskRisk: flags.taskRisk,
               taskOwner: flags.taskOwner,
             },
             log
@@ -113,6 +122,13 @@ function parseDetector(value: string): Detector {
     throw new InvalidArgumentError(`must be one of ${DETECTORS.join(', ')}`);
   }
   return value as Detector;
+}
+
+function parseRisk(value: string): 'low' | 'moderate' {
+  if (value !== 'low' && value !== 'moderate') {
+    throw new InvalidArgumentError('must be low or moderate');
+  }
+  return value;
 }
 
 function parseProbability(value: string): number {
