@@ -121,7 +121,9 @@ export function reviewOperation(): OperationDefinition {
       'accept | start | approve | modify | reject | cancel a proposal through its review Task. Only valid transitions ' +
       'of the Task state machine are carried out (approving twice, approving a revoked plan or approving without a ' +
       'Practitioner are refused with an OperationOutcome). approve makes the CarePlan active and requests the ' +
-      'activities of the phase it starts at; modify writes a new CarePlan version; reject revokes it with the reason.',
+      'activities of the phase it starts at; modify writes a new CarePlan version; reject revokes it with the reason. ' +
+      "A finding's review Task (focus an anomaly RiskAssessment) takes confirm | dismiss instead: the Task is " +
+      'completed with the decision, the clinician and the reason (required to dismiss); the finding is not changed.',
     affectsState: true,
     code: 'review',
     resource: ['Task'],
@@ -135,7 +137,7 @@ export function reviewOperation(): OperationDefinition {
         min: 1,
         max: '1',
         type: 'code',
-        documentation: 'accept | start | approve | modify | reject | cancel',
+        documentation: 'proposal: accept | start | approve | modify | reject | cancel; finding: confirm | dismiss',
       },
       {
         name: 'practitioner',
@@ -145,7 +147,14 @@ export function reviewOperation(): OperationDefinition {
         type: 'Reference',
         documentation: 'The deciding clinician (required except to cancel).',
       },
-      { name: 'reason', use: 'in', min: 0, max: '1', type: 'string', documentation: 'Why (required to reject).' },
+      {
+        name: 'reason',
+        use: 'in',
+        min: 0,
+        max: '1',
+        type: 'string',
+        documentation: 'Why (required to reject or dismiss).',
+      },
       {
         name: 'removeActivity',
         use: 'in',
@@ -156,7 +165,15 @@ export function reviewOperation(): OperationDefinition {
       },
       { name: 'note', use: 'in', min: 0, max: '1', type: 'string', documentation: 'modify: a note for the CarePlan.' },
       { name: 'taskStatus', use: 'out', min: 1, max: '1', type: 'code' },
-      { name: 'carePlanStatus', use: 'out', min: 1, max: '1', type: 'code' },
+      { name: 'carePlanStatus', use: 'out', min: 0, max: '1', type: 'code', documentation: 'Proposals only.' },
+      {
+        name: 'findingDecision',
+        use: 'out',
+        min: 0,
+        max: '1',
+        type: 'code',
+        documentation: 'Findings only: confirmed | dismissed.',
+      },
       {
         name: 'requested',
         use: 'out',
