@@ -1,5 +1,5 @@
 import type { MetricName } from '../fhir/metricCatalogue';
-import { scoreSubject, type DetectorName } from './causalScorer';
+import { DEFAULT_DETECTOR_OPTIONS, scoreSubject, type DetectorName } from './causalScorer';
 import { readDetectionInput, type SubjectSeries } from './detectionInput';
 import { evaluateDetection } from './detectionEvaluation';
 
@@ -106,6 +106,21 @@ describe('statistical detectors', () => {
     expect(scores.filter((s) => s.day >= 80).some((s) => s.alarm)).toBe(false);
     const cusum = scoreSubject(spot, 'cusum');
     expect(cusum.filter((s) => s.day >= 80).every((s) => s.score < 1)).toBe(true);
+  });
+
+  test('sparse mode: a few spot readings are scored against a baseline widened by the population prior', () => {
+    // Resting HR on 4 days in three weeks, then a reading 12 bpm up: too few days for the dense mode to score.
+    const sparse = series(30, {
+      'resting-heart-rate': (d) =>
+        d === 0 ? 56 : d === 6 ? 57 : d === 13 ? 55 : d === 20 ? 56 : d === 27 ? 68 : undefined,
+    });
+    expect(scoreSubject(sparse, 'zscore').every((s) => s.score === 0)).toBe(true);
+    const options = { ...DEFAULT_DETECTOR_OPTIONS, windowDays: 90, minBaselineDays: 3 };
+    const own = scoreSubject(sparse, 'zscore', options).at(-1)?.score ?? 0;
+    const pooled = scoreSubject(sparse, 'zscore', { ...options, priorSpreadDays: 7 }).at(-1)?.score ?? 0;
+    expect(pooled).toBeGreaterThan(0);
+    // Four readings alone give a spread near the floor and an overconfident z; the prior tempers it.
+    expect(pooled).toBeLessThan(own);
   });
 
   test('long CSV input: ISO or integer days, unknown metrics named, bad rows with their line', () => {

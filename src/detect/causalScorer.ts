@@ -1,6 +1,7 @@
 import type { MetricName } from '../fhir/metricCatalogue';
 import { SortedWindow } from '../twin/baseline';
 import { METRIC_RULES } from '../twin/metricRules';
+import { POPULATION_PRIORS } from '../twin/populationPriors';
 import type { SubjectSeries } from './detectionInput';
 
 export type DetectorName = 'ensemble' | 'zscore' | 'cusum';
@@ -30,6 +31,13 @@ export interface DetectorOptions {
   readonly maxEpisodeDays: number;
   /** Ensemble: the CUSUM enters the score divided by this (it accumulates over days, z does not). */
   readonly ensembleCusumDivisor: number;
+  /**
+   * Population prior on the day-to-day spread, as this many pseudo-days of the population's typical within-person
+   * spread (src/twin/populationPriors.ts) pooled with the person's own days: spread^2 = (n sd^2 + k within^2) /
+   * (n + k). 0 = off (dense data: the person's own spread). The sparse mode uses it so that a baseline of a few spot
+   * readings is not overconfident.
+   */
+  readonly priorSpreadDays: number;
 }
 
 export const DEFAULT_DETECTOR_OPTIONS: Readonly<DetectorOptions> = Object.freeze({
@@ -43,6 +51,7 @@ export const DEFAULT_DETECTOR_OPTIONS: Readonly<DetectorOptions> = Object.freeze
   closeAfterDays: 3,
   maxEpisodeDays: 21,
   ensembleCusumDivisor: 3,
+  priorSpreadDays: 0,
 });
 // onThreshold, cusumK and ensembleCusumDivisor were chosen on a development cohort (`twin seed --seed 9`, 200 x 180
 // days) for few false alarms at a still early warning; figures are reported on other seeds and data sets.
@@ -118,7 +127,8 @@ export function scoreSubject(
       evict(state, day - options.windowDays);
       const robust = state.window.size >= options.minBaselineDays ? state.window.robust() : undefined;
       if (robust && rule.goodDirection !== 0) {
-        const z = (-rule.goodDirection * (value - robust.median)) / Math.max(rule.spreadFloor, robust.sd);
+        const z =
+          (-rule.goodDirection * (value - robust.median)) / spreadOf(metric, robust.sd, state.window.size, options);
         adverse.push({ metric, z });
         // Days without a value carry no evidence of deviation (z = 0), so the sum loses k for each of them: a spot
         // metric measured every few weeks does not carry an old excess into an unrelated later day.
@@ -200,6 +210,17 @@ export function scoreSubject(
     );
   }
   return out;
+}
+
+/** The spread a z is taken against: the person's own, pooled with the population prior when configured, floored. */
+function spreadOf(metric: MetricName, sd: number, n: number, options: DetectorOptions): number {
+  const floor = METRIC_RULES[metric].spreadFloor;
+  const k = options.priorSpreadDays;
+  if (!(k > 0)) {
+    return Math.max(floor, sd);
+  }
+  const within = POPULATION_PRIORS[metric].within;
+  return Math.max(floor, Math.sqrt((n * sd * sd + k * within * within) / (n + k)));
 }
 
 /** Robust median and spread of every metric window with enough days (the baseline in force). */

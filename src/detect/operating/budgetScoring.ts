@@ -5,15 +5,16 @@ import { COMBINED_BASE, type BudgetedDetector } from './operatingPoint';
 
 /**
  * Detector modes. `dense`: daily wearable data (the defaults). `sparse`: spot measurements a few times a week
- * (Welltory-like): a longer baseline window and fewer personal days before a metric is scored, so a person with a
- * handful of readings is scored at all. Operating points are tuned per mode.
+ * (Welltory-like): a 90-day baseline window, 3 personal values before a metric is scored (so a person with a handful
+ * of readings is scored at all), and the population's within-person spread as a prior worth 7 days (so a baseline of
+ * three readings is not overconfident). Operating points are tuned per mode.
  */
 export const DETECTOR_MODES = ['dense', 'sparse'] as const;
 export type DetectorMode = (typeof DETECTOR_MODES)[number];
 
 export const MODE_OPTIONS: Readonly<Record<DetectorMode, DetectorOptions>> = Object.freeze({
   dense: DEFAULT_DETECTOR_OPTIONS,
-  sparse: Object.freeze({ ...DEFAULT_DETECTOR_OPTIONS, windowDays: 90, minBaselineDays: 4 }),
+  sparse: Object.freeze({ ...DEFAULT_DETECTOR_OPTIONS, windowDays: 90, minBaselineDays: 3, priorSpreadDays: 7 }),
 });
 
 /** The statistical options of a detector run at `threshold` (its alarm threshold, in its own score units). */
