@@ -4,6 +4,8 @@ import type { CommandRegistration } from './commands';
 import type { FindingSource } from '../detect/findings/findingSource';
 import type { LstmDetector } from '../detect/lstm/lstmDetector';
 import { openEngineTarget } from './engineTarget';
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_FINDINGS_BUDGET, type OperatingPointsFile } from '../detect/operating/operatingPoint';
 
 const DETECTORS = ['ensemble', 'zscore', 'cusum', 'lstm'] as const;
 type Detector = (typeof DETECTORS)[number];
@@ -18,6 +20,9 @@ interface FindingsFlags {
   readonly fhir?: string;
   readonly dataDir: string;
   readonly modelDir?: string;
+  readonly budget: number;
+  readonly mode: 'dense' | 'sparse';
+  readonly points?: string;
 }
 
 /**
@@ -52,6 +57,19 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
       'who reviews: Practitioner/..., PractitionerRole/..., Organization/... or CareTeam/... (env TWIN_REVIEW_OWNER)',
       deps.env.TWIN_REVIEW_OWNER
     )
+    .option(
+      '--budget <b>',
+      'false-alarm budget (episodes per 30 event-free days): the detector runs at its operating point for it',
+      parsePositive,
+      DEFAULT_FINDINGS_BUDGET
+    )
+    .option(
+      '--mode <mode>',
+      'dense (daily wearables) | sparse (spot measurements): options and operating points',
+      parseMode,
+      'dense'
+    )
+    .option('--points <file>', 'operating points file (default models/detector-operating-points.json)')
     .option('--fhir <url>', 'FHIR R4 base URL of the server (default: the embedded store in --data-dir)')
     .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
     .option(
@@ -67,8 +85,15 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
         const { writeFindingsForPatients, DEFAULT_FINDINGS_OPTIONS } =
           await import('../detect/findings/findingsWriter');
         const log = (line: string): void => void process.stderr.write(line + '\n');
+        // Issue 11: the alarm threshold is the operating point chosen for the false-alarm budget, not a fixed one.
+        const { DEFAULT_OPERATING_POINTS_FILE, storedThreshold } = await import('../detect/operating/operatingPoint');
+        const { MODE_OPTIONS, optionsAt } = await import('../detect/operating/budgetScoring');
+        const pointsFile = flags.points ?? DEFAULT_OPERATING_POINTS_FILE();
+        const points = JSON.parse(await readFile(pointsFile, 'utf8')) as OperatingPointsFile;
+        const threshold = storedThreshold(points, flags.mode, flags.detector, flags.budget);
+        log(`twin findings: ${flags.detector} at threshold ${threshold} (budget ${flags.budget}, mode ${flags.mode})`);
         // The model is checked (and its workers started) before the server is touched: a refused model writes nothing.
-        const lstm = flags.detector === 'lstm' ? await openLearnedDetector(flags.modelDir) : undefined;
+        const lstm = flags.detector === 'lstm' ? await openLearnedDetector(flags.modelDir, threshold) : undefined;
         const target = await openEngineTarget(flags).catch(async (err: unknown) => {
           await lstm?.detector.close();
           throw err;
@@ -79,7 +104,16 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
             { client: target.client, validate: target.validate, today: () => new Date().toISOString().slice(0, 10) },
             {
               ...DEFAULT_FINDINGS_OPTIONS,
-              ...(lstm ? { source: lstm.source } : { detector: statisticalDetector(flags.detector) }),
+              ...(lstm
+                ? { source: lstm.source }
+                : {
+                    detector: statisticalDetector(flags.detector),
+                    detectorOptions: optionsAt(
+                      statisticalDetector(flags.detector),
+                      MODE_OPTIONS[flags.mode],
+                      threshold
+                    ),
+                  }),
               taskThreshold: flags.taskThreshold,
               taskRisk: flags.taskRisk,
               taskOwner: flags.taskOwner,
@@ -109,11 +143,17 @@ function statisticalDetector(detector: Detector): Exclude<Detector, 'lstm'> {
 
 /** Opens the learned detector (model checked against its card; one worker: findings score one patient at a time). */
 async function openLearnedDetector(
-  modelDir: string | undefined
+  modelDir: string | undefined,
+  onThreshold: number
 ): Promise<{ detector: LstmDetector; source: FindingSource }> {
   const { openLstmDetector } = await import('../detect/lstm/lstmDetector');
+  const { DEFAULT_LSTM_SCORING_OPTIONS } = await import('../detect/lstm/lstmScorer');
   const { lstmFindingSource } = await import('../detect/findings/lstmFindingSource');
-  const detector = await openLstmDetector({ workers: 1, ...(modelDir ? { modelDir } : {}) });
+  const detector = await openLstmDetector({
+    workers: 1,
+    scoring: { ...DEFAULT_LSTM_SCORING_OPTIONS, onThreshold },
+    ...(modelDir ? { modelDir } : {}),
+  });
   return { detector, source: lstmFindingSource(detector) };
 }
 
@@ -122,6 +162,21 @@ function parseDetector(value: string): Detector {
     throw new InvalidArgumentError(`must be one of ${DETECTORS.join(', ')}`);
   }
   return value as Detector;
+}
+
+function parsePositive(value: string): number {
+  const x = Number(value);
+  if (!Number.isFinite(x) || x <= 0) {
+    throw new InvalidArgumentError('must be a positive number');
+  }
+  return x;
+}
+
+function parseMode(value: string): 'dense' | 'sparse' {
+  if (value !== 'dense' && value !== 'sparse') {
+    throw new InvalidArgumentError('must be dense or sparse');
+  }
+  return value;
 }
 
 function parseRisk(value: string): 'low' | 'moderate' {

@@ -1,5 +1,17 @@
+import { readFileSync } from 'node:fs';
+import type { MetricName } from '../../fhir/metricCatalogue';
+import { DEFAULT_DETECTOR_OPTIONS } from '../causalScorer';
 import type { DetectionFigures } from '../detectionEvaluation';
-import { chooseThreshold, storedThreshold, thresholdGrid, type SweepPoint } from './operatingPoint';
+import { scoreAtThreshold } from './budgetScoring';
+import {
+  BUDGETED_DETECTORS,
+  chooseThreshold,
+  DEFAULT_OPERATING_POINTS_FILE,
+  storedThreshold,
+  thresholdGrid,
+  type OperatingPointsFile,
+  type SweepPoint,
+} from './operatingPoint';
 
 const point = (threshold: number, fa: number): SweepPoint => ({
   threshold,
@@ -34,5 +46,42 @@ describe('operating points by false-alarm budget', () => {
     expect(storedThreshold(file, 'dense', 'ensemble', 0.35)).toBe(6.5);
     expect(() => storedThreshold(file, 'dense', 'ensemble', 0.5)).toThrow(/met no budget/);
     expect(() => storedThreshold(file, 'dense', 'zscore', 0.35)).toThrow(/tune-detect/);
+  });
+});
+
+describe('shipped operating points and budget scoring', () => {
+  test('every detector has a dense operating point at both budgets; the statistical ones a sparse one too', () => {
+    const file = JSON.parse(readFileSync(DEFAULT_OPERATING_POINTS_FILE(), 'utf8')) as OperatingPointsFile;
+    for (const detector of BUDGETED_DETECTORS) {
+      for (const budget of [0.35, 0.5]) {
+        expect(storedThreshold(file, 'dense', detector, budget)).toBeGreaterThan(0);
+        if (!detector.includes('lstm')) {
+          expect(storedThreshold(file, 'sparse', detector, budget)).toBeGreaterThan(0);
+        }
+      }
+      // A smaller budget never has a lower threshold.
+      expect(storedThreshold(file, 'dense', detector, 0.35)).toBeGreaterThanOrEqual(
+        storedThreshold(file, 'dense', detector, 0.5)
+      );
+    }
+  });
+
+  test('a higher threshold never alarms on more days; ensemble+lstm alarms when either does', () => {
+    const values = new Map<number, Map<MetricName, number>>();
+    for (let d = 0; d < 60; d++) {
+      values.set(d, new Map([['resting-heart-rate', 55 + ((d * 7) % 5) - 2 + (d >= 40 && d < 45 ? 12 : 0)]]));
+    }
+    const subject = { subjectId: 's', dayLabels: new Map(), values };
+    const alarmDays = (t: number): number =>
+      scoreAtThreshold('ensemble', t, [subject], DEFAULT_DETECTOR_OPTIONS)[0].filter((s) => s.alarm).length;
+    expect(alarmDays(4)).toBeGreaterThan(0);
+    expect(alarmDays(8)).toBeLessThanOrEqual(alarmDays(4));
+    // LSTM errors that alarm on days 10-12 only (a spike in an otherwise flat error).
+    const errors = [...values.keys()].map((day) => ({ day, error: day >= 10 && day < 13 ? 5 : 0.1, reason: '' }));
+    const union = scoreAtThreshold('ensemble+lstm', 1, [subject], DEFAULT_DETECTOR_OPTIONS, [errors])[0];
+    const ensemble = scoreAtThreshold('ensemble', 4, [subject], DEFAULT_DETECTOR_OPTIONS)[0];
+    const lstm = scoreAtThreshold('lstm', 2.5, [subject], DEFAULT_DETECTOR_OPTIONS, [errors])[0];
+    expect(lstm.some((s) => s.alarm)).toBe(true);
+    union.forEach((u, i) => expect(u.alarm).toBe(ensemble[i].alarm || lstm[i].alarm));
   });
 });

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { packageRoot } from '../../fhir/packageRoot';
 import type { DetectionFigures } from '../detectionEvaluation';
 
 /**
@@ -113,3 +115,10 @@ export function storedThreshold(
 export function budgetKey(budget: number): string {
   return String(Math.round(budget * 1000) / 1000);
 }
+
+/** The operating points shipped with the engine (written by `twin eval tune-detect`, see its `command` field). */
+export const DEFAULT_OPERATING_POINTS_FILE = (): string =>
+  join(packageRoot(), 'models', 'detector-operating-points.json');
+
+/** The false-alarm budget findings run at unless told otherwise (episodes per 30 event-free days). */
+export const DEFAULT_FINDINGS_BUDGET = 0.35;
