@@ -9,7 +9,7 @@ export type FindingDetectorName = DetectorName | 'lstm';
 
 /**
  * Where a run's findings come from: the detector's name (in identifiers, notes and Task text), the model Device that
- * findings name as performer, the score at which it raises an alarm (for findingProbability.ts), and its causal
+ * findings name as performer, the score at which it raises an alarm (for findingLikelihood.ts), and its causal
  * day scores for one patient. findingsWriter.ts only needs this, so every detector shares one write path.
  */
 export interface FindingSource {
