@@ -187,7 +187,14 @@ describe('known events in the record', () => {
     expect(await writeFindingsForPatients([other], deps, DEFAULT_FINDINGS_OPTIONS)).toMatchObject({
       findingsSuppressed: 0,
       findingsWritten: 1,
+      tasksCreated: 1,
     });
+    // ...a sustained change, open, that asks a clinician "new normal?" through its review Task.
+    const [shift] = await findingsOf(client, other);
+    expect(shift.status).toBe('preliminary');
+    expect(shift.prediction?.[0]?.outcome?.text).toBe('sustained change (new normal?)');
+    const [task] = await client.searchAll<Task>('Task', { subject: `Patient/${other}` });
+    expect(task.description).toMatch(/sustained change \(new normal\?\)/);
   });
 
   it('device changes are the days a metric first comes from a source it never came from', () => {

@@ -233,10 +233,12 @@ export async function writePatientFindings(
       entry.push({ fullUrl, resource: riskAssessment, request: conditional('PUT', 'RiskAssessment', key) });
       written++;
     }
+    // A sustained change asks a clinician "new normal?" whatever its likelihood: it is never adopted silently.
     const wantsTask =
-      likelihood.probability !== undefined
+      outcome === 'sustained change (new normal?)' ||
+      (likelihood.probability !== undefined
         ? likelihood.probability >= options.taskThreshold
-        : RISK_RANK[likelihood.qualitative] >= RISK_RANK[options.taskRisk];
+        : RISK_RANK[likelihood.qualitative] >= RISK_RANK[options.taskRisk]);
     if (wantsTask) {
       const task = buildReviewTask(episode.onsetDay, {
         patientId,
