@@ -327,6 +327,28 @@ describe('writing findings to the embedded store', () => {
     expect(ra.prediction?.[0]?.rationale).toMatch(/^Calibrated probability: test calibration/);
   });
 
+  it('a review Task nobody picked up expires after the episode ended; none is created for old episodes', async () => {
+    const { client, deps } = await emptyStore();
+    await seedPatient(client, 'expiry', { days: 5, rhrRise: 20, hrvDrop: 20 }, 30);
+    const options = { ...DEFAULT_FINDINGS_OPTIONS, taskExpiryDays: 28 };
+    const soon = await writeFindingsForPatients('all', { ...deps, today: () => '2026-03-20' }, options);
+    expect(soon).toMatchObject({ findingsWritten: 1, tasksCreated: 1 });
+    const later = await writeFindingsForPatients('all', { ...deps, today: () => '2026-06-01' }, options);
+    expect(later).toMatchObject({ tasksCreated: 0, tasksCancelled: 1 });
+    const [task] = await client.searchAll<Task>('Task', {});
+    expect(task.status).toBe('cancelled');
+    expect(task.statusReason?.text).toMatch(/Not picked up within 28 days after the episode ended/);
+    const [ra] = await client.searchAll<RiskAssessment>('RiskAssessment', {});
+    expect(ra.status).toBe('final'); // the finding stays
+    // A first run long after the episode writes the finding but no Task.
+    const fresh = await emptyStore();
+    await seedPatient(fresh.client, 'old', { days: 5, rhrRise: 20, hrvDrop: 20 }, 30);
+    expect(await writeFindingsForPatients('all', fresh.deps, options)).toMatchObject({
+      findingsWritten: 1,
+      tasksCreated: 0,
+    });
+  });
+
   it('withdraws a finding the data no longer produce', async () => {
     const { client, deps } = await emptyStore();
     const id = await seedPatient(client, 'retract', { days: 5, rhrRise: 20, hrvDrop: 20 }, 10);

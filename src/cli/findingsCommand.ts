@@ -16,6 +16,7 @@ interface FindingsFlags {
   readonly detector: Detector;
   readonly taskThreshold: number;
   readonly taskRisk: 'low' | 'moderate';
+  readonly taskExpiryDays: number;
   readonly taskOwner?: string;
   readonly fhir?: string;
   readonly dataDir: string;
@@ -51,6 +52,12 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
       'without calibration (all detectors today): lowest qualitative likelihood that gets a review Task, low | moderate',
       parseRisk,
       'moderate'
+    )
+    .option(
+      '--task-expiry-days <n>',
+      'cancel a review Task nobody picked up this many days after its episode ended (and create none for older episodes)',
+      parsePositive,
+      28
     )
     .option(
       '--task-owner <reference>',
@@ -116,6 +123,7 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
                   }),
               taskThreshold: flags.taskThreshold,
               taskRisk: flags.taskRisk,
+              taskExpiryDays: flags.taskExpiryDays,
               taskOwner: flags.taskOwner,
             },
             log

@@ -38,7 +38,7 @@ import {
 } from './findingResources';
 import { statisticalFindingSource, type FindingSource } from './findingSource';
 import { findingsInput } from './findingsInput';
-import { parseDay } from '../../calendar/calendarDay';
+import { isoDay, parseDay } from '../../calendar/calendarDay';
 
 export interface FindingsOptions {
   /** The statistical detector and its options: used when no `source` is given. */
@@ -59,6 +59,12 @@ export interface FindingsOptions {
   readonly taskRisk: QualitativeRisk;
   /** When a deviation counts as starting at a recorded event (episodeAttribution.ts). */
   readonly attribution: AttributionOptions;
+  /**
+   * A review Task nobody has picked up (still `requested`) is cancelled this many days after its episode closed, and
+   * none is created for an episode closed longer ago (a first run over years of history must not flood the worklist).
+   * The finding itself stays in the record. Undefined: never (the library default; `twin findings` uses 28).
+   */
+  readonly taskExpiryDays?: number;
   /** Reference of who reviews (Practitioner/..., PractitionerRole/..., Organization/..., CareTeam/...). */
   readonly taskOwner?: string;
   /** Activity-only episodes at least this many days long read as a recovery plateau. */
@@ -106,7 +112,7 @@ export interface PatientFindingsSummary {
   /** Episodes suppressed as starting at a device change (not written). */
   readonly findingsSuppressed: number;
   readonly tasksCreated: number;
-  /** Open review Tasks cancelled because their finding was withdrawn. */
+  /** Open review Tasks cancelled: their finding was withdrawn, or nobody picked them up before they expired. */
   readonly tasksCancelled: number;
 }
 
@@ -209,6 +215,8 @@ export async function writePatientFindings(
   let tasksCreated = 0;
   let attributed = 0;
   let suppressed = 0;
+  let tasksCancelled = 0;
+  const todayDay = parseDay(deps.today()) ?? Number.MAX_SAFE_INTEGER;
   for (const episode of episodes) {
     const attribution = attributeEpisode(episode, episodeDeviations(episode), knownEvents, options.attribution);
     if (attribution?.action === 'suppressed') {
@@ -250,7 +258,23 @@ export async function writePatientFindings(
         authoredOn: deps.today(),
       });
       const taskKey = twinKey(task) ?? '';
-      if (!tasksOnServer.has(taskKey)) {
+      const existingTask = tasksOnServer.get(taskKey);
+      const closedDaysAgo = episode.open ? undefined : todayDay - episode.lastDay;
+      const expired =
+        options.taskExpiryDays !== undefined && closedDaysAgo !== undefined && closedDaysAgo > options.taskExpiryDays;
+      if (existingTask?.id && expired && existingTask.status === 'requested') {
+        entry.push(
+          cancelTask(
+            existingTask,
+            `Not picked up within ${options.taskExpiryDays} days after the episode ended (${isoDay(episode.lastDay)}); ` +
+              'the finding stays in the record',
+            'expired',
+            deps.validate
+          )
+        );
+        tasksCancelled++;
+      }
+      if (!existingTask && !expired) {
         // A new finding is referenced by its urn:uuid, which the server rewrites to RiskAssessment/{id} when it runs
         // the transaction (FHIR R4 http.html#trules); the profile's literal-reference rule is checked on that shape.
         deps.validate?.(
@@ -267,7 +291,6 @@ export async function writePatientFindings(
     }
   }
   let withdrawn = 0;
-  let tasksCancelled = 0;
   for (const [key, ra] of onServer) {
     if (produced.has(key)) {
       continue;
@@ -276,21 +299,9 @@ export async function writePatientFindings(
     const onset = key.slice(findingPrefix.length);
     const task = tasksOnServer.get(findingReviewIdentifierValue(patientId, source.detector, parseDay(onset) ?? NaN));
     if (task?.id && OPEN_TASK.has(task.status)) {
-      const cancelled: Task = {
-        ...task,
-        status: 'cancelled',
-        statusReason: { text: 'The finding was withdrawn: the data no longer produce it' },
-        businessStatus: { text: 'withdrawn' },
-      };
-      deps.validate?.(cancelled);
-      entry.push({
-        resource: cancelled,
-        request: {
-          method: 'PUT',
-          url: `Task/${task.id}`,
-          ...(task.meta?.versionId ? { ifMatch: `W/"${task.meta.versionId}"` } : {}),
-        },
-      });
+      entry.push(
+        cancelTask(task, 'The finding was withdrawn: the data no longer produce it', 'withdrawn', deps.validate)
+      );
       tasksCancelled++;
     }
     if (ra.status === 'entered-in-error') {
@@ -411,6 +422,30 @@ const EMPTY: PatientFindingsSummary = {
   tasksCreated: 0,
   tasksCancelled: 0,
 };
+
+/** A review Task cancelled (R4 task.html#statemachine: "The task was not completed"), version-checked (If-Match). */
+function cancelTask(
+  task: Task,
+  reason: string,
+  business: string,
+  validate: ((resource: Resource) => void) | undefined
+): BundleEntry {
+  const cancelled: Task = {
+    ...task,
+    status: 'cancelled',
+    statusReason: { text: reason },
+    businessStatus: { text: business },
+  };
+  validate?.(cancelled);
+  return {
+    resource: cancelled,
+    request: {
+      method: 'PUT',
+      url: `Task/${task.id ?? ''}`,
+      ...(task.meta?.versionId ? { ifMatch: `W/"${task.meta.versionId}"` } : {}),
+    },
+  };
+}
 
 const RISK_RANK: Readonly<Record<QualitativeRisk, number>> = Object.freeze({ low: 0, moderate: 1 });
 
