@@ -426,10 +426,11 @@ describe('profiles constrain what they claim (project validator)', () => {
     ['risk assessment without basis', () => ({ ...riskAssessment(), basis: undefined }), 'RiskAssessment.basis'],
     ['risk assessment without note', () => ({ ...riskAssessment(), note: undefined }), 'RiskAssessment.note'],
     [
-      'risk assessment with a qualitative probability only',
+      // Issue 11: a qualitative likelihood alone is now valid (no uncalibrated probability); neither is not.
+      'risk assessment with an outcome but neither a probability nor a qualitative likelihood',
       () => ({
         ...riskAssessment(),
-        prediction: [{ outcome: { text: 'x' }, qualitativeRisk: { text: 'high' } }],
+        prediction: [{ outcome: { text: 'x' } }],
       }),
       'RiskAssessment.prediction[0]',
     ],

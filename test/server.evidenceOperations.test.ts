@@ -1,4 +1,7 @@
-import type { DocumentReference, Parameters, Practitioner } from '@medplum/fhirtypes';
+import type { DocumentReference, Parameters, Practitioner, Task } from '@medplum/fhirtypes';
+import { addDays } from '../src/calendar/calendarDay';
+import { DEFAULT_FINDINGS_OPTIONS, writeFindingsForPatients } from '../src/detect/findings/findingsWriter';
+import { buildMetricObservation } from '../src/ingest/importers/metricObservation';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -244,5 +247,74 @@ describe('$match-evidence and $review over HTTP', () => {
     ]);
     expect(withPhase.status).toBe(200);
     expect(value(withPhase.json, 'phaseInForce')).toMatch(/^Phase 2/);
+  });
+
+  test("a finding's review Task through $review: confirm or dismiss, proposal decisions refused", async () => {
+    const created = await client.transaction({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
+        {
+          resource: { resourceType: 'Practitioner', name: [{ family: 'Okafor' }] } satisfies Practitioner,
+          request: { method: 'POST', url: 'Practitioner' },
+        },
+      ],
+    });
+    const patientId = /Patient\/([^/]+)/.exec(created.entry?.[0]?.response?.location ?? '')?.[1] ?? '';
+    const practitioner = /Practitioner\/[^/]+/.exec(created.entry?.[1]?.response?.location ?? '')?.[0] ?? '';
+    const entry = [];
+    for (let d = 0; d < 50; d++) {
+      const spike = d >= 40 && d < 45;
+      for (const [metric, v] of [
+        ['resting-heart-rate', 60 + ((d * 7) % 5) - 2 + (spike ? 20 : 0)],
+        ['hrv-rmssd', 50 + ((d * 3) % 7) - 3 - (spike ? 20 : 0)],
+      ] as const) {
+        const o = buildMetricObservation({
+          source: 'test',
+          subjectKey: 'finding-review',
+          subject: { reference: `Patient/${patientId}` },
+          metric,
+          day: addDays('2026-01-01', d),
+          value: v,
+        });
+        entry.push({ resource: o, request: { method: 'POST' as const, url: 'Observation' } });
+      }
+    }
+    await client.transaction({ resourceType: 'Bundle', type: 'transaction', entry });
+    await writeFindingsForPatients([patientId], { client, today: () => '2026-03-01' }, DEFAULT_FINDINGS_OPTIONS);
+    const [task] = await client.searchAll<Task>('Task', { subject: `Patient/${patientId}` });
+    expect(task.focus?.reference).toMatch(/^RiskAssessment\//);
+    const approve = await post(`Task/${task.id}/$review`, {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'decision', valueCode: 'approve' },
+        { name: 'practitioner', valueReference: { reference: practitioner } },
+      ],
+    });
+    expect(approve.status).toBe(400);
+    const dismissWithoutReason = await post(`Task/${task.id}/$review`, {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'decision', valueCode: 'dismiss' },
+        { name: 'practitioner', valueReference: { reference: practitioner } },
+      ],
+    });
+    expect(dismissWithoutReason.status).toBe(400);
+    const confirm = await post(`Task/${task.id}/$review`, {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'decision', valueCode: 'confirm' },
+        { name: 'practitioner', valueReference: { reference: practitioner } },
+        { name: 'reason', valueString: 'Febrile on phone follow-up' },
+      ],
+    });
+    expect(confirm.status).toBe(200);
+    expect(value(confirm.json, 'findingDecision')).toBe('confirmed');
+    const [stored] = await client.searchAll<Task>('Task', { _id: task.id ?? '' });
+    expect(stored.status).toBe('completed');
+    expect(stored.output?.find((o) => o.type?.text === 'review reason')?.valueString).toBe(
+      'Febrile on phone follow-up'
+    );
   });
 });

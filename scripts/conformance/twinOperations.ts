@@ -158,7 +158,9 @@ export function reviewOperation(): OperationDefinition {
       'accept | start | approve | modify | reject | cancel a proposal through its review Task. Only valid transitions ' +
       'of the Task state machine are carried out (approving twice, approving a revoked plan or approving without a ' +
       'Practitioner are refused with an OperationOutcome). approve makes the CarePlan active and requests the ' +
-      'activities of the phase it starts at; modify writes a new CarePlan version; reject revokes it with the reason.',
+      'activities of the phase it starts at; modify writes a new CarePlan version; reject revokes it with the reason. ' +
+      "A finding's review Task (focus an anomaly RiskAssessment) takes confirm | dismiss instead: the Task is " +
+      'completed with the decision, the clinician and the reason (required to dismiss); the finding is not changed.',
     affectsState: true,
     code: 'review',
     resource: ['Task'],
@@ -172,7 +174,7 @@ export function reviewOperation(): OperationDefinition {
         min: 1,
         max: '1',
         type: 'code',
-        documentation: 'accept | start | approve | modify | reject | cancel',
+        documentation: 'proposal: accept | start | approve | modify | reject | cancel; finding: confirm | dismiss',
       },
       {
         name: 'practitioner',
@@ -182,7 +184,14 @@ export function reviewOperation(): OperationDefinition {
         type: 'Reference',
         documentation: 'The deciding clinician (required except to cancel).',
       },
-      { name: 'reason', use: 'in', min: 0, max: '1', type: 'string', documentation: 'Why (required to reject).' },
+      {
+        name: 'reason',
+        use: 'in',
+        min: 0,
+        max: '1',
+        type: 'string',
+        documentation: 'Why (required to reject or dismiss).',
+      },
       {
         name: 'removeActivity',
         use: 'in',
@@ -202,7 +211,15 @@ export function reviewOperation(): OperationDefinition {
           'approve: the phase to start from (its number from 1, or its id); required when the record cannot decide.',
       },
       { name: 'taskStatus', use: 'out', min: 1, max: '1', type: 'code' },
-      { name: 'carePlanStatus', use: 'out', min: 1, max: '1', type: 'code' },
+      { name: 'carePlanStatus', use: 'out', min: 0, max: '1', type: 'code', documentation: 'Proposals only.' },
+      {
+        name: 'findingDecision',
+        use: 'out',
+        min: 0,
+        max: '1',
+        type: 'code',
+        documentation: 'Findings only: confirmed | dismissed.',
+      },
       {
         name: 'requested',
         use: 'out',

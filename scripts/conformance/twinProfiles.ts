@@ -444,7 +444,7 @@ function anomalyRiskAssessmentProfile(): ProfileSource {
     name: 'AnomalyRiskAssessment',
     title: 'Twin anomaly finding (RiskAssessment)',
     description:
-      'A deviation the twin detected: the predicted outcome with its probability, the Observations it rests on ' +
+      'A deviation the twin detected: the predicted outcome with its likelihood (a probability only when calibrated), the Observations it rests on ' +
       '(basis), the model Device that found it (performer) and the reason in plain language (note).',
     type: 'RiskAssessment',
     differential: [
@@ -472,10 +472,12 @@ function anomalyRiskAssessmentProfile(): ProfileSource {
         min: 1,
         mustSupport: true,
         constraint: [
+          // Issue 11: a probability only when calibrated on labelled data; otherwise a qualitative likelihood (HL7
+          // risk-probability), with the score and its meaning in the rationale. Never a bare outcome.
           invariant(
             'twin-ra-3',
-            'Each prediction has an outcome and a probability as a decimal (probabilityDecimal)',
-            'outcome.exists() and probability.ofType(decimal).exists()'
+            'Each prediction has an outcome and a likelihood: a calibrated probabilityDecimal or a qualitativeRisk',
+            'outcome.exists() and (probability.ofType(decimal).exists() or qualitativeRisk.exists())'
           ),
         ],
       }),

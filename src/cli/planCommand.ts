@@ -84,11 +84,14 @@ export function registerPlanCommands(program: Command, deps: CliDependencies): v
 
   program
     .command('review')
-    .description("record a clinician's decision on a proposal's review Task")
+    .description("record a clinician's decision on a review Task: a proposal's, or a finding's (confirm | dismiss)")
     .requiredOption('--task <id>', 'review Task id')
-    .requiredOption('--decision <decision>', 'accept | start | approve | modify | reject | cancel')
+    .requiredOption(
+      '--decision <decision>',
+      'proposal: accept | start | approve | modify | reject | cancel; finding: confirm | dismiss'
+    )
     .option('--practitioner <reference>', 'Practitioner/ID of the deciding clinician')
-    .option('--reason <text>', 'why (required to reject)')
+    .option('--reason <text>', 'why (required to reject or dismiss)')
     .option('--remove-activity <index...>', 'modify: CarePlan.activity indexes (0-based) to drop')
     .option('--note <text>', 'modify: a note for the CarePlan')
     .option(
@@ -101,12 +104,31 @@ export function registerPlanCommands(program: Command, deps: CliDependencies): v
       try {
         const { REVIEW_DECISIONS } = await import('../review/reviewStateMachine');
         const { applyReviewDecision } = await import('../review/reviewDecision');
-        const decision = REVIEW_DECISIONS.find((d) => d === flags.decision);
-        if (!decision) {
-          throw new Error(`--decision must be one of ${REVIEW_DECISIONS.join(', ')}`);
-        }
+        const { dispatchFindingReview } = await import('../review/findingReview');
         const target = await openEngineTarget(flags);
         try {
+          // A finding's review Task (focus RiskAssessment): confirm | dismiss (src/review/findingReview.ts).
+          const finding = await dispatchFindingReview(
+            target.client,
+            flags.task,
+            [
+              { name: 'decision', valueCode: flags.decision },
+              ...(flags.practitioner
+                ? [{ name: 'practitioner', valueReference: { reference: flags.practitioner } }]
+                : []),
+              ...(flags.reason ? [{ name: 'reason', valueString: flags.reason }] : []),
+            ],
+            new Date().toISOString(),
+            target.validate
+          );
+          if (finding) {
+            deps.log(JSON.stringify(finding));
+            return;
+          }
+          const decision = REVIEW_DECISIONS.find((d) => d === flags.decision);
+          if (!decision) {
+            throw new Error(`--decision must be one of ${REVIEW_DECISIONS.join(', ')}`);
+          }
           const result = await applyReviewDecision(
             target.client,
             {

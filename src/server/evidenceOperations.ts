@@ -6,6 +6,7 @@ import { LocalFhirClient } from '../fhir/localFhirClient';
 import { proposeCarePlan } from '../proposal/proposalWriter';
 import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import { applyReviewDecision } from '../review/reviewDecision';
+import { dispatchFindingReview } from '../review/findingReview';
 import { REVIEW_DECISIONS, type ReviewDecision } from '../review/reviewStateMachine';
 
 export interface EvidenceOperationDeps {
@@ -95,6 +96,17 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
       }
       try {
         const input = parametersOf(req);
+        // A finding's review Task (focus RiskAssessment) is confirmed or dismissed (src/review/findingReview.ts).
+        const finding = await dispatchFindingReview(
+          new LocalFhirClient(repo, r),
+          req.params.id,
+          input,
+          deps.now(),
+          deps.validate
+        );
+        if (finding) {
+          return [allOk, finding];
+        }
         const decision = input.find((p) => p.name === 'decision')?.valueCode;
         if (!decision || !(REVIEW_DECISIONS as readonly string[]).includes(decision)) {
           return [badRequest(`decision must be one of ${REVIEW_DECISIONS.join(', ')}`, 'Parameters.parameter')];
