@@ -1,8 +1,9 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
-import type { Observation } from '@medplum/fhirtypes';
-import type { MetricName } from '../fhir/metricCatalogue';
-import { blendBaseline, SortedWindow, type Baseline } from './baseline';
-import { isoDay, parseDay } from '../calendar/calendarDay';
+import type { Observation, Reference } from '@medplum/fhirtypes';
+import { METRICS, type MetricName } from '../fhir/metricCatalogue';
+import { personalBaseline, SortedWindow, type BaselineResult } from './baseline';
+import { DEFAULT_TIME_ZONE, isoDay, isTimeZone, parseDay } from '../calendar/calendarDay';
+import { baselineIdentifierValue, TWIN_RESOURCE_SYSTEM } from '../fhir/codes/twinCodes';
 import { dailySeries, type DailySeries } from './dailySeries';
 import { ExclusionCalendar, type ExcludedPeriod } from './excludedDays';
 import { dedupeMeasurements, newerObservation } from './measurementKey';
@@ -30,11 +31,23 @@ export interface TwinInputs {
 export interface TwinRejection {
   reason: string;
   observationId?: string;
+  /** The Observation's code as `system|code` (the coding the catalogue recognised, else the first one). */
+  code?: string;
+  /** The unit as the source wrote it, when the unit was the problem or part of it. */
+  unit?: string;
 }
 
 export interface TwinResult {
-  /** twin-baseline shaped, one per metric with data (and a baseline to show), sorted by metric name. */
+  /**
+   * twin-baseline shaped, the current baseline (as of the last day with data) of every metric with data, sorted by
+   * metric name; "not enough data" (dataAbsentReason, no band) when the person's own values cannot carry a band.
+   */
   baselines: Observation[];
+  /**
+   * twin-baseline shaped, the baseline in force on each day a metric was scored in that day's state (identifier
+   * `baseline/{patient}/{metric}/{day}`), sorted by day then metric: the band each day's values were judged against.
+   */
+  dailyBaselines: Observation[];
   /** twin-recovery-state shaped, one per day with data in the emitted range, sorted by day. */
   states: Observation[];
   /** Sorted by observationId, then reason. */
@@ -50,6 +63,12 @@ export interface TwinOptions {
   minPersonalDays: number;
   /** k: strength of the prior, in days of personal data. */
   priorStrength: number;
+  /** Fewest personal days in the window for a band; fewer is published as "not enough data". */
+  minBandDays: number;
+  /** IANA time zone of the patient's day for times recorded in UTC (`Z`) without a local offset. */
+  timeZone: string;
+  /** Write the baseline in force on each scored day (dailyBaselines); off only for callers that do not keep them. */
+  dailyBaselines: boolean;
   /** Each metric's term of the recovery index is clipped to [-indexClip, indexClip] robust SDs. */
   indexClip: number;
   priors: Readonly<Record<MetricName, PopulationPrior>>;
@@ -60,6 +79,9 @@ export const DEFAULT_TWIN_OPTIONS: Readonly<TwinOptions> = Object.freeze({
   windowDays: 28,
   minPersonalDays: 14,
   priorStrength: 7,
+  minBandDays: 7,
+  timeZone: DEFAULT_TIME_ZONE,
+  dailyBaselines: true,
   indexClip: 4,
   priors: POPULATION_PRIORS,
   rules: METRIC_RULES,
@@ -81,15 +103,16 @@ export const DEFAULT_TWIN_OPTIONS: Readonly<TwinOptions> = Object.freeze({
 export function computeTwin(inputs: TwinInputs, options?: Partial<TwinOptions>): TwinResult {
   const opts = resolveOptions(options);
   const exclusions = new ExclusionCalendar(inputs.excludedPeriods ?? []);
-  const { measurements, rejected, counts } = acceptMeasurements(inputs.patientId, inputs.observations);
+  const { measurements, rejected, counts } = acceptMeasurements(inputs.patientId, inputs.observations, opts.timeZone);
   const deduplicated = dedupeMeasurements(inputs.patientId, measurements);
   counts.duplicates += deduplicated.duplicates;
   counts.accepted = deduplicated.kept.length;
 
   const series = dailySeries(deduplicated.kept, opts.rules);
   if (series.length === 0) {
-    return { baselines: [], states: [], rejected, counts };
+    return { baselines: [], dailyBaselines: [], states: [], rejected, counts };
   }
+  const inputsByDay = inputReferences(deduplicated.kept);
   const lastDay = Math.max(...series.map((s) => s.days[s.days.length - 1]));
   const asOf = inputs.asOf === undefined ? lastDay : optionDay(inputs.asOf, 'asOf');
 
@@ -97,23 +120,96 @@ export function computeTwin(inputs: TwinInputs, options?: Partial<TwinOptions>):
   for (const s of series) {
     const window = new TrailingWindow(s, exclusions, opts.windowDays);
     window.advanceTo(asOf);
-    const baseline = blendBaseline(window.sorted, opts.priors[s.metric], opts.rules[s.metric].spreadFloor, opts);
-    if (baseline) {
-      baselines.push(
-        buildBaselineObservation({
-          patientId: inputs.patientId,
-          metric: s.metric,
-          baseline,
-          windowStart: isoDay(asOf - opts.windowDays),
-          asOf: isoDay(asOf),
-          windowDays: opts.windowDays,
-        })
-      );
-    }
+    baselines.push(
+      baselineObservation(inputs.patientId, s.metric, baselineOf(window, s.metric, opts), window, asOf, {
+        opts,
+        inputsByDay,
+        inForce: false,
+      })
+    );
   }
 
-  const states = dailyStates(inputs, series, exclusions, opts);
-  return { baselines, states, rejected, counts };
+  const { states, dailyBaselines } = dailyStates(inputs, series, exclusions, opts, inputsByDay);
+  return { baselines, dailyBaselines, states, rejected, counts };
+}
+
+/** The personal baseline of a metric from its current window (baseline.ts). */
+function baselineOf(window: TrailingWindow, metric: MetricName, opts: TwinOptions): BaselineResult {
+  return personalBaseline(window.sorted, opts.priors[metric], opts.rules[metric].spreadFloor, opts, METRICS[metric]);
+}
+
+/** The references of the input Observations behind each metric's daily value, per day, sorted. */
+type InputsByDay = ReadonlyMap<MetricName, ReadonlyMap<number, readonly Reference<Observation>[]>>;
+
+function inputReferences(kept: readonly Measurement[]): InputsByDay {
+  const texts = new Map<MetricName, Map<number, Set<string>>>();
+  for (const m of kept) {
+    if (m.sourceId === undefined) {
+      continue;
+    }
+    let byDay = texts.get(m.metric);
+    if (!byDay) {
+      byDay = new Map();
+      texts.set(m.metric, byDay);
+    }
+    let ids = byDay.get(m.day);
+    if (!ids) {
+      ids = new Set();
+      byDay.set(m.day, ids);
+    }
+    ids.add(m.sourceId);
+  }
+  const out = new Map<MetricName, Map<number, Reference<Observation>[]>>();
+  for (const [metric, byDay] of texts) {
+    const refs = new Map<number, Reference<Observation>[]>();
+    for (const [day, ids] of byDay) {
+      refs.set(day, [...ids].sort().map(observationReference));
+    }
+    out.set(metric, refs);
+  }
+  return out;
+}
+
+/**
+ * A reference to an input Observation: literal `Observation/{id}` when it has a server id, else a logical reference
+ * by its identifier (an Observation from a file that never had an id). FHIR R4 references.html.
+ */
+function observationReference(sourceId: string): Reference<Observation> {
+  const bar = sourceId.indexOf('|');
+  if (bar < 0) {
+    return { reference: `Observation/${sourceId}` };
+  }
+  return { type: 'Observation', identifier: { system: sourceId.slice(0, bar), value: sourceId.slice(bar + 1) } };
+}
+
+function baselineObservation(
+  patientId: string,
+  metric: MetricName,
+  baseline: BaselineResult,
+  window: TrailingWindow,
+  asOf: number,
+  context: { opts: TwinOptions; inputsByDay: InputsByDay; inForce: boolean }
+): Observation {
+  const used = window.usedDays();
+  const byDay = context.inputsByDay.get(metric);
+  const derivedFrom: Reference<Observation>[] = [];
+  for (const day of used) {
+    derivedFrom.push(...(byDay?.get(day) ?? []));
+  }
+  const windowDays = context.opts.windowDays;
+  return buildBaselineObservation({
+    patientId,
+    metric,
+    baseline,
+    asOf: isoDay(asOf),
+    inForce: context.inForce,
+    // effectivePeriod is the window actually used: first to last day with a value that entered the baseline; with
+    // none, the window that was searched.
+    from: isoDay(used.length > 0 ? used[0] : asOf - windowDays),
+    to: isoDay(used.length > 0 ? used[used.length - 1] : asOf - 1),
+    windowDays,
+    derivedFrom,
+  });
 }
 
 function resolveOptions(options: Partial<TwinOptions> | undefined): TwinOptions {
@@ -127,6 +223,14 @@ function resolveOptions(options: Partial<TwinOptions> | undefined): TwinOptions 
   }
   if (!(opts.priorStrength > 0) || !(opts.indexClip > 0)) {
     throw new OperationOutcomeError(badRequest('priorStrength and indexClip must be positive', 'options'));
+  }
+  if (!positiveInt(opts.minBandDays)) {
+    throw new OperationOutcomeError(badRequest('minBandDays must be a positive integer', 'minBandDays'));
+  }
+  if (!isTimeZone(opts.timeZone)) {
+    throw new OperationOutcomeError(
+      badRequest('timeZone must be an IANA time zone name, e.g. Europe/Oslo', 'timeZone')
+    );
   }
   return opts;
 }
@@ -151,7 +255,7 @@ interface Accepted {
  * the newest copy is normalised and the older ones count as duplicates. So an amended value replaces the original,
  * and a later impossible amendment is refused without resurrecting the superseded value.
  */
-function acceptMeasurements(patientId: string, observations: readonly Observation[]): Accepted {
+function acceptMeasurements(patientId: string, observations: readonly Observation[], timeZone: string): Accepted {
   const byIdentity = new Map<string, Observation | Observation[]>();
   const anonymous: Observation[] = [];
   for (const obs of observations) {
@@ -174,7 +278,7 @@ function acceptMeasurements(patientId: string, observations: readonly Observatio
   const measurements: Measurement[] = [];
   const rejected: TwinRejection[] = [];
   const take = (obs: Observation): void => {
-    const normalised = obs && typeof obs === 'object' ? normaliseObservation(obs) : undefined;
+    const normalised = obs && typeof obs === 'object' ? normaliseObservation(obs, { timeZone }) : undefined;
     if (normalised === undefined) {
       counts.rejected++;
       rejected.push({ reason: 'not an Observation' });
@@ -195,10 +299,18 @@ function acceptMeasurements(patientId: string, observations: readonly Observatio
         // Only reachable for a retraction without identity, which normaliseObservation refuses; kept for safety.
         counts.retracted++;
         return;
-      case 'rejected':
+      case 'rejected': {
         counts.rejected++;
-        rejected.push(rejection(normalised.reason, obs));
+        const r = rejection(normalised.reason, obs);
+        if (normalised.code !== undefined) {
+          r.code = normalised.code;
+        }
+        if (normalised.unit !== undefined) {
+          r.unit = normalised.unit;
+        }
+        rejected.push(r);
         return;
+      }
     }
   };
 
@@ -278,6 +390,18 @@ class TrailingWindow {
     }
   }
 
+  /** The days (ascending) whose values are in the window now: the days the baseline actually uses. */
+  usedDays(): number[] {
+    const days: number[] = [];
+    for (let i = this.lo; i < this.hi; i++) {
+      const day = this.series.days[i];
+      if (day >= this.current - this.windowDays && !this.exclusions.has(day)) {
+        days.push(day);
+      }
+    }
+    return days;
+  }
+
   /** The daily value on the current day, if any. */
   valueOn(d: number): number | undefined {
     const i = this.hi;
@@ -300,16 +424,18 @@ function lowerBound(sorted: readonly number[], value: number): number {
 }
 
 /**
- * One state per day with data in the emitted range. A metric "has a baseline" on day d when it has personal values
- * in its window or a value that day that can be scored; completeness is the share of those with a value that day.
- * A day whose values can give no index (only metrics without a direction, or none with a baseline yet) has no state.
+ * One state per day with data in the emitted range, and the baseline in force that day for every metric it scores.
+ * A metric "has a baseline" on day d when its own values in the window carry a personal band (baseline.ts);
+ * completeness is the share of those with a value that day. A metric without one is left out of the day's state
+ * (a deviation from a population figure is not a personal deviation). A day whose values give no index has no state.
  */
 function dailyStates(
   inputs: TwinInputs,
   series: readonly DailySeries[],
   exclusions: ExclusionCalendar,
-  opts: TwinOptions
-): Observation[] {
+  opts: TwinOptions,
+  inputsByDay: InputsByDay
+): { states: Observation[]; dailyBaselines: Observation[] } {
   const range = inputs.emitStates;
   const from = range ? optionDay(range.from, 'emitStates.from') : Number.NEGATIVE_INFINITY;
   const to = range ? optionDay(range.to, 'emitStates.to') : Number.POSITIVE_INFINITY;
@@ -324,8 +450,11 @@ function dailyStates(
   const days = [...daySet].sort((a, b) => a - b);
   const windows = series.map((s) => new TrailingWindow(s, exclusions, opts.windowDays));
   const states: Observation[] = [];
+  const dailyBaselines: Observation[] = [];
   for (const day of days) {
     const components: StateComponent[] = [];
+    const dayBaselines: Observation[] = [];
+    const derivedFrom: Reference<Observation>[] = [];
     let withBaseline = 0;
     for (let i = 0; i < series.length; i++) {
       const metric = series[i].metric;
@@ -333,35 +462,44 @@ function dailyStates(
       window.advanceTo(day);
       const value = window.valueOn(day);
       if (value === undefined) {
-        if (window.sorted.size > 0) {
+        if (window.sorted.size >= opts.minBandDays && baselineOf(window, metric, opts).kind === 'baseline') {
           withBaseline++;
         }
         continue;
       }
-      const baseline: Baseline | undefined = blendBaseline(
-        window.sorted,
-        opts.priors[metric],
-        opts.rules[metric].spreadFloor,
-        opts
-      );
-      if (baseline === undefined) {
+      const baseline = baselineOf(window, metric, opts);
+      if (baseline.kind !== 'baseline') {
         continue;
       }
       withBaseline++;
       components.push({ metric, z: deviation(value, baseline) });
+      derivedFrom.push(...(inputsByDay.get(metric)?.get(day) ?? []));
+      if (opts.dailyBaselines) {
+        dayBaselines.push(
+          baselineObservation(inputs.patientId, metric, baseline, window, day, { opts, inputsByDay, inForce: true })
+        );
+        derivedFrom.push({
+          type: 'Observation',
+          identifier: {
+            system: TWIN_RESOURCE_SYSTEM,
+            value: baselineIdentifierValue(inputs.patientId, metric, isoDay(day)),
+          },
+        });
+      }
     }
     const index = recoveryIndex(components, opts.rules, opts.indexClip);
     if (index === undefined) {
       continue;
     }
+    dailyBaselines.push(...dayBaselines);
     states.push(
-      buildStateObservation(inputs.patientId, isoDay(day), {
-        day,
-        components,
-        index,
-        completeness: completenessPercent(components.length, withBaseline),
-      })
+      buildStateObservation(
+        inputs.patientId,
+        isoDay(day),
+        { day, components, index, completeness: completenessPercent(components.length, withBaseline) },
+        derivedFrom
+      )
     );
   }
-  return states;
+  return { states, dailyBaselines };
 }

@@ -8,6 +8,7 @@ import { TWIN_CANONICAL_BASE, TWIN_CONCEPT_SYSTEM, type TwinConceptCode as CoreT
 
 // One definition of each string, in the twin core; the conformance resources publish exactly those.
 export {
+  METRIC_DEVIATION_SYSTEM,
   TWIN_CANONICAL_BASE,
   TWIN_CONCEPT_SYSTEM,
   TWIN_PROFILE,
@@ -63,12 +64,27 @@ export const TWIN_CONCEPTS: readonly TwinConcept[] = Object.freeze([
       'deviations in robust units.',
   },
   {
+    code: 'personal-baseline',
+    display: 'Personal baseline of a metric',
+    definition:
+      "Code of an Observation holding a patient's personal baseline of one metric (named in its baseline-metric " +
+      "component): a computed summary of the patient's own values, never a measurement. Its own code keeps it out of " +
+      'searches for the metric.',
+  },
+  {
     code: 'robust-median-mad',
     display: 'Robust median and MAD',
     definition:
       'Baseline method: the centre is the median of the values in the trailing window and the spread is the ' +
       'median absolute deviation scaled to estimate a standard deviation, blended with a population prior while ' +
       'the person has too little data.',
+  },
+  {
+    code: 'baseline-metric',
+    display: 'Metric the baseline describes',
+    definition:
+      'Component of a baseline Observation whose value (a CodeableConcept) is the metric the baseline describes, with ' +
+      'the codings of the metric catalogue (LOINC where one exists, and the project code).',
   },
   {
     code: 'baseline-spread',

@@ -3,6 +3,7 @@ import { refreshPatientTwin, type RefreshDeps, type RefreshSummary } from './ref
 import { normaliseObservation } from '../normaliseObservation';
 import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import { addDays, observationDay, observationPatientId } from '../../calendar/observationDay';
+import { isoDay } from '../../calendar/calendarDay';
 
 export type EventResult =
   | { readonly status: 'ignored'; readonly reason: string }
@@ -26,18 +27,23 @@ export async function handleObservationEvent(
     // The twin's own writes come back through the same Subscription: never feed outputs back in.
     return { status: 'ignored', reason: 'twin resource' };
   }
-  const normalised = normaliseObservation(obs);
+  const normalised = normaliseObservation(obs, { timeZone: deps.timeZone });
   if (normalised.kind === 'rejected') {
     return { status: 'rejected', reason: normalised.reason };
   }
   const patientId = observationPatientId(obs);
-  const day = observationDay(obs);
+  // The patient's local day of a measurement; a retraction carries no usable value, so its UTC day minus one covers
+  // whichever local day it had (offsets reach at most 14 hours).
+  const utcDay = observationDay(obs);
+  const day = normalised.kind === 'measurement' ? isoDay(normalised.m.day) : utcDay && addDays(utcDay, -1);
   if (!patientId || !day) {
     return { status: 'rejected', reason: 'Observation has no Patient subject or no effective time' };
   }
   const summary = await refreshPatientTwin(patientId, deps, {
-    readFrom: addDays(day, -windowDays),
-    states: { from: day, to: addDays(day, windowDays) },
+    // One day more than the window: the server's date search compares instants, and a local day can start up to
+    // 14 hours before its UTC namesake.
+    readFrom: addDays(day, -windowDays - 1),
+    states: { from: day, to: addDays(day, windowDays + (normalised.kind === 'measurement' ? 0 : 1)) },
     baselines: true,
   });
   return { status: 'applied', summary };

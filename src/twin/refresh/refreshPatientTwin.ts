@@ -2,7 +2,7 @@ import type { Condition, Consent, Observation, Procedure, Resource } from '@medp
 import { buildTwinTransaction } from '../../deliver/twinTransaction';
 import { canonicalJson } from '../../fhir/canonicalJson';
 import type { FhirClient } from '../../fhir/fhirClient';
-import { computeTwin, type TwinResult } from '../computeTwin';
+import { computeTwin, type TwinRejection, type TwinResult } from '../computeTwin';
 import { injuryPeriods } from '../injuryPeriods';
 import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import { consentAllowsProcessing } from '../../policy/consentPolicy';
@@ -12,6 +12,20 @@ export interface RefreshDeps {
   /** Profile validation of every twin resource before it is sent. */
   readonly validate?: (resource: Resource) => void;
   readonly today: () => string;
+  /**
+   * IANA time zone of the patient's day for readings recorded in UTC without a local offset (default UTC; env
+   * TWIN_TIME_ZONE at the doors). Readings with an offset always count for the local date they were written with.
+   */
+  readonly timeZone?: string;
+}
+
+/** One kind of dropped input: the same code, reason and unit, and how many Observations it dropped. */
+export interface IgnoredInput {
+  /** `system|code` of the Observation (or `text:...` / `(no code)`). */
+  readonly code: string;
+  readonly reason: string;
+  readonly unit?: string;
+  readonly count: number;
 }
 
 /** What one refresh did: counts only, safe to log (no values, no identifiers). */
@@ -23,7 +37,11 @@ export interface RefreshSummary {
   readonly retracted: number;
   readonly rejected: number;
   readonly rejectionReasons: Readonly<Record<string, number>>;
+  /** What was dropped, per code, reason and unit, most frequent first: visible, never one anonymous count. */
+  readonly ignored: readonly IgnoredInput[];
   readonly baselinesWritten: number;
+  /** Baselines in force on a past day (`baseline/{patient}/{metric}/{day}`) written or changed. */
+  readonly dailyBaselinesWritten: number;
   readonly statesWritten: number;
   readonly removed: number;
 }
@@ -70,13 +88,17 @@ export async function refreshPatientTwin(
     twinQuery.date = `ge${window.readFrom}`;
   }
   const existingTwin = await client.searchAll<Observation>('Observation', twinQuery);
-  const result = computeTwin({
-    patientId,
-    observations: measurements,
-    excludedPeriods: injuryPeriods(conditions, procedures),
-    emitStates: window?.states,
-  });
-  const keep = window?.baselines === false ? result.states : [...result.baselines, ...result.states];
+  const result = computeTwin(
+    {
+      patientId,
+      observations: measurements,
+      excludedPeriods: injuryPeriods(conditions, procedures),
+      emitStates: window?.states,
+    },
+    deps.timeZone === undefined ? undefined : { timeZone: deps.timeZone }
+  );
+  const perDay = [...result.dailyBaselines, ...result.states];
+  const keep = window?.baselines === false ? perDay : [...result.baselines, ...perDay];
   const stale = staleTwinIdentifiers(existingTwin, result, patientId, window);
   // Send only what differs from the twin already on the server: a replayed event or a repeated refresh then sends
   // nothing at all, and a new value sends the few resources it really changed.
@@ -120,7 +142,9 @@ const EMPTY: RefreshSummary = {
   retracted: 0,
   rejected: 0,
   rejectionReasons: {},
+  ignored: [],
   baselinesWritten: 0,
+  dailyBaselinesWritten: 0,
   statesWritten: 0,
   removed: 0,
 };
@@ -151,7 +175,7 @@ function staleTwinIdentifiers(
   window: RefreshWindow | undefined
 ): { system: string; value: string }[] {
   const produced = new Set(
-    [...result.baselines, ...result.states].map(
+    [...result.baselines, ...result.dailyBaselines, ...result.states].map(
       (o) => o.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value
     )
   );
@@ -161,14 +185,18 @@ function staleTwinIdentifiers(
     if (!value || produced.has(value)) {
       continue;
     }
-    const [kind, pid, key] = value.split('/');
+    const [kind, pid, key, day] = value.split('/');
     if (pid !== patientId) {
       continue;
     }
     if (kind === 'state' && window && (key < window.states.from || key > window.states.to)) {
       continue;
     }
-    if (kind === 'baseline' && window && !window.baselines) {
+    // A baseline in force on a past day belongs to that day, like its state.
+    if (kind === 'baseline' && day !== undefined && window && (day < window.states.from || day > window.states.to)) {
+      continue;
+    }
+    if (kind === 'baseline' && day === undefined && window && !window.baselines) {
       continue;
     }
     stale.push({ system: TWIN_RESOURCE_SYSTEM, value });
@@ -181,13 +209,50 @@ function summarise(read: number, result: TwinResult, written: readonly Observati
   for (const r of result.rejected) {
     rejectionReasons[r.reason] = (rejectionReasons[r.reason] ?? 0) + 1;
   }
+  const segments = (o: Observation): string[] => o.identifier?.[0]?.value?.split('/') ?? [];
   return {
     status: 'refreshed',
     observationsRead: read,
     ...result.counts,
     rejectionReasons,
-    baselinesWritten: written.filter((o) => o.identifier?.[0]?.value?.startsWith('baseline/')).length,
-    statesWritten: written.filter((o) => o.identifier?.[0]?.value?.startsWith('state/')).length,
+    ignored: ignoredInputs(result.rejected),
+    baselinesWritten: written.filter((o) => segments(o)[0] === 'baseline' && segments(o).length === 3).length,
+    dailyBaselinesWritten: written.filter((o) => segments(o)[0] === 'baseline' && segments(o).length === 4).length,
+    statesWritten: written.filter((o) => segments(o)[0] === 'state').length,
     removed,
   };
+}
+
+/** Rejections grouped by code, reason and unit, most frequent first (then by code, reason, unit: deterministic). */
+export function ignoredInputs(rejected: readonly TwinRejection[]): IgnoredInput[] {
+  const groups = new Map<string, { code: string; reason: string; unit?: string; count: number }>();
+  for (const r of rejected) {
+    const code = r.code ?? '(no code)';
+    const key = JSON.stringify([code, r.reason, r.unit ?? null]);
+    const group = groups.get(key);
+    if (group) {
+      group.count++;
+    } else {
+      groups.set(
+        key,
+        r.unit === undefined ? { code, reason: r.reason, count: 1 } : { code, reason: r.reason, unit: r.unit, count: 1 }
+      );
+    }
+  }
+  return mergeIgnored([...groups.values()]);
+}
+
+/** Sums groups with the same code, reason and unit and sorts them (most frequent first). */
+export function mergeIgnored(groups: readonly IgnoredInput[]): IgnoredInput[] {
+  const merged = new Map<string, IgnoredInput>();
+  for (const g of groups) {
+    const key = JSON.stringify([g.code, g.reason, g.unit ?? null]);
+    const existing = merged.get(key);
+    merged.set(key, existing ? { ...existing, count: existing.count + g.count } : { ...g });
+  }
+  const text = (a: string | undefined, b: string | undefined): number =>
+    (a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0;
+  return [...merged.values()].sort(
+    (a, b) => b.count - a.count || text(a.code, b.code) || text(a.reason, b.reason) || text(a.unit, b.unit)
+  );
 }

@@ -1,7 +1,14 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { FhirClient } from '../../fhir/fhirClient';
 import { addDays } from '../../calendar/observationDay';
-import { refreshPatientTwin, type RefreshDeps, type RefreshSummary, type RefreshWindow } from './refreshPatientTwin';
+import {
+  mergeIgnored,
+  refreshPatientTwin,
+  type IgnoredInput,
+  type RefreshDeps,
+  type RefreshSummary,
+  type RefreshWindow,
+} from './refreshPatientTwin';
 
 export interface RefreshAllSummary {
   readonly patients: number;
@@ -10,6 +17,8 @@ export interface RefreshAllSummary {
   readonly failed: number;
   readonly rejected: number;
   readonly rejectionReasons: Readonly<Record<string, number>>;
+  /** Dropped inputs of all patients, per code, reason and unit, most frequent first. */
+  readonly ignored: readonly IgnoredInput[];
 }
 
 /**
@@ -32,6 +41,7 @@ export async function refreshPatients(
   let failed = 0;
   let rejected = 0;
   const rejectionReasons: Record<string, number> = {};
+  let ignored: IgnoredInput[] = [];
   for (let i = 0; i < ids.length; i++) {
     try {
       const s = await refreshPatientTwin(ids[i], { ...deps, client });
@@ -44,6 +54,7 @@ export async function refreshPatients(
         for (const [reason, n] of Object.entries(s.rejectionReasons)) {
           rejectionReasons[reason] = (rejectionReasons[reason] ?? 0) + n;
         }
+        ignored = mergeIgnored([...ignored, ...s.ignored]);
       }
     } catch (err) {
       failed++;
@@ -55,12 +66,20 @@ export async function refreshPatients(
       log(`twin refresh: ${i + 1}/${ids.length} patients`);
     }
   }
-  return { patients: ids.length, refreshed, skippedConsent, failed, rejected, rejectionReasons };
+  return { patients: ids.length, refreshed, skippedConsent, failed, rejected, rejectionReasons, ignored };
 }
 
-/** Every twin a change from `day` on can affect: states from that day on, baselines, reading a baseline window earlier. */
+/**
+ * Every twin a change from UTC day `day` on can affect: states from that day on, baselines, reading a baseline window
+ * earlier. The patient's local day of a reading can be the UTC day before (a +09:00 morning), so both start one day
+ * earlier.
+ */
 export function windowFromDay(day: string, windowDays: number): RefreshWindow {
-  return { readFrom: addDays(day, -windowDays), states: { from: day, to: '9999-12-31' }, baselines: true };
+  return {
+    readFrom: addDays(day, -windowDays - 1),
+    states: { from: addDays(day, -1), to: '9999-12-31' },
+    baselines: true,
+  };
 }
 
 export interface RefreshTally {
