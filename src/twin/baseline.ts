@@ -169,7 +169,7 @@ export function personalBaseline(
   prior: PopulationPrior,
   floor: number,
   params: BaselineParameters,
-  range: { readonly min: number; readonly max: number }
+  range: { readonly min: number; readonly max: number; readonly resolution?: number }
 ): BaselineResult {
   const n = window.size;
   const robust = window.robust();
@@ -188,7 +188,10 @@ export function personalBaseline(
   const centre = robust.median;
   const low = Math.max(range.min, centre - 2 * spread);
   const high = Math.min(range.max, centre + 2 * spread);
-  if (low <= range.min && high >= range.max) {
+  // Judged at the precision the band is published with: a band that rounds to the whole range is one no value can
+  // leave.
+  const half = (range.resolution ?? 0) / 2;
+  if (low <= range.min + half && high >= range.max - half) {
     return {
       kind: 'not-enough-data',
       n,

@@ -11,7 +11,7 @@ import { METRIC_RULES, type MetricRule } from './metricRules';
 import { normaliseObservation, observationIdentity, subjectPatientId, type Measurement } from './normaliseObservation';
 import { POPULATION_PRIORS, type PopulationPrior } from './populationPriors';
 import { completenessPercent, deviation, recoveryIndex, type StateComponent } from './recoveryState';
-import { buildBaselineObservation, buildStateObservation } from './twinResources';
+import { baselineDecimals, buildBaselineObservation, buildStateObservation } from './twinResources';
 
 export type { ExcludedPeriod } from './excludedDays';
 
@@ -135,7 +135,12 @@ export function computeTwin(inputs: TwinInputs, options?: Partial<TwinOptions>):
 
 /** The personal baseline of a metric from its current window (baseline.ts). */
 function baselineOf(window: TrailingWindow, metric: MetricName, opts: TwinOptions): BaselineResult {
-  return personalBaseline(window.sorted, opts.priors[metric], opts.rules[metric].spreadFloor, opts, METRICS[metric]);
+  const def = METRICS[metric];
+  return personalBaseline(window.sorted, opts.priors[metric], opts.rules[metric].spreadFloor, opts, {
+    min: def.min,
+    max: def.max,
+    resolution: 10 ** -baselineDecimals(metric),
+  });
 }
 
 /** The references of the input Observations behind each metric's daily value, per day, sorted. */

@@ -29,7 +29,7 @@ export function roundTo(value: number, decimals: number): number {
 }
 
 /** Decimals of centre, spread and band: one more than the metric's own values (at most 3). */
-function baselineDecimals(metric: MetricName): number {
+export function baselineDecimals(metric: MetricName): number {
   return Math.min(3, METRICS[metric].decimals + 1);
 }
 
