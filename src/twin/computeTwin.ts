@@ -149,7 +149,9 @@ type InputsByDay = ReadonlyMap<MetricName, ReadonlyMap<number, readonly Referenc
 function inputReferences(kept: readonly Measurement[]): InputsByDay {
   const texts = new Map<MetricName, Map<number, Set<string>>>();
   for (const m of kept) {
-    if (m.sourceId === undefined) {
+    // By identifier when there is one (the same on every server, so every door gives the same twin), else by id.
+    const name = m.identifier ?? m.sourceId;
+    if (name === undefined) {
       continue;
     }
     let byDay = texts.get(m.metric);
@@ -162,7 +164,7 @@ function inputReferences(kept: readonly Measurement[]): InputsByDay {
       ids = new Set();
       byDay.set(m.day, ids);
     }
-    ids.add(m.sourceId);
+    ids.add(name);
   }
   const out = new Map<MetricName, Map<number, Reference<Observation>[]>>();
   for (const [metric, byDay] of texts) {
@@ -176,8 +178,9 @@ function inputReferences(kept: readonly Measurement[]): InputsByDay {
 }
 
 /**
- * A reference to an input Observation: literal `Observation/{id}` when it has a server id, else a logical reference
- * by its identifier (an Observation from a file that never had an id). FHIR R4 references.html.
+ * A reference to an input Observation: a logical reference by its identifier when it has one (stable across servers
+ * and doors; `Observation?identifier=system|value` finds it), else the literal `Observation/{id}`. FHIR R4
+ * references.html#logical.
  */
 function observationReference(sourceId: string): Reference<Observation> {
   const bar = sourceId.indexOf('|');

@@ -27,6 +27,11 @@ export interface Measurement {
   readonly source: string;
   /** Identity of the Observation: its id, else `system|value` of its first identifier; retractions match on it. */
   readonly sourceId?: string;
+  /**
+   * `system|value` of the Observation's first complete identifier: how the twin's derivedFrom names its inputs when
+   * it can, since an identifier is the same on every server the data reach (an id is not).
+   */
+  readonly identifier?: string;
   /** Observation.subject as written (a Patient reference, a transaction urn:uuid, or a logical identifier). */
   readonly subject: string;
   /** meta.lastUpdated and meta.versionId, to prefer the newest copy when two copies say the same thing. */
@@ -154,6 +159,7 @@ export function normaliseObservation(obs: Observation, options?: NormaliseOption
     time: effective.time,
     source: sourceOf(obs),
     sourceId: observationIdentity(obs),
+    identifier: firstIdentifier(obs),
     subject,
     lastUpdated: obs.meta?.lastUpdated,
     versionId: obs.meta?.versionId,
@@ -194,6 +200,11 @@ function unitText(obs: Observation): string | undefined {
   const q = obs.valueQuantity;
   const unit = q?.code ?? q?.unit;
   return unit === undefined ? undefined : unit.slice(0, TEXT_LIMIT);
+}
+
+function firstIdentifier(obs: Observation): string | undefined {
+  const identifier = obs.identifier?.find((i) => i.system && i.value);
+  return identifier ? `${identifier.system}|${identifier.value}` : undefined;
 }
 
 /** The Observation's identity: its id, else `system|value` of its first complete identifier. */
