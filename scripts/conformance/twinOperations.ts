@@ -47,7 +47,7 @@ export function twinRefreshOperation(): OperationDefinition {
       count('retracted', 'Observations withdrawn (entered-in-error).'),
       count('rejected', 'Observations ignored; the ignored parameters say which and why.'),
       count('baselinesWritten', 'Current baselines written or changed.'),
-      count('dailyBaselinesWritten', 'Baselines in force on a past day written or changed.'),
+      count('baselinesInForceWritten', 'Baselines in force on a past day written or changed.'),
       count('statesWritten', 'Daily recovery states written or changed.'),
       count('removed', 'Twin resources removed because their data were withdrawn.'),
       {

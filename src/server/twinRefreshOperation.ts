@@ -39,7 +39,7 @@ export function registerTwinRefreshOperation(router: FhirRouter, deps: TwinRefre
             { name: 'retracted', valueInteger: summary.retracted },
             { name: 'rejected', valueInteger: summary.rejected },
             { name: 'baselinesWritten', valueInteger: summary.baselinesWritten },
-            { name: 'dailyBaselinesWritten', valueInteger: summary.dailyBaselinesWritten },
+            { name: 'baselinesInForceWritten', valueInteger: summary.baselinesInForceWritten },
             { name: 'statesWritten', valueInteger: summary.statesWritten },
             { name: 'removed', valueInteger: summary.removed },
             ...summary.ignored.map((g) => ({

@@ -12,6 +12,7 @@ import { normaliseObservation, observationIdentity, subjectPatientId, type Measu
 import { POPULATION_PRIORS, type PopulationPrior } from './populationPriors';
 import { completenessPercent, deviation, recoveryIndex, type StateComponent } from './recoveryState';
 import { baselineDecimals, buildBaselineObservation, buildStateObservation } from './twinResources';
+import { weekStart } from './affectedDays';
 
 export type { ExcludedPeriod } from './excludedDays';
 
@@ -47,7 +48,7 @@ export interface TwinResult {
    * twin-baseline shaped, the baseline in force on each day a metric was scored in that day's state (identifier
    * `baseline/{patient}/{metric}/{day}`), sorted by day then metric: the band each day's values were judged against.
    */
-  dailyBaselines: Observation[];
+  baselinesInForce: Observation[];
   /** twin-recovery-state shaped, one per day with data in the emitted range, sorted by day. */
   states: Observation[];
   /** Sorted by observationId, then reason. */
@@ -67,8 +68,8 @@ export interface TwinOptions {
   minBandDays: number;
   /** IANA time zone of the patient's day for times recorded in UTC (`Z`) without a local offset. */
   timeZone: string;
-  /** Write the baseline in force on each scored day (dailyBaselines); off only for callers that do not keep them. */
-  dailyBaselines: boolean;
+  /** Write the baseline in force on each scored day (baselinesInForce); off only for callers that do not keep them. */
+  baselinesInForce: boolean;
   /** Each metric's term of the recovery index is clipped to [-indexClip, indexClip] robust SDs. */
   indexClip: number;
   priors: Readonly<Record<MetricName, PopulationPrior>>;
@@ -81,7 +82,7 @@ export const DEFAULT_TWIN_OPTIONS: Readonly<TwinOptions> = Object.freeze({
   priorStrength: 7,
   minBandDays: 7,
   timeZone: DEFAULT_TIME_ZONE,
-  dailyBaselines: true,
+  baselinesInForce: true,
   indexClip: 4,
   priors: POPULATION_PRIORS,
   rules: METRIC_RULES,
@@ -110,7 +111,7 @@ export function computeTwin(inputs: TwinInputs, options?: Partial<TwinOptions>):
 
   const series = dailySeries(deduplicated.kept, opts.rules);
   if (series.length === 0) {
-    return { baselines: [], dailyBaselines: [], states: [], rejected, counts };
+    return { baselines: [], baselinesInForce: [], states: [], rejected, counts };
   }
   const inputsByDay = inputReferences(deduplicated.kept);
   const lastDay = Math.max(...series.map((s) => s.days[s.days.length - 1]));
@@ -129,8 +130,8 @@ export function computeTwin(inputs: TwinInputs, options?: Partial<TwinOptions>):
     );
   }
 
-  const { states, dailyBaselines } = dailyStates(inputs, series, exclusions, opts, inputsByDay);
-  return { baselines, dailyBaselines, states, rejected, counts };
+  const { states, baselinesInForce } = dailyStates(inputs, series, exclusions, opts, inputsByDay);
+  return { baselines, baselinesInForce, states, rejected, counts };
 }
 
 /** The personal baseline of a metric from its current window (baseline.ts). */
@@ -200,9 +201,14 @@ function baselineObservation(
 ): Observation {
   const used = window.usedDays();
   const byDay = context.inputsByDay.get(metric);
+  // The current baseline names its inputs. A baseline in force on a past day does not repeat them (up to W x sources
+  // references on each of hundreds of days): its inputs are the metric's Observations within its effectivePeriod, and
+  // the daily state of that day names the day's inputs and this baseline (docs/twin-data-contract.md).
   const derivedFrom: Reference<Observation>[] = [];
-  for (const day of used) {
-    derivedFrom.push(...(byDay?.get(day) ?? []));
+  if (!context.inForce) {
+    for (const day of used) {
+      derivedFrom.push(...(byDay?.get(day) ?? []));
+    }
   }
   const windowDays = context.opts.windowDays;
   return buildBaselineObservation({
@@ -432,8 +438,14 @@ function lowerBound(sorted: readonly number[], value: number): number {
 }
 
 /**
- * One state per day with data in the emitted range, and the baseline in force that day for every metric it scores.
- * A metric "has a baseline" on day d when its own values in the window carry a personal band (baseline.ts);
+ * One state per day with data in the emitted range, and the baseline in force for every metric it scores.
+ *
+ * Baselines are renewed weekly: every day of the week starting on Monday m is judged against the baseline as of m
+ * (window [m - W, m - 1]). A band that holds for a week is what a clinician can read and compare against, and the
+ * baseline in force on any past day is one record per metric and week (`baseline/{patient}/{metric}/{m}`), named in
+ * the derivedFrom of every state that used it.
+ *
+ * A metric "has a baseline" on day d when its own values in that window carry a personal band (baseline.ts);
  * completeness is the share of those with a value that day. A metric without one is left out of the day's state
  * (a deviation from a population figure is not a personal deviation). A day whose values give no index has no state.
  */
@@ -443,7 +455,7 @@ function dailyStates(
   exclusions: ExclusionCalendar,
   opts: TwinOptions,
   inputsByDay: InputsByDay
-): { states: Observation[]; dailyBaselines: Observation[] } {
+): { states: Observation[]; baselinesInForce: Observation[] } {
   const range = inputs.emitStates;
   const from = range ? optionDay(range.from, 'emitStates.from') : Number.NEGATIVE_INFINITY;
   const to = range ? optionDay(range.to, 'emitStates.to') : Number.POSITIVE_INFINITY;
@@ -457,49 +469,59 @@ function dailyStates(
   }
   const days = [...daySet].sort((a, b) => a - b);
   const windows = series.map((s) => new TrailingWindow(s, exclusions, opts.windowDays));
+  const values = series.map((s) => new Map(s.days.map((d, i) => [d, s.values[i]])));
+  /** Per metric: the week whose baseline is cached, the baseline, and its record once a state used it. */
+  const weekly = series.map(() => ({ week: Number.NaN, baseline: undefined as BaselineResult | undefined }));
+  const inForce = new Map<string, Observation>();
   const states: Observation[] = [];
-  const dailyBaselines: Observation[] = [];
   for (const day of days) {
+    const week = weekStart(day);
     const components: StateComponent[] = [];
-    const dayBaselines: Observation[] = [];
+    const used: { i: number; id: string }[] = [];
     const derivedFrom: Reference<Observation>[] = [];
     let withBaseline = 0;
     for (let i = 0; i < series.length; i++) {
       const metric = series[i].metric;
-      const window = windows[i];
-      window.advanceTo(day);
-      const value = window.valueOn(day);
-      if (value === undefined) {
-        if (window.sorted.size >= opts.minBandDays && baselineOf(window, metric, opts).kind === 'baseline') {
-          withBaseline++;
-        }
-        continue;
+      const cache = weekly[i];
+      if (cache.week !== week) {
+        windows[i].advanceTo(week);
+        cache.week = week;
+        cache.baseline = baselineOf(windows[i], metric, opts);
       }
-      const baseline = baselineOf(window, metric, opts);
-      if (baseline.kind !== 'baseline') {
+      const baseline = cache.baseline;
+      if (baseline?.kind !== 'baseline') {
         continue;
       }
       withBaseline++;
+      const value = values[i].get(day);
+      if (value === undefined) {
+        continue;
+      }
       components.push({ metric, z: deviation(value, baseline) });
       derivedFrom.push(...(inputsByDay.get(metric)?.get(day) ?? []));
-      if (opts.dailyBaselines) {
-        dayBaselines.push(
-          baselineObservation(inputs.patientId, metric, baseline, window, day, { opts, inputsByDay, inForce: true })
-        );
-        derivedFrom.push({
-          type: 'Observation',
-          identifier: {
-            system: TWIN_RESOURCE_SYSTEM,
-            value: baselineIdentifierValue(inputs.patientId, metric, isoDay(day)),
-          },
-        });
+      if (opts.baselinesInForce) {
+        const id = baselineIdentifierValue(inputs.patientId, metric, isoDay(week));
+        used.push({ i, id });
+        derivedFrom.push({ type: 'Observation', identifier: { system: TWIN_RESOURCE_SYSTEM, value: id } });
       }
     }
     const index = recoveryIndex(components, opts.rules, opts.indexClip);
     if (index === undefined) {
       continue;
     }
-    dailyBaselines.push(...dayBaselines);
+    for (const { i, id } of used) {
+      if (!inForce.has(id)) {
+        const baseline = weekly[i].baseline as BaselineResult;
+        inForce.set(
+          id,
+          baselineObservation(inputs.patientId, series[i].metric, baseline, windows[i], week, {
+            opts,
+            inputsByDay,
+            inForce: true,
+          })
+        );
+      }
+    }
     states.push(
       buildStateObservation(
         inputs.patientId,
@@ -509,5 +531,6 @@ function dailyStates(
       )
     );
   }
-  return { states, dailyBaselines };
+  const baselinesInForce = [...inForce.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
+  return { states, baselinesInForce };
 }

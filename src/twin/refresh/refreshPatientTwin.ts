@@ -41,7 +41,7 @@ export interface RefreshSummary {
   readonly ignored: readonly IgnoredInput[];
   readonly baselinesWritten: number;
   /** Baselines in force on a past day (`baseline/{patient}/{metric}/{day}`) written or changed. */
-  readonly dailyBaselinesWritten: number;
+  readonly baselinesInForceWritten: number;
   readonly statesWritten: number;
   readonly removed: number;
 }
@@ -97,7 +97,7 @@ export async function refreshPatientTwin(
     },
     deps.timeZone === undefined ? undefined : { timeZone: deps.timeZone }
   );
-  const perDay = [...result.dailyBaselines, ...result.states];
+  const perDay = [...result.baselinesInForce, ...result.states];
   const keep = window?.baselines === false ? perDay : [...result.baselines, ...perDay];
   const stale = staleTwinIdentifiers(existingTwin, result, patientId, window);
   // Send only what differs from the twin already on the server: a replayed event or a repeated refresh then sends
@@ -144,7 +144,7 @@ const EMPTY: RefreshSummary = {
   rejectionReasons: {},
   ignored: [],
   baselinesWritten: 0,
-  dailyBaselinesWritten: 0,
+  baselinesInForceWritten: 0,
   statesWritten: 0,
   removed: 0,
 };
@@ -175,7 +175,7 @@ function staleTwinIdentifiers(
   window: RefreshWindow | undefined
 ): { system: string; value: string }[] {
   const produced = new Set(
-    [...result.baselines, ...result.dailyBaselines, ...result.states].map(
+    [...result.baselines, ...result.baselinesInForce, ...result.states].map(
       (o) => o.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value
     )
   );
@@ -217,7 +217,7 @@ function summarise(read: number, result: TwinResult, written: readonly Observati
     rejectionReasons,
     ignored: ignoredInputs(result.rejected),
     baselinesWritten: written.filter((o) => segments(o)[0] === 'baseline' && segments(o).length === 3).length,
-    dailyBaselinesWritten: written.filter((o) => segments(o)[0] === 'baseline' && segments(o).length === 4).length,
+    baselinesInForceWritten: written.filter((o) => segments(o)[0] === 'baseline' && segments(o).length === 4).length,
     statesWritten: written.filter((o) => segments(o)[0] === 'state').length,
     removed,
   };

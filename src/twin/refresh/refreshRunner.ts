@@ -1,6 +1,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { FhirClient } from '../../fhir/fhirClient';
 import { addDays } from '../../calendar/observationDay';
+import { firstDayNeeded } from '../affectedDays';
 import {
   mergeIgnored,
   refreshPatientTwin,
@@ -70,14 +71,15 @@ export async function refreshPatients(
 }
 
 /**
- * Every twin a change from UTC day `day` on can affect: states from that day on, baselines, reading a baseline window
- * earlier. The patient's local day of a reading can be the UTC day before (a +09:00 morning), so both start one day
+ * Every twin a change from UTC day `day` on can affect: states from that day on, baselines, reading from a baseline
+ * window before the Monday of that week (weekly baselines, affectedDays.ts). The patient's local day of a reading can be the UTC day before (a +09:00 morning), so both start one day
  * earlier.
  */
 export function windowFromDay(day: string, windowDays: number): RefreshWindow {
+  const from = addDays(day, -1);
   return {
-    readFrom: addDays(day, -windowDays - 1),
-    states: { from: addDays(day, -1), to: '9999-12-31' },
+    readFrom: addDays(firstDayNeeded({ from }, windowDays), -1),
+    states: { from, to: '9999-12-31' },
     baselines: true,
   };
 }
