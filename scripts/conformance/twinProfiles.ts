@@ -233,8 +233,8 @@ function baselineProfile(): ProfileSource {
       'window and population-prior weight (components), the input Observations (derivedFrom). Its code is ' +
       "twin-concept#personal-baseline, never the metric's own code, so a search for a measurement never returns it. " +
       'With too few personal values there is no value and no band, and dataAbsentReason says "not enough data". ' +
-      'Identifier baseline/{patient}/{metric} is the current baseline; baseline/{patient}/{metric}/{day} the one in ' +
-      'force on that day.',
+      'Identifier baseline/{patient}/{metric} is the current baseline; baseline/{patient}/{metric}/{Monday} the one ' +
+      'in force during the week starting that Monday (docs/twin-data-contract.md).',
     type: 'Observation',
     differential: [
       el('Observation', {

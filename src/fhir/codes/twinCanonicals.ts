@@ -1,5 +1,5 @@
 /**
- * Canonical URLs and codes of the twin's conformance resources (the shared contract in notes/twin-model.md).
+ * Canonical URLs and codes of the twin's conformance resources (the shared contract: docs/twin-data-contract.md).
  *
  * The URLs and systems are defined once, in src/twin/twinCodes.ts (the stages that write the resources), and
  * re-exported here; test/profiles.test.ts checks the concept displays of both agree.

@@ -1,5 +1,5 @@
 /**
- * Codes, identifier systems and canonical URLs the twin writes (the shared contract in notes/twin-model.md).
+ * Codes, identifier systems and canonical URLs the twin writes (the shared contract: docs/twin-data-contract.md).
  *
  * src/fhir/codes/twinCanonicals.ts re-exports these for the conformance resources, so the published profiles and
  * the resources the twin writes cannot drift apart.
@@ -18,7 +18,8 @@ export const METRIC_DEVIATION_SYSTEM = `${TWIN_CANONICAL_BASE}/CodeSystem/metric
 
 /**
  * Identifier system of every twin resource: `baseline/{patientId}/{metric}` (the current baseline),
- * `baseline/{patientId}/{metric}/{YYYY-MM-DD}` (the baseline in force on that day) and `state/{patientId}/{YYYY-MM-DD}`.
+ * `baseline/{patientId}/{metric}/{YYYY-MM-DD}` (the baseline in force during the week starting that Monday) and
+ * `state/{patientId}/{YYYY-MM-DD}`.
  */
 export const TWIN_RESOURCE_SYSTEM = `${TWIN_CANONICAL_BASE}/NamingSystem/twin-resource`;
 
@@ -69,8 +70,8 @@ export const TWIN_CONCEPT_DISPLAY: Readonly<Record<TwinConceptCode, string>> = O
 });
 
 /**
- * The identifier value of a baseline Observation: the current one (no day), or the one in force on `day`
- * (YYYY-MM-DD), which is kept as the record of the band that day's values were judged against.
+ * The identifier value of a baseline Observation: the current one (no day), or the one in force during the week
+ * starting on Monday `day` (YYYY-MM-DD), kept as the record of the band that week's values were judged against.
  */
 export function baselineIdentifierValue(patientId: string, metric: string, day?: string): string {
   return day === undefined ? `baseline/${patientId}/${metric}` : `baseline/${patientId}/${metric}/${day}`;
