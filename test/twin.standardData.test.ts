@@ -8,6 +8,8 @@ import type { Observation, Parameters, Patient } from '@medplum/fhirtypes';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
+import { registerRefreshCommand } from '../src/cli/refreshCommand';
 import { startServer } from '../src/cli/serveCommand';
 import { HttpFhirClient } from '../src/fhir/httpFhirClient';
 import { createValidator } from '../src/fhir/validation';
@@ -297,6 +299,38 @@ describe('a patient whose wearable data uses only LOINC codes (issue 11)', () =>
           { type: 'Observation', identifier: { system: TWIN_RESOURCE_SYSTEM, value: inForce.identifier?.[0].value } },
         ])
       );
+      // `twin refresh` says the same on its output: one line per kind of dropped input, and the JSON summary.
+      const logged: string[] = [];
+      const errors: string[] = [];
+      const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        errors.push(String(chunk));
+        return true;
+      });
+      try {
+        const program = new Command('twin').exitOverride();
+        registerRefreshCommand(program, {
+          openRepository: () => Promise.reject(new Error('not used with --fhir')),
+          version: 'test',
+          env: {},
+          log: (line) => logged.push(line),
+        });
+        await program.parseAsync(['refresh', '--patient', patient.id as string, '--fhir', running.baseUrl], {
+          from: 'user',
+        });
+      } finally {
+        stderr.mockRestore();
+      }
+      expect(errors).toEqual(
+        expect.arrayContaining([
+          `twin refresh: ignored 2 x ${LOINC}|40443-4 [unit pulses]: resting-heart-rate: unknown unit\n`,
+          `twin refresh: ignored 1 x ${LOINC}|8480-6: code is not a catalogue metric\n`,
+        ])
+      );
+      expect((JSON.parse(logged[0]) as { ignored: unknown[] }).ignored).toEqual([
+        { code: `${LOINC}|40443-4`, reason: 'resting-heart-rate: unknown unit', unit: 'pulses', count: 2 },
+        { code: `${LOINC}|8480-6`, reason: 'code is not a catalogue metric', count: 1 },
+      ]);
+
       // ...and it is still there, unchanged, after more data arrive and the twin is refreshed again.
       const later = observation(
         ref,
