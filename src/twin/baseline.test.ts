@@ -139,6 +139,10 @@ describe('robust statistics', () => {
     expect(cal.has(day('2026-03-15'))).toBe(true);
     expect(cal.has(day('2026-03-16'))).toBe(false);
     expect(cal.has(day('2026-04-01'))).toBe(true);
+    // The window of 7 usable days before 2026-03-20 reaches back over the 6 excluded days 10..15 March.
+    expect(cal.windowStart(day('2026-03-20'), 7)).toBe(day('2026-03-07'));
+    expect(cal.windowStart(day('2026-03-10'), 7)).toBe(day('2026-03-03'));
+    expect(new ExclusionCalendar([]).windowStart(100, 28)).toBe(72);
   });
 });
 
@@ -156,13 +160,41 @@ describe('baselines in computeTwin', () => {
     const withExclusion = baselineOf([...normal, ...injured, ...after], { excludedPeriods });
     const withoutInjuryData = baselineOf([...normal, ...after]);
     const notExcluded = baselineOf([...normal, ...injured, ...after]);
-    expect(withExclusion).toEqual(withoutInjuryData);
+    // Same centre as if the injured days had never been recorded; the window reaches further back over the excluded
+    // days (28 usable days), so it holds more of the normal days than the calendar window without them.
+    expect(
+      Math.abs((withExclusion?.valueQuantity?.value ?? 0) - (withoutInjuryData?.valueQuantity?.value ?? 0))
+    ).toBeLessThan(1);
+    expect(componentValue(withExclusion!, 'baseline-sample-count')).toBe(28);
+    expect(JSON.stringify(withExclusion?.derivedFrom)).not.toMatch(/resting-heart-rate-3\d"/);
     expect(Math.abs((withExclusion?.valueQuantity?.value ?? 0) - 55)).toBeLessThan(2);
     expect(notExcluded?.valueQuantity?.value).toBeGreaterThan((withExclusion?.valueQuantity?.value ?? 0) + 1);
   });
 
   // Issue 11: the centre is the person's own median; the population only shrinks the day-to-day spread while the
   // person has few days, and its between-person spread never widens the band.
+  // During and after an injury the baseline is the person's pre-injury normal: the window reaches back over the
+  // excluded weeks instead of running dry (and never falls back on a population prior).
+  test('an excluded period longer than the window keeps the pre-injury baseline in force', () => {
+    const normal = dailyObservations('resting-heart-rate', 0, 30, 55, 2);
+    const injured = dailyObservations('resting-heart-rate', 30, 35, 70, 2);
+    const excludedPeriods = [{ start: dayOf(30), end: dayOf(57), reason: 'post-injury' as const }];
+    const result = computeTwin({ patientId: PATIENT, observations: [...normal, ...injured], excludedPeriods });
+    // Every day of the excluded period has a state, judged against the pre-injury baseline.
+    const inPeriod = result.states.filter(
+      (s) => s.effectiveDateTime! >= dayOf(30) && s.effectiveDateTime! <= dayOf(57)
+    );
+    expect(inPeriod).toHaveLength(28);
+    const late = result.baselinesInForce.filter(
+      (b) => (b.identifier?.[0].value ?? '') > `baseline/${PATIENT}/resting-heart-rate/${dayOf(50)}`
+    );
+    expect(late.length).toBeGreaterThan(0);
+    for (const b of late) {
+      expect(Math.abs((b.valueQuantity?.value ?? 0) - 55)).toBeLessThan(2);
+      expect(b.effectivePeriod?.end! < dayOf(30) || b.effectivePeriod?.end! > dayOf(57)).toBe(true);
+    }
+  });
+
   test('with few days there is no band; with some, the centre is personal and only the spread is shrunk', () => {
     const few = baselineOf(dailyObservations('resting-heart-rate', 0, 4, 50, 1));
     const some = baselineOf(dailyObservations('resting-heart-rate', 0, 10, 50, 1));

@@ -360,9 +360,11 @@ function compareText(a: string, b: string): number {
 }
 
 /**
- * The trailing window [d - W, d - 1] of one metric's daily series, excluded days left out, as a sorted multiset that
- * slides forward as d increases. Each daily value enters and leaves at most once while days advance by less than W;
- * a bigger jump rebuilds from the at most W values of the new window. Never moves backwards.
+ * The trailing window of W usable days before d of one metric's daily series ([d - W, d - 1] when nothing is
+ * excluded; reaching back over excluded periods otherwise, ExclusionCalendar.windowStart), excluded days left out, as
+ * a sorted multiset that slides forward as d increases. Each daily value enters and leaves at most once while the
+ * window moves by less than its length; a bigger jump rebuilds from the values of the new window. Never moves
+ * backwards.
  */
 class TrailingWindow {
   readonly sorted = new SortedWindow();
@@ -370,6 +372,7 @@ class TrailingWindow {
   private lo = 0;
   private hi = 0;
   private current = Number.NEGATIVE_INFINITY;
+  private from = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly series: DailySeries,
@@ -383,13 +386,15 @@ class TrailingWindow {
       throw new Error('TrailingWindow cannot move backwards');
     }
     const { days, values } = this.series;
-    const from = d - this.windowDays;
-    if (d - this.current > this.windowDays) {
+    const from = this.exclusions.windowStart(d, this.windowDays);
+    if (from >= this.current) {
+      // The new window starts after the old one ended: rebuild instead of sliding.
       this.sorted.clear();
       this.lo = lowerBound(days, from);
       this.hi = this.lo;
     }
     this.current = d;
+    this.from = from;
     while (this.hi < days.length && days[this.hi] < d) {
       if (!this.exclusions.has(days[this.hi])) {
         this.sorted.insert(values[this.hi]);
@@ -409,7 +414,7 @@ class TrailingWindow {
     const days: number[] = [];
     for (let i = this.lo; i < this.hi; i++) {
       const day = this.series.days[i];
-      if (day >= this.current - this.windowDays && !this.exclusions.has(day)) {
+      if (day >= this.from && !this.exclusions.has(day)) {
         days.push(day);
       }
     }

@@ -2,7 +2,16 @@ import type { Condition, Consent, Observation, Procedure, Resource } from '@medp
 import { buildTwinTransaction } from '../../deliver/twinTransaction';
 import { canonicalJson } from '../../fhir/canonicalJson';
 import type { FhirClient } from '../../fhir/fhirClient';
-import { computeTwin, type TwinRejection, type TwinResult } from '../computeTwin';
+import {
+  computeTwin,
+  DEFAULT_TWIN_OPTIONS,
+  type ExcludedPeriod,
+  type TwinRejection,
+  type TwinResult,
+} from '../computeTwin';
+import { ExclusionCalendar } from '../excludedDays';
+import { weekStart } from '../affectedDays';
+import { dayNumber, isoDay } from '../../calendar/calendarDay';
 import { injuryPeriods } from '../injuryPeriods';
 import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import { consentAllowsProcessing } from '../../policy/consentPolicy';
@@ -67,7 +76,7 @@ export interface RefreshWindow {
 export async function refreshPatientTwin(
   patientId: string,
   deps: RefreshDeps,
-  window?: RefreshWindow,
+  requested?: RefreshWindow,
   source: PatientDataSource = serverDataSource(deps.client)
 ): Promise<RefreshSummary> {
   const { client } = deps;
@@ -76,11 +85,10 @@ export async function refreshPatientTwin(
   if (!consentAllowsProcessing(consents, deps.today())) {
     return { ...EMPTY, status: 'skipped-consent' };
   }
-  const [all, conditions, procedures] = await Promise.all([
-    source.observations(patientId, window?.readFrom),
-    source.conditions(patientId),
-    source.procedures(patientId),
-  ]);
+  const [conditions, procedures] = await Promise.all([source.conditions(patientId), source.procedures(patientId)]);
+  const excludedPeriods = injuryPeriods(conditions, procedures);
+  const window = requested && widenForExclusions(requested, excludedPeriods, DEFAULT_TWIN_OPTIONS.windowDays);
+  const all = await source.observations(patientId, window?.readFrom);
   // The twin's own Observations live beside the measurements; they are outputs, never inputs.
   const measurements = all.filter((o) => !isTwinResource(o));
   const twinQuery: Record<string, string> = { subject, identifier: `${TWIN_RESOURCE_SYSTEM}|` };
@@ -92,7 +100,7 @@ export async function refreshPatientTwin(
     {
       patientId,
       observations: measurements,
-      excludedPeriods: injuryPeriods(conditions, procedures),
+      excludedPeriods,
       emitStates: window?.states,
     },
     deps.timeZone === undefined ? undefined : { timeZone: deps.timeZone }
@@ -109,6 +117,35 @@ export async function refreshPatientTwin(
     await client.transaction(bundle);
   }
   return summarise(measurements.length, result, changed, stale.length);
+}
+
+/**
+ * A baseline window reaches back over excluded (post-injury) periods (ExclusionCalendar.windowStart), so with
+ * exclusions a change on day t reaches the states of more weeks, and recomputing them needs older data, than
+ * affectedDays.ts says for a calendar window. Widens the requested window to both.
+ */
+export function widenForExclusions(
+  window: RefreshWindow,
+  periods: readonly ExcludedPeriod[],
+  windowDays: number
+): RefreshWindow {
+  if (periods.length === 0) {
+    return window;
+  }
+  const calendar = new ExclusionCalendar(periods);
+  const from = dayNumber(window.states.from);
+  const readFrom = isoDay(Math.min(dayNumber(window.readFrom), calendar.windowStart(weekStart(from), windowDays) - 1));
+  let to = window.states.to;
+  if (to !== '9999-12-31') {
+    // The last Monday whose window still holds day `from`, and the Sunday after it.
+    let monday = weekStart(from);
+    while (calendar.windowStart(monday + 7, windowDays) <= from) {
+      monday += 7;
+    }
+    const last = isoDay(monday + 6);
+    to = last > to ? last : to;
+  }
+  return { ...window, readFrom, states: { from: window.states.from, to } };
 }
 
 /** Where a refresh reads a patient's data from: the FHIR server (default) or, for the bulk door, an export. */
