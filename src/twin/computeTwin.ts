@@ -45,8 +45,9 @@ export interface TwinResult {
    */
   baselines: Observation[];
   /**
-   * twin-baseline shaped, the baseline in force on each day a metric was scored in that day's state (identifier
-   * `baseline/{patient}/{metric}/{day}`), sorted by day then metric: the band each day's values were judged against.
+   * twin-baseline shaped, the baseline in force during each week (renewed on Mondays) in which a metric was scored in
+   * a daily state (identifier `baseline/{patient}/{metric}/{Monday}`), sorted by identifier: the band that week's
+   * values were judged against.
    */
   baselinesInForce: Observation[];
   /** twin-recovery-state shaped, one per day with data in the emitted range, sorted by day. */
@@ -68,7 +69,7 @@ export interface TwinOptions {
   minBandDays: number;
   /** IANA time zone of the patient's day for times recorded in UTC (`Z`) without a local offset. */
   timeZone: string;
-  /** Write the baseline in force on each scored day (baselinesInForce); off only for callers that do not keep them. */
+  /** Write the weekly baselines in force (baselinesInForce); off only for callers that do not keep them. */
   baselinesInForce: boolean;
   /** Each metric's term of the recovery index is clipped to [-indexClip, indexClip] robust SDs. */
   indexClip: number;
@@ -94,12 +95,15 @@ export const DEFAULT_TWIN_OPTIONS: Readonly<TwinOptions> = Object.freeze({
  *
  * Stages: pick the latest version per Observation identity (an entered-in-error copy retracts the identity
  * altogether) -> normalise (normaliseObservation.ts) -> de-duplicate by (patient, metric, time, source) ->
- * daily series per metric -> baselines (trailing window, excluded periods left out, prior blend) -> daily states.
+ * daily series per metric (on the patient's local day) -> personal baselines (trailing window of W usable days,
+ * excluded periods left out and reached over; the person's own values only, "not enough data" otherwise;
+ * baseline.ts) -> daily states against the baseline in force that week, with the weekly baselines in force.
  *
- * Cost: O(M log M) to sort the M measurements given, then, per emitted day, O(W) per metric: each metric keeps a
- * sorted sliding window that values enter and leave once; a jump of more than W days rebuilds it from at most W
- * values. Nothing re-scans the history per day. With affectedDays.ts, a caller that receives one new value reads
- * the measurements of [t - W, t + W] and emits states for [t, t + W] only: bounded work per new value.
+ * Cost: O(M log M) to sort the M measurements given, then O(W) per metric per emitted week: each metric keeps a
+ * sorted sliding window that values enter and leave once; a jump past the window rebuilds it from at most W values.
+ * Nothing re-scans the history per day. With affectedDays.ts, a caller that receives one new value reads the
+ * measurements from one window before the value's week and emits states for the weeks whose baseline window holds
+ * it: bounded work per new value.
  */
 export function computeTwin(inputs: TwinInputs, options?: Partial<TwinOptions>): TwinResult {
   const opts = resolveOptions(options);
@@ -380,7 +384,7 @@ class TrailingWindow {
     private readonly windowDays: number
   ) {}
 
-  /** Moves the window to day d (d must not decrease); afterwards `valueOn` answers for d. */
+  /** Moves the window to the one of day d (d must not decrease). */
   advanceTo(d: number): void {
     if (d < this.current) {
       throw new Error('TrailingWindow cannot move backwards');
@@ -419,12 +423,6 @@ class TrailingWindow {
       }
     }
     return days;
-  }
-
-  /** The daily value on the current day, if any. */
-  valueOn(d: number): number | undefined {
-    const i = this.hi;
-    return i < this.series.days.length && this.series.days[i] === d ? this.series.values[i] : undefined;
   }
 }
 
