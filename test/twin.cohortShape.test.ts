@@ -4,9 +4,10 @@ import { loadBaseDefinitions } from '../src/fhir/definitions';
 import { generateCohort } from '../src/cohort/generateCohort';
 import { METRIC_NAMES, METRICS, type MetricName } from '../src/fhir/metricCatalogue';
 import { UCUM_SYSTEM } from '../src/fhir/ucum';
-import { addDays } from '../src/calendar/calendarDay';
 import { computeTwin } from '../src/twin/computeTwin';
 import { injuryPeriods } from '../src/twin/injuryPeriods';
+import { ExclusionCalendar } from '../src/twin/excludedDays';
+import { dayNumber, isoDay } from '../src/calendar/calendarDay';
 import {
   METRIC_DEVIATION_SYSTEM,
   TWIN_CONCEPT_SYSTEM,
@@ -44,7 +45,7 @@ function part(o: Observation, code: string): NonNullable<Observation['component'
  * measurement code), the metric in its baseline-metric component, a band inside the metric's plausible range or
  * "not enough data", effectivePeriod the window actually used, derivedFrom its inputs.
  */
-function checkBaseline(o: Observation): 'band' | 'not-enough-data' {
+function checkBaseline(o: Observation, excluded: ExclusionCalendar): 'band' | 'not-enough-data' {
   expect(o.meta).toEqual({ profile: [TWIN_PROFILE.baseline] });
   expect(o.code.coding).toEqual([
     { system: TWIN_CONCEPT_SYSTEM, code: 'personal-baseline', display: 'Personal baseline of a metric' },
@@ -63,11 +64,11 @@ function checkBaseline(o: Observation): 'band' | 'not-enough-data' {
   expect(o.subject).toEqual({ reference: `Patient/${PID}` });
   const { start, end } = o.effectivePeriod ?? {};
   expect(start! <= end!).toBe(true);
-  // The window actually used lies inside the 28 days before the as-of day.
+  // The window actually used lies inside the 28 usable days before the as-of day (reaching back over excluded days).
   const asOf = id.split('/')[3];
   if (asOf !== undefined) {
     expect(end! < asOf).toBe(true);
-    expect(start! >= addDays(asOf, -28)).toBe(true);
+    expect(start! >= isoDay(excluded.windowStart(dayNumber(asOf), 28))).toBe(true);
   }
   expect(o.method).toEqual({ coding: [{ system: TWIN_CONCEPT_SYSTEM, code: 'robust-median-mad' }] });
   const n = part(o, 'baseline-sample-count')?.valueInteger ?? -1;
@@ -163,18 +164,16 @@ test('every baseline and state of generated cohort patients has the data-contrac
   for (const patient of generateCohort({ patients: 8, days: 120, seed: 2026, startDate: '2026-01-01' })) {
     const resources = (patient.bundle.entry ?? []).map((e) => e.resource);
     const observations = resources.filter((r): r is Observation => r?.resourceType === 'Observation');
-    const result = computeTwin({
-      patientId: PID,
-      observations,
-      excludedPeriods: injuryPeriods(
-        resources.filter((r): r is Condition => r?.resourceType === 'Condition'),
-        resources.filter((r): r is Procedure => r?.resourceType === 'Procedure')
-      ),
-    });
+    const excludedPeriods = injuryPeriods(
+      resources.filter((r): r is Condition => r?.resourceType === 'Condition'),
+      resources.filter((r): r is Procedure => r?.resourceType === 'Procedure')
+    );
+    const excluded = new ExclusionCalendar(excludedPeriods);
+    const result = computeTwin({ patientId: PID, observations, excludedPeriods });
     expect(result.counts.rejected).toBe(0);
     expect(result.counts.accepted).toBe(observations.length);
     for (const b of [...result.baselines, ...result.baselinesInForce]) {
-      kinds[checkBaseline(b)]++;
+      kinds[checkBaseline(b, excluded)]++;
     }
     expect(result.baselinesInForce.every((b) => b.valueQuantity !== undefined)).toBe(true);
     result.states.forEach(checkState);
