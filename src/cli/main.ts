@@ -36,7 +36,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       const router = createEmbeddedRouter();
       // No engine-side validation here: in-process, every twin write goes through the store, which validates it
       // against the same profiles before anything is stored (src/store/sqliteStore.ts).
-      registerTwinRefreshOperation(router, { today: () => new Date().toISOString().slice(0, 10) });
+      registerTwinRefreshOperation(router, {
+        today: () => new Date().toISOString().slice(0, 10),
+        timeZone: process.env.TWIN_TIME_ZONE,
+      });
       const evidence = await openEvidenceEngine({ env: process.env, log });
       registerEvidenceOperations(router, { ...evidence, now: () => new Date().toISOString() });
       registerSimulateOperation(router, {
