@@ -87,7 +87,8 @@ export function classifyRequest(method: string, path: string, bulkPaths: readonl
     .split('/')
     .filter((p) => p.length > 0)
     .map((p) => decodeURIComponent(p));
-  if (bulkPaths.some((b) => path === b || path.startsWith(`${b}/`))) {
+  // Bulk Data status and file paths (`/$export-status/{job}`, `/$export-file/{job}/{file}`), and any configured.
+  if (parts[0]?.startsWith('$export') || bulkPaths.some((b) => path === b || path.startsWith(`${b}/`))) {
     return { kind: 'bulk' };
   }
   const last = parts[parts.length - 1] ?? '';
@@ -255,16 +256,20 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
       throw forbidden('A patient-level token without a patient in context reaches nothing');
     }
     const broadLevels: readonly ScopeLevel[] = ['user', 'system'];
-    const interaction = classifyRequest(req.method, req.path, bulkPaths);
-    if (!interaction) {
-      return;
-    }
     const patientId = patientOnly ? grant.patient : undefined;
     const need = (type: string, permission: Permission, levels?: readonly ScopeLevel[]): void => {
       if (!permits(grant.scopes, type, permission, levels)) {
         throw forbidden(`The token's scopes do not grant ${permission} on ${type}`);
       }
     };
+    const interaction = classifyRequest(req.method, req.path, bulkPaths);
+    if (!interaction) {
+      // A path this guard cannot classify is open only to full user- or system-level access (deny by default).
+      for (const permission of ['c', 'r', 'u', 'd', 's'] as const) {
+        need('*', permission, broadLevels);
+      }
+      return;
+    }
 
     switch (interaction.kind) {
       case 'bulk':

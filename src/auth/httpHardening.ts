@@ -1,4 +1,4 @@
-import { OperationOutcomeError } from '@medplum/core';
+import { OperationOutcomeError, unsupportedMediaType } from '@medplum/core';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
@@ -18,7 +18,7 @@ export interface HardeningOptions {
   readonly connectSources?: readonly string[];
 }
 
-function refuse(code: 'forbidden' | 'not-supported', text: string): OperationOutcomeError {
+function refuse(code: 'forbidden', text: string): OperationOutcomeError {
   const outcome: OperationOutcome = {
     resourceType: 'OperationOutcome',
     issue: [{ severity: 'error', code, details: { text } }],
@@ -105,7 +105,19 @@ export function requireJsonForWrites(): RequestHandler {
     const isSearchForm =
       req.method === 'POST' && /\/_search\/?$/.test(req.path) && type === 'application/x-www-form-urlencoded';
     if (!WRITE_MEDIA_TYPES.includes(type) && !isSearchForm) {
-      next(refuse('not-supported', 'Writes need Content-Type application/fhir+json'));
+      // 415 (FHIR R4 http.html#mime-type); unsupportedMediaType's id is what maps the outcome to 415.
+      next(
+        new OperationOutcomeError({
+          ...unsupportedMediaType,
+          issue: [
+            {
+              severity: 'error',
+              code: 'not-supported',
+              details: { text: 'Writes need Content-Type application/fhir+json' },
+            },
+          ],
+        })
+      );
       return;
     }
     next();

@@ -32,7 +32,7 @@ export function keyFromJwks(jwks: Jwks, header: { readonly kid?: string; readonl
   if (candidates.length !== 1) {
     throw new Error(candidates.length === 0 ? 'no matching key' : 'ambiguous key');
   }
-  return createPublicKey({ key: candidates[0] as never, format: 'jwk' });
+  return createPublicKey({ key: candidates[0], format: 'jwk' });
 }
 
 /** A resolver over fixed key sets per issuer (configuration, tests). */

@@ -62,7 +62,7 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
     throw unauthenticated('The token is not a JWT');
   }
   const { header } = decoded;
-  const payload = decoded.payload as JwtPayload;
+  const payload = decoded.payload;
   if (!(algorithms as readonly string[]).includes(header.alg)) {
     throw unauthenticated(
       `Token algorithm ${header.alg === 'none' ? 'none' : 'not accepted'}: only asymmetric signatures are`

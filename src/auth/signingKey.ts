@@ -34,7 +34,7 @@ export function ecThumbprint(jwk: { crv?: unknown; kty?: unknown; x?: unknown; y
 }
 
 function fromPrivateJwk(stored: StoredKey): SigningKey {
-  const privateKey = createPrivateKey({ key: stored.privateJwk as never, format: 'jwk' });
+  const privateKey = createPrivateKey({ key: stored.privateJwk, format: 'jwk' });
   const publicKey = createPublicKey(privateKey);
   const jwk = publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
   return {
@@ -69,7 +69,7 @@ export function loadOrCreateSigningKey(dataDir: string): { key: SigningKey; crea
   const stored: StoredKey = {
     kid: key.kid,
     alg: key.alg,
-    privateJwk: key.privateKey.export({ format: 'jwk' }) as Record<string, unknown>,
+    privateJwk: key.privateKey.export({ format: 'jwk' }),
   };
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(stored), { mode: 0o600 });
