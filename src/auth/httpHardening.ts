@@ -14,6 +14,8 @@ export interface HardeningOptions {
   readonly noStorePaths: readonly string[];
   /** Path prefix of the SMART app's static files, which get the app's CSP instead of the API's. */
   readonly appPath?: string;
+  /** Path prefixes that answer CORS themselves (CDS Hooks: any origin, the JWT being the credential). */
+  readonly corsExemptPaths?: readonly string[];
   /** Origins the app may connect to besides its own (a remote FHIR server or authorization server). */
   readonly connectSources?: readonly string[];
 }
@@ -56,9 +58,13 @@ const CORS_EXPOSED_HEADERS =
  * (POST, PUT, PATCH, DELETE) that carries a foreign Origin is refused before it runs, since a "simple request"
  * would run even though its answer is hidden.
  */
-export function corsForOrigins(allowedOrigins: readonly string[]): RequestHandler {
+export function corsForOrigins(allowedOrigins: readonly string[], exemptPaths: readonly string[] = []): RequestHandler {
   const allowed = new Set(allowedOrigins);
   return (req: Request, res: Response, next: NextFunction): void => {
+    if (exemptPaths.some((p) => req.path === p || req.path.startsWith(`${p}/`))) {
+      next();
+      return;
+    }
     const origin = req.get('Origin');
     res.vary('Origin');
     if (origin === undefined) {
@@ -152,5 +158,9 @@ export function securityHeaders(options: HardeningOptions): RequestHandler {
 
 /** The hardening middlewares in their order, for the app's top (before any route). */
 export function httpHardening(options: HardeningOptions): RequestHandler[] {
-  return [hostAllowList(options.allowedHosts), securityHeaders(options), corsForOrigins(options.allowedOrigins)];
+  return [
+    hostAllowList(options.allowedHosts),
+    securityHeaders(options),
+    corsForOrigins(options.allowedOrigins, options.corsExemptPaths),
+  ];
 }

@@ -69,6 +69,7 @@ export function assembleClinicianDoor(config: ClinicianDoorConfig, world: Clinic
     allowedOrigins: config.allowedOrigins ?? [],
     frameAncestors: config.frameAncestors ?? [],
     noStorePaths: [config.fhirBasePath, AUTH_PATH, '/cds-services'],
+    corsExemptPaths: ['/cds-services'],
     ...(config.appPath ? { appPath: config.appPath } : {}),
   });
   const mounts: RequestHandler[] = [...(config.mounts ?? [])];
