@@ -243,7 +243,7 @@ export function cdsHooksService(options: CdsHooksOptions): Router {
           throw new CdsError(400, 'outcome must be accepted or overridden');
         }
         const accepted = Array.isArray(e.acceptedSuggestions)
-          ? e.acceptedSuggestions.map((s: { id?: unknown }) => String(s?.id ?? ''))
+          ? e.acceptedSuggestions.map((s: { id?: unknown }) => (typeof s?.id === 'string' ? s.id : ''))
           : [];
         const reason = (e.overrideReason as { reason?: { code?: unknown } } | undefined)?.reason?.code;
         return {
