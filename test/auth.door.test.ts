@@ -304,6 +304,35 @@ describe('the clinician door: local SMART authorization server and the FHIR API 
     expect((await get(server, 'Patient/$export', token.access_token, { Prefer: 'respond-async' })).status).toBe(403);
   });
 
+  test('a token holding patient- and user-level scopes stays confined where only its patient scopes grant', async () => {
+    const token = await standaloneLogin(
+      server,
+      'pat-a',
+      'launch/patient openid fhirUser patient/Observation.rs user/Patient.rs user/Task.u user/CarePlan.u'
+    );
+    // user/Patient.rs: every patient's demographics (the care-team list).
+    expect((await get(server, 'Patient/pat-b', token.access_token)).status).toBe(200);
+    // patient/Observation.rs only: still confined to pat-a.
+    expect((await get(server, 'Observation/obs-b', token.access_token)).status).toBe(404);
+    expect((await get(server, 'Observation?patient=pat-b', token.access_token)).status).toBe(403);
+    // A review is decided in the signed-in clinician's name only.
+    const review = (practitionerRef: string): Promise<Response> =>
+      post(
+        server,
+        'Task/task-1/$review',
+        {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'decision', valueCode: 'accept' },
+            { name: 'practitioner', valueReference: { reference: practitionerRef } },
+          ],
+        },
+        token.access_token
+      );
+    expect((await review('Practitioner/someone-else')).status).toBe(403);
+    expect((await review('Practitioner/prac-1')).status).not.toBe(403);
+  });
+
   test('expired, wrongly signed, unsigned (alg=none), HMAC and wrong-audience tokens are refused', async () => {
     const { access_token: good } = await standaloneLogin(server, 'pat-a');
     expect((await get(server, 'Patient/pat-a', good)).status).toBe(200);

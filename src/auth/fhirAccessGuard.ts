@@ -5,7 +5,7 @@ import type { FhirClient } from '../fhir/fhirClient';
 import type { AccessGrant, AccessTokenVerifier } from './accessToken';
 import { unauthenticated } from './jwtVerification';
 import { inPatientCompartment, isPatientDataType, patientSearchParameters } from './patientCompartment';
-import { isPatientLevelOnly, permits, type Permission, type ScopeLevel } from './smartScopes';
+import { permits, type Permission, type ScopeLevel } from './smartScopes';
 
 /** What an operation needs, in scope permissions on resource types (the operation's reads and writes). */
 export type OperationNeeds = ReadonlyArray<readonly [resourceType: string, permission: Permission]>;
@@ -251,55 +251,57 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
       throw err;
     }
     res.locals.accessGrant = grant;
-    const patientOnly = isPatientLevelOnly(grant.scopes);
-    if (patientOnly && !grant.patient) {
-      throw forbidden('A patient-level token without a patient in context reaches nothing');
-    }
     const broadLevels: readonly ScopeLevel[] = ['user', 'system'];
-    const patientId = patientOnly ? grant.patient : undefined;
-    const need = (type: string, permission: Permission, levels?: readonly ScopeLevel[]): void => {
-      if (!permits(grant.scopes, type, permission, levels)) {
-        throw forbidden(`The token's scopes do not grant ${permission} on ${type}`);
+    const full: OperationNeeds = (['c', 'r', 'u', 'd', 's'] as const).map((p) => ['*', p] as const);
+    /**
+     * Which scopes allow the request: user- or system-level scopes that grant everything it needs (no confinement),
+     * else patient-level ones (the request is then confined to the token's patient), else none (403). A token that
+     * holds both kinds is confined wherever only its patient scopes grant the interaction.
+     */
+    const allow = (needs: OperationNeeds, patientLevelAllowed = true): string | undefined => {
+      if (needs.every(([type, permission]) => permits(grant.scopes, type, permission, broadLevels))) {
+        return undefined;
       }
+      if (
+        patientLevelAllowed &&
+        needs.every(([type, permission]) => permits(grant.scopes, type, permission, ['patient']))
+      ) {
+        if (!grant.patient) {
+          throw forbidden('A patient-level token without a patient in context reaches nothing');
+        }
+        return grant.patient;
+      }
+      const missing = needs.filter(([type, permission]) => !permits(grant.scopes, type, permission));
+      throw forbidden(
+        `The token's scopes do not grant ${missing.map(([t, p]) => `${t}.${p}`).join(', ') || 'this at its level'}`
+      );
+    };
+    const confine = (patientId: string): void => {
+      res.locals.confinedTo = patientId;
+      confineResponse(res, patientId);
     };
     const interaction = classifyRequest(req.method, req.path, bulkPaths);
     if (!interaction) {
       // A path this guard cannot classify is open only to full user- or system-level access (deny by default).
-      for (const permission of ['c', 'r', 'u', 'd', 's'] as const) {
-        need('*', permission, broadLevels);
-      }
+      allow(full, false);
       return;
     }
 
     switch (interaction.kind) {
       case 'bulk':
-        for (const [type, permission] of BULK_NEEDS) {
-          need(type, permission, broadLevels);
-        }
+        allow(BULK_NEEDS, false);
         return;
       case 'system':
-        if (patientId) {
-          throw forbidden(`System-level ${interaction.what} is not open to a patient-level token`);
-        }
-        for (const permission of ['c', 'r', 'u', 'd', 's'] as const) {
-          need('*', permission, broadLevels);
-        }
+        allow(full, false);
         return;
       case 'operation': {
         const needs = OPERATION_NEEDS[interaction.name];
         if (!needs) {
-          for (const permission of ['c', 'r', 'u', 'd', 's'] as const) {
-            need('*', permission, broadLevels);
-          }
+          allow(full, false);
           return;
         }
-        for (const [type, permission] of needs) {
-          need(type, permission);
-        }
-        if (patientId) {
-          if (!interaction.type || !interaction.id) {
-            throw forbidden('Type- and system-level operations are not open to a patient-level token');
-          }
+        const patientId = allow(needs, interaction.type !== undefined && interaction.id !== undefined);
+        if (patientId && interaction.type && interaction.id) {
           const target =
             interaction.type === 'Patient'
               ? interaction.id === patientId
@@ -309,18 +311,20 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
           if (!target) {
             throw hidden();
           }
+          res.locals.confinedTo = patientId;
         }
         return;
       }
       case 'type': {
-        need(interaction.type, interaction.permission);
-        if (!patientId || !isPatientDataType(interaction.type)) {
-          if (patientId && interaction.permission !== 's') {
+        const patientId = allow([[interaction.type, interaction.permission]]);
+        if (!patientId) {
+          return;
+        }
+        if (!isPatientDataType(interaction.type)) {
+          if (interaction.permission !== 's') {
             throw forbidden(`A patient-level token does not write ${interaction.type}`);
           }
-          if (patientId) {
-            confineResponse(res, patientId);
-          }
+          confine(patientId);
           return;
         }
         if (interaction.conditional) {
@@ -337,11 +341,11 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
           }
         }
         // A create's body is checked by `patientBodyGuard` once the body is parsed.
-        confineResponse(res, patientId);
+        confine(patientId);
         return;
       }
       case 'instance': {
-        need(interaction.type, interaction.permission);
+        const patientId = allow([[interaction.type, interaction.permission]]);
         if (!patientId) {
           return;
         }
@@ -362,7 +366,7 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
         if (!stored) {
           throw hidden();
         }
-        confineResponse(res, patientId);
+        confine(patientId);
         return;
       }
     }
@@ -374,24 +378,39 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
 }
 
 /**
- * After the body is parsed: a patient-level token may create or update only resources of its own patient (a
- * CarePlan for patient B written with a token for A is refused before anything is stored).
+ * After the body is parsed:
+ * - a request confined to a patient creates or updates only that patient's resources (a CarePlan for patient B
+ *   written with a token for A is refused before anything is stored);
+ * - a review decision (`Task/{id}/$review`) is taken by the signed-in clinician: when the token names a fhirUser, the
+ *   `practitioner` parameter must be that user (no one approves in a colleague's name).
  */
 export function patientBodyGuard(): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     const grant = accessGrantOf(res);
-    if (!grant?.patient || !isPatientLevelOnly(grant.scopes) || (req.method !== 'POST' && req.method !== 'PUT')) {
+    const confinedTo = (res.locals as { confinedTo?: string }).confinedTo;
+    if (!grant || (req.method !== 'POST' && req.method !== 'PUT')) {
       next();
       return;
     }
     const body = req.body as Resource | undefined;
+    if (!body || typeof body !== 'object' || typeof body.resourceType !== 'string') {
+      next();
+      return;
+    }
+    if (body.resourceType === 'Parameters' && /\/\$review$/.test(req.path) && grant.fhirUser) {
+      const named = (body.parameter ?? [])
+        .filter((p) => p.name === 'practitioner')
+        .map((p) => p.valueReference?.reference);
+      if (named.some((ref) => ref !== grant.fhirUser)) {
+        next(forbidden('A review is decided in the name of the signed-in clinician only'));
+        return;
+      }
+    }
     if (
-      body &&
-      typeof body === 'object' &&
-      typeof body.resourceType === 'string' &&
+      confinedTo &&
       body.resourceType !== 'Parameters' &&
       isPatientDataType(body.resourceType) &&
-      !inPatientCompartment(body, grant.patient)
+      !inPatientCompartment(body, confinedTo)
     ) {
       next(forbidden(`A patient-level token writes only its own patient's ${body.resourceType}`));
       return;
