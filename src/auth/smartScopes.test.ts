@@ -33,8 +33,14 @@ describe('SMART scopes (App Launch 2.x, with v1 compatibility)', () => {
 
   test('a grant never widens the request and keeps only what the client is allowed', () => {
     expect(grantScopes('launch patient/Observation.rs patient/Task.cruds openid', 'launch openid patient/*.rs')).toBe(
-      'launch patient/Observation.rs openid'
+      'launch patient/Observation.rs patient/Task.rs openid'
     );
-    expect(grantScopes('system/*.cruds', 'system/*.rs')).toBe('');
+    expect(grantScopes('patient/CarePlan.rus user/Task.rs', 'patient/*.rs patient/CarePlan.u')).toBe(
+      'patient/CarePlan.rus'
+    );
+    expect(grantScopes('system/*.cruds', 'system/*.rs')).toBe('system/*.rs');
+    expect(grantScopes('system/Observation.c', 'system/*.rs')).toBe('');
+    // v1 requests are granted in v2 syntax.
+    expect(grantScopes('patient/Observation.read', 'patient/*.rs')).toBe('patient/Observation.rs');
   });
 });

@@ -88,10 +88,14 @@ export function isPatientLevelOnly(scopes: ParsedScopes): boolean {
   return scopes.resources.length > 0 && scopes.resources.every((s) => s.level === 'patient');
 }
 
+const ORDER: readonly Permission[] = ['c', 'r', 'u', 'd', 's'];
+
 /**
- * The scopes of `requested` that `allowed` covers, as written in `requested` (the grant never widens a request).
- * A requested clinical scope is kept when one allowed scope of the same level covers its type and every permission;
- * other scopes (launch, openid, ...) are kept when allowed verbatim.
+ * What of `requested` the client may have under `allowed`: each requested clinical scope narrowed to the permissions
+ * that allowed scopes of the same level and type (or `*`) cover, written in v2 syntax (`patient/CarePlan.rsu` with
+ * `patient/*.rs` allowed becomes `patient/CarePlan.rs`); dropped when nothing is left. Other scopes (launch, openid,
+ * ...) are kept when allowed verbatim. The grant never widens the request (SMART App Launch: a server MAY grant fewer
+ * scopes than requested, and says which in the token response's `scope`).
  */
 export function grantScopes(requested: string, allowed: string): string {
   const allowedParsed = parseScopes(allowed);
@@ -99,19 +103,23 @@ export function grantScopes(requested: string, allowed: string): string {
   for (const text of requested.split(' ').filter((s) => s.length > 0)) {
     const scope = parseResourceScope(text);
     if (!scope) {
-      if (allowedParsed.other.includes(text)) {
+      if (allowedParsed.other.includes(text) && !kept.includes(text)) {
         kept.push(text);
       }
       continue;
     }
-    const covered = allowedParsed.resources.some(
-      (a) =>
-        a.level === scope.level &&
-        (a.resourceType === '*' || a.resourceType === scope.resourceType) &&
-        [...scope.permissions].every((p) => a.permissions.has(p))
+    const covering = allowedParsed.resources.filter(
+      (a) => a.level === scope.level && (a.resourceType === '*' || a.resourceType === scope.resourceType)
     );
-    if (covered && !kept.includes(text)) {
-      kept.push(text);
+    const letters = ORDER.filter((p) => scope.permissions.has(p) && covering.some((a) => a.permissions.has(p))).join(
+      ''
+    );
+    if (letters.length === 0) {
+      continue;
+    }
+    const granted = `${scope.level}/${scope.resourceType}.${letters}`;
+    if (!kept.includes(granted)) {
+      kept.push(granted);
     }
   }
   return kept.join(' ');

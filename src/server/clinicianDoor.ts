@@ -1,3 +1,4 @@
+import express from 'express';
 import type { RequestHandler } from 'express';
 import { createAccessTokenVerifier } from '../auth/accessToken';
 import { fhirAccessGuard, patientBodyGuard } from '../auth/fhirAccessGuard';
@@ -5,13 +6,30 @@ import { httpHardening, requireJsonForWrites } from '../auth/httpHardening';
 import { remoteJwksResolver, staticJwksResolver } from '../auth/jwksKeys';
 import type { KeyResolver } from '../auth/jwtVerification';
 import type { SigningKey } from '../auth/signingKey';
-import type { RegisteredClient } from '../authServer/registeredClients';
+import type { PublicClient, RegisteredClient } from '../authServer/registeredClients';
 import { smartAuthServer } from '../authServer/smartAuthServer';
 import type { FhirClient } from '../fhir/fhirClient';
 import type { DoorOptions } from './app';
 
 /** Where the local authorization server lives on this server. */
 export const AUTH_PATH = '/auth';
+/** Where the SMART app's static files are served. */
+export const APP_PATH = '/app';
+/** The SMART app's client id (app/src/config.ts CLIENT_ID). */
+export const TWIN_APP_CLIENT_ID = 'recovery-twin-app';
+
+/** The bundled SMART app's registration with the local authorization server. */
+export function twinAppClient(origin: string): PublicClient {
+  return {
+    type: 'public',
+    clientId: TWIN_APP_CLIENT_ID,
+    name: 'Recovery twin',
+    redirectUris: [`${origin}${APP_PATH}/index.html`],
+    launchUrl: `${origin}${APP_PATH}/launch.html`,
+    allowedScopes:
+      'launch launch/patient openid fhirUser online_access offline_access patient/*.rs patient/CarePlan.u patient/Task.u user/Task.rs user/Patient.rs',
+  };
+}
 
 /**
  * How the FHIR API is protected:
@@ -45,8 +63,8 @@ export interface ClinicianDoorConfig {
   readonly bulkPaths?: readonly string[];
   /** Other routers to mount (CDS Hooks, the SMART app's static files), built by the caller. */
   readonly mounts?: readonly RequestHandler[];
-  /** Path of the SMART app's static files (gets the app's CSP). */
-  readonly appPath?: string;
+  /** Folder of the built SMART app (`npm run build` writes dist/app), served at APP_PATH with the app's CSP. */
+  readonly appDir?: string;
 }
 
 export interface ClinicianDoorWorld {
@@ -70,9 +88,18 @@ export function assembleClinicianDoor(config: ClinicianDoorConfig, world: Clinic
     frameAncestors: config.frameAncestors ?? [],
     noStorePaths: [config.fhirBasePath, AUTH_PATH, '/cds-services'],
     corsExemptPaths: ['/cds-services'],
-    ...(config.appPath ? { appPath: config.appPath } : {}),
+    ...(config.appDir ? { appPath: APP_PATH } : {}),
   });
   const mounts: RequestHandler[] = [...(config.mounts ?? [])];
+  if (config.appDir) {
+    const app = express.Router();
+    // Static files only; no directory listing, no dotfiles; `fallthrough: false` answers 404 here.
+    app.use(
+      APP_PATH,
+      express.static(config.appDir, { index: 'index.html', dotfiles: 'deny', fallthrough: false, maxAge: 0 })
+    );
+    mounts.push(app);
+  }
   const startupLines: string[] = [];
   let issuer: string;
   let resolveKey: KeyResolver;

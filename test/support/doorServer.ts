@@ -73,8 +73,10 @@ export interface DoorServerOptions {
   readonly auth?: 'local' | 'open';
   readonly seed?: readonly Resource[];
   readonly loginPasscode?: string;
-  readonly appPath?: string;
+  readonly appDir?: string;
   readonly repo?: FhirRepository;
+  readonly router?: FhirRouter;
+  readonly log?: (line: string) => void;
 }
 
 /** The real app with the clinician's door on an ephemeral loopback port, over a MemoryRepository. */
@@ -86,7 +88,7 @@ export async function startDoorServer(options: DoorServerOptions = {}): Promise<
   const origin = `http://127.0.0.1:${port}`;
   const baseUrl = `${origin}${FHIR_BASE_PATH}`;
   const repo = options.repo ?? new MemoryRepository();
-  const router = new FhirRouter();
+  const router = options.router ?? new FhirRouter();
   const clock = { now: new Date() };
   const now = (): Date => clock.now;
   options.configureRouter?.(router, now);
@@ -111,7 +113,7 @@ export async function startDoorServer(options: DoorServerOptions = {}): Promise<
       allowedOrigins: options.allowedOrigins ?? [],
       frameAncestors: ['https://ehr.example'],
       mounts: options.mounts?.(origin, { repo, router, now }) ?? [],
-      ...(options.appPath ? { appPath: options.appPath } : {}),
+      ...(options.appDir ? { appDir: options.appDir } : {}),
     },
     { client: new LocalFhirClient(repo, router), now }
   );
@@ -124,7 +126,10 @@ export async function startDoorServer(options: DoorServerOptions = {}): Promise<
       baseUrl,
       capabilityStatement: capabilityStatement(baseUrl),
       isReady: () => true,
-      log: (line) => logLines.push(line),
+      log: (line) => {
+        logLines.push(line);
+        options.log?.(line);
+      },
       door,
     })
   );
