@@ -12,7 +12,12 @@ export interface ChartSeries {
 }
 
 /** A small time-series chart (uPlot). `x` is unix seconds; the label is for screen readers. */
-export function Chart(props: { label: string; x: readonly number[]; series: readonly ChartSeries[]; height?: number }): JSX.Element {
+export function Chart(props: {
+  label: string;
+  x: readonly number[];
+  series: readonly ChartSeries[];
+  height?: number;
+}): JSX.Element {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = host.current;

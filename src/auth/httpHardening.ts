@@ -131,7 +131,9 @@ export function requireJsonForWrites(): RequestHandler {
 }
 
 /**
- * Security headers on every response: no MIME sniffing, no referrer (URLs may carry a launch id), a CSP that
+ * Security headers on every response: no MIME sniffing, no referrer to other sites (URLs may carry a launch id or
+ * an authorization code; `same-origin` rather than `no-referrer`, which makes browsers send `Origin: null` on this
+ * server's own form posts), a CSP that
  * lets the API's JSON run nothing and the app load only its own files, framing limited to the configured EHRs, and
  * `Cache-Control: no-store` where health data or tokens travel (OAuth 2.0 RFC 6749 §5.1 requires it for tokens).
  */
@@ -144,7 +146,7 @@ export function securityHeaders(options: HardeningOptions): RequestHandler {
   const apiCsp = `default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`;
   return (req: Request, res: Response, next: NextFunction): void => {
     res.set('X-Content-Type-Options', 'nosniff');
-    res.set('Referrer-Policy', 'no-referrer');
+    res.set('Referrer-Policy', 'same-origin');
     const isApp =
       options.appPath !== undefined && (req.path === options.appPath || req.path.startsWith(`${options.appPath}/`));
     res.set('Content-Security-Policy', isApp ? appCsp : apiCsp);

@@ -19,7 +19,7 @@ function page(title: string, body: string, stylesheet: string): string {
   return (
     `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width, initial-scale=1">` +
-    `<title>${escapeHtml(title)}</title><link rel="stylesheet" href="${escapeHtml(stylesheet)}"></head>` +
+    `<title>${escapeHtml(title)}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="${escapeHtml(stylesheet)}"></head>` +
     `<body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`
   );
 }

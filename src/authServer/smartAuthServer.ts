@@ -172,7 +172,7 @@ export function smartAuthServer(options: SmartAuthServerOptions): Router {
       // also governs that redirect); the login is never framed (clickjacking).
       .set(
         'Content-Security-Policy',
-        `default-src 'none'; style-src 'self'; form-action 'self' ${redirectOrigins.join(' ')}; frame-ancestors 'none'; base-uri 'none'`
+        `default-src 'none'; style-src 'self'; img-src data:; form-action 'self' ${redirectOrigins.join(' ')}; frame-ancestors 'none'; base-uri 'none'`
       )
       .type('text/html')
       .send(body);
