@@ -1,6 +1,9 @@
 import type { Bundle, Observation, Patient, Practitioner } from '@medplum/fhirtypes';
 import jwt from 'jsonwebtoken';
 import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { PublicClient, BackendClient } from '../src/authServer/registeredClients';
 import { startDoorServer, type DoorServer } from './support/doorServer';
 
@@ -55,6 +58,13 @@ function clients(origin: string): Array<PublicClient | BackendClient> {
       name: 'Twin bot',
       jwks: { keys: [backendJwk] },
       allowedScopes: 'system/*.rs system/Observation.cru',
+    },
+    {
+      type: 'backend',
+      clientId: 'other-bot',
+      name: 'Another service',
+      jwks: { keys: [backendJwk] },
+      allowedScopes: 'system/*.rs',
     },
   ];
 }
@@ -193,10 +203,13 @@ async function backendToken(server: DoorServer, assertion: string, scope = 'syst
 
 describe('the clinician door: local SMART authorization server and the FHIR API that verifies its tokens', () => {
   let server: DoorServer;
+  let bulkDir: string;
 
   beforeAll(async () => {
+    bulkDir = mkdtempSync(join(tmpdir(), 'twin-door-bulk-'));
     server = await startDoorServer({
       clients,
+      bulkDir,
       allowedOrigins: [APP_ORIGIN],
       seed: [patientA, patientB, practitioner, observation('obs-a', 'pat-a'), observation('obs-b', 'pat-b')],
     });
@@ -204,6 +217,7 @@ describe('the clinician door: local SMART authorization server and the FHIR API 
 
   afterAll(async () => {
     await server.close();
+    rmSync(bulkDir, { recursive: true, force: true });
   });
 
   beforeEach(() => {
@@ -518,6 +532,25 @@ describe('the clinician door: local SMART authorization server and the FHIR API 
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-384' });
     expect(await refused(backendAssertion(server, {}, backendKid, stranger.privateKey))).toBe('invalid_client');
     expect(await refused(backendAssertion(server, { iss: 'nobody', sub: 'nobody' }))).toBe('invalid_client');
+  });
+
+  test('Bulk export status and files are readable only by the client that started the export', async () => {
+    const tokenOf = async (clientId: string): Promise<string> => {
+      const res = await backendToken(server, backendAssertion(server, { iss: clientId, sub: clientId }));
+      return ((await res.json()) as TokenResponse).access_token;
+    };
+    const owner = await tokenOf('twin-bot');
+    const other = await tokenOf('other-bot');
+    const kickoff = await get(server, 'Patient/$export', owner, { Prefer: 'respond-async' });
+    expect(kickoff.status).toBe(202);
+    const status = kickoff.headers.get('content-location') ?? '';
+    expect(status).toContain('$export-status/');
+    const poll = (token: string): Promise<Response> => fetch(status, { headers: { Authorization: `Bearer ${token}` } });
+    expect([200, 202]).toContain((await poll(owner)).status);
+    expect((await poll(other)).status).toBe(404);
+    const { access_token: patientToken } = await standaloneLogin(server, 'pat-a');
+    expect((await poll(patientToken)).status).toBe(403);
+    expect((await fetch(status)).status).toBe(401);
   });
 
   test('introspection answers holders of a valid token; garbage is inactive', async () => {

@@ -77,7 +77,7 @@ export type Interaction =
   | { kind: 'type'; type: string; permission: Permission; conditional: boolean }
   | { kind: 'operation'; type?: string; id?: string; name: string }
   | { kind: 'system'; what: 'batch' | 'history' | 'search' }
-  | { kind: 'bulk' };
+  | { kind: 'bulk'; job?: string };
 
 const TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 
@@ -89,7 +89,8 @@ export function classifyRequest(method: string, path: string, bulkPaths: readonl
     .map((p) => decodeURIComponent(p));
   // Bulk Data status and file paths (`/$export-status/{job}`, `/$export-file/{job}/{file}`), and any configured.
   if (parts[0]?.startsWith('$export') || bulkPaths.some((b) => path === b || path.startsWith(`${b}/`))) {
-    return { kind: 'bulk' };
+    // `/$export-status/{job}`, `/$export-file/{job}/{file}`: the job whose status or files are asked for.
+    return parts[1] ? { kind: 'bulk', job: parts[1] } : { kind: 'bulk' };
   }
   const last = parts[parts.length - 1] ?? '';
   if (last.startsWith('$')) {
@@ -236,6 +237,8 @@ async function readOrUndefined(client: FhirClient, type: string, id: string): Pr
 export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler {
   const bulkPaths = options.bulkPaths ?? [];
   const realm = options.realm ?? 'recovery-twin';
+  /** Bulk export job id -> the client that started it. */
+  const exportOwners = new Map<string, string>();
 
   const check = async (req: Request, res: Response): Promise<void> => {
     const token = bearerToken(req);
@@ -290,6 +293,21 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
     switch (interaction.kind) {
       case 'bulk':
         allow(BULK_NEEDS, false);
+        if (interaction.job !== undefined) {
+          // Bulk Data Access IG: status and files are for the client that kicked the export off. A job this guard
+          // did not see start (another client's, or one from before a restart) is answered as absent.
+          if (exportOwners.get(interaction.job) !== grant.clientId) {
+            throw hidden();
+          }
+          return;
+        }
+        res.once('finish', () => {
+          const location = String(res.getHeader('Content-Location') ?? '');
+          const job = /\/\$export-status\/([^/?#]+)$/.exec(location)?.[1];
+          if (res.statusCode === 202 && job) {
+            exportOwners.set(decodeURIComponent(job), grant.clientId);
+          }
+        });
         return;
       case 'system':
         allow(full, false);

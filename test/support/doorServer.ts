@@ -9,6 +9,7 @@ import { generateSigningKey, type SigningKey } from '../../src/auth/signingKey';
 import type { RegisteredClient } from '../../src/authServer/registeredClients';
 import { LocalFhirClient } from '../../src/fhir/localFhirClient';
 import { createApp, FHIR_BASE_PATH } from '../../src/server/app';
+import { BulkExportService } from '../../src/server/bulk/bulkExportService';
 import { buildCapabilityStatement, type ResourceSupport } from '../../src/server/capabilityStatement';
 import { assembleClinicianDoor, AUTH_PATH, type AuthMode } from '../../src/server/clinicianDoor';
 
@@ -77,6 +78,8 @@ export interface DoorServerOptions {
   readonly repo?: FhirRepository;
   readonly router?: FhirRouter;
   readonly log?: (line: string) => void;
+  /** Serve Bulk export with job files in this folder. */
+  readonly bulkDir?: string;
 }
 
 /** The real app with the clinician's door on an ephemeral loopback port, over a MemoryRepository. */
@@ -118,6 +121,7 @@ export async function startDoorServer(options: DoorServerOptions = {}): Promise<
     { client: new LocalFhirClient(repo, router), now }
   );
   const logLines: string[] = [];
+  const bulkExport = options.bulkDir ? await BulkExportService.open(repo, { dir: options.bulkDir, now }) : undefined;
   server.on(
     'request',
     createApp({
@@ -131,6 +135,7 @@ export async function startDoorServer(options: DoorServerOptions = {}): Promise<
         options.log?.(line);
       },
       door,
+      ...(bulkExport ? { bulkExport } : {}),
     })
   );
   return {
@@ -147,6 +152,7 @@ export async function startDoorServer(options: DoorServerOptions = {}): Promise<
       server.closeAllConnections();
       server.close();
       await once(server, 'close');
+      await bulkExport?.close();
     },
   };
 }
