@@ -66,10 +66,11 @@ describe('the SMART app in headless Chromium, launched as an EHR would', () => {
 
   /** Signs in at the EHR-launch simulator and launches the app for a patient. */
   async function launch(page: import('playwright-core').Page, patientId: string): Promise<void> {
-    await page.goto(`${server.issuer}/launcher`);
+    // The launch link printed at start preselects the patient.
+    await page.goto(`${server.issuer}/launcher?patient=${encodeURIComponent(patientId)}`);
+    expect(await page.inputValue('#patient')).toBe(patientId);
     await page.selectOption('#app', 'recovery-twin-app');
     await page.selectOption('#practitioner', scenario.practitioner);
-    await page.selectOption('#patient', patientId);
     await page.click('button[type="submit"]');
   }
 
@@ -106,9 +107,11 @@ describe('the SMART app in headless Chromium, launched as an EHR would', () => {
       await page.screenshot({ path: join(ARTIFACTS, 'patient-view.png'), fullPage: true });
       await page.screenshot({ path: join(ARTIFACTS, 'patient-view-top.png') });
 
-      await page.getByRole('button', { name: 'Approve plan' }).click();
-      await page.waitForSelector('[data-testid="review-status"]');
-      await expect(page.textContent('[data-testid="review-status"]')).resolves.toContain('care plan active');
+      // Keyboard-usable: focus the labelled button and press Enter, as a clinician without a mouse would.
+      await page.getByRole('button', { name: 'Approve plan' }).focus();
+      await page.keyboard.press('Enter');
+      await page.locator('[data-testid="review-status"]', { hasText: 'active' }).waitFor({ state: 'attached' });
+      await expect(page.textContent('[data-testid="review-status"]')).resolves.toContain('active');
 
       const carePlan = await store.repo.readResource<CarePlan>('CarePlan', scenario.carePlanId);
       expect(carePlan.status).toBe('active');

@@ -179,6 +179,12 @@ function MetricChart({ metric }: { metric: MetricView }) {
     return band && (p.value < band.low || p.value > band.high) ? p.value : null;
   });
   const flagged = outside.filter((v) => v !== null).length;
+  const covered = bands.filter((b) => b !== undefined).length;
+  // Only days with a band recorded by then are judged: an earlier day is not compared with a later band.
+  const verdict =
+    covered === 0
+      ? `no personal band recorded for these days yet${metric.bands[0] ? ` (first band as of ${metric.bands[0].asOf})` : ''}`
+      : `${flagged} of ${covered} day${covered === 1 ? '' : 's'} with a recorded band outside the band in force that day`;
   const series: ChartSeries[] = [
     { label: `${metric.label} (measured)`, values: metric.values.map((p) => p.value), stroke: '#222' },
     { label: 'band low', values: bands.map((b) => b?.low ?? null), stroke: '#2e7d32', dash: [4, 4] },
@@ -229,7 +235,7 @@ function ProposalSection(props: {
   client: Client;
   granted: string;
   fhirUser: string | undefined;
-  onDone: () => void;
+  onDone: (message: string) => void;
 }) {
   const { plan, task, citations } = props.proposal;
   const [busy, setBusy] = useState(false);
@@ -277,8 +283,8 @@ function ProposalSection(props: {
             : [];
       const result = await review(decision, extra);
       const status = result.parameter?.find((p) => p.name === 'carePlanStatus')?.valueCode;
-      setMessage(`Done: care plan ${status ?? 'updated'}.`);
-      props.onDone();
+      // Announced by the app (this section goes once the proposal is decided).
+      props.onDone(`Done: care plan "${plan.title ?? ''}" ${status ?? 'updated'}.`);
     } catch (err) {
       setMessage(`Not done: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
@@ -378,11 +384,7 @@ function ProposalSection(props: {
       ) : (
         <p class="note">Your access does not include deciding on proposals.</p>
       )}
-      {message ? (
-        <p role="status" data-testid="review-status">
-          {message}
-        </p>
-      ) : null}
+      {message ? <p role="alert">{message}</p> : null}
     </section>
   );
 }
@@ -414,7 +416,9 @@ function App(props: {
   team: CareTeamRow[] | undefined;
 }) {
   const [view, setView] = useState(props.initial);
-  const refresh = (): void => {
+  const [announcement, setAnnouncement] = useState('');
+  const refresh = (message: string): void => {
+    setAnnouncement(message);
     void loadPatient(props.client, props.granted).then(setView);
   };
   return (
@@ -422,6 +426,9 @@ function App(props: {
       <header>
         <h1>Recovery twin: {patientName(view.patient)}</h1>
         <p class="note">Signed in as {props.fhirUser ?? 'unknown user'}.</p>
+        <p role="status" data-testid="review-status" class="announcement">
+          {announcement}
+        </p>
       </header>
       <IndexSection view={view} />
       <section aria-labelledby="h-metrics">

@@ -10,8 +10,13 @@ export interface Choice {
   readonly label: string;
 }
 
-function select(name: string, label: string, choices: readonly Choice[]): string {
-  const options = choices.map((c) => `<option value="${escapeHtml(c.value)}">${escapeHtml(c.label)}</option>`).join('');
+function select(name: string, label: string, choices: readonly Choice[], selected?: string): string {
+  const options = choices
+    .map(
+      (c) =>
+        `<option value="${escapeHtml(c.value)}"${c.value === selected ? ' selected' : ''}>${escapeHtml(c.label)}</option>`
+    )
+    .join('');
   return `<p><label for="${name}">${escapeHtml(label)}</label><br><select id="${name}" name="${name}" required>${options}</select></p>`;
 }
 
@@ -39,6 +44,8 @@ export interface LoginPageInput {
   /** Present when the request asks for a patient to be picked (standalone launch, or the launcher). */
   readonly patients?: readonly Choice[];
   readonly apps?: readonly Choice[];
+  /** The patient chosen beforehand (the launcher's `?patient=` link printed at start). */
+  readonly selectedPatient?: string;
   readonly askPasscode: boolean;
   readonly note?: string;
   readonly error?: string;
@@ -60,7 +67,7 @@ export function loginPage(input: LoginPageInput): string {
     (input.askPasscode
       ? `<p><label for="passcode">Passcode</label><br><input id="passcode" name="passcode" type="password" autocomplete="current-password" required></p>`
       : '') +
-    (input.patients ? select('patient', 'Patient', input.patients) : '') +
+    (input.patients ? select('patient', 'Patient', input.patients, input.selectedPatient) : '') +
     `<p><button type="submit">${escapeHtml(input.submitLabel)}</button></p></form>`;
   return page(input.title, body, input.stylesheet);
 }

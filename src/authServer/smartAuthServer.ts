@@ -281,13 +281,15 @@ export function smartAuthServer(options: SmartAuthServerOptions): Router {
 
   router.get(
     `${options.issuerPath}/launcher`,
-    wrap(async (_req, res) => {
+    wrap(async (req, res) => {
       const { practitioners, patients } = await choices();
+      const preselected = one((req.query as Record<string, unknown>).patient);
       html(
         res,
         200,
         loginPage({
           title: 'EHR launch simulator',
+          ...(preselected ? { selectedPatient: preselected } : {}),
           action: `${options.issuerPath}/launcher`,
           hidden: {},
           apps: launchApps().map((c) => ({ value: c.clientId, label: c.name })),
