@@ -194,8 +194,7 @@ function MetricChart({ metric }: { metric: MetricView }) {
   return (
     <figure class="metric">
       <figcaption>
-        {metric.label} {metric.unit ? `(${metric.unit})` : ''}: {flagged} day{flagged === 1 ? '' : 's'} outside the
-        personal band in force that day
+        {metric.label} {metric.unit ? `(${metric.unit})` : ''}: {verdict}
       </figcaption>
       {metric.values.length > 0 ? (
         <Chart label={`${metric.label} daily values against the personal band`} x={x} series={series} height={130} />
