@@ -107,6 +107,21 @@ describe('the SMART app in headless Chromium, launched as an EHR would', () => {
       await page.screenshot({ path: join(ARTIFACTS, 'patient-view.png'), fullPage: true });
       await page.screenshot({ path: join(ARTIFACTS, 'patient-view-top.png') });
 
+      // The finding: confirmed by the clinician, which completes its review Task in their name.
+      await page.getByRole('button', { name: 'Confirm finding' }).first().click();
+      await page
+        .locator('[data-testid="review-status"]', { hasText: 'finding confirmed' })
+        .waitFor({ state: 'attached' });
+      const findingTasks = (await store.repo.searchResources<Task>({ resourceType: 'Task' })).filter(
+        (t) =>
+          (t.focus?.reference ?? '').startsWith('RiskAssessment/') &&
+          t.for?.reference === `Patient/${scenario.patientId}`
+      );
+      expect(findingTasks.map((t) => [t.status, t.businessStatus?.text])).toContainEqual([
+        'completed',
+        'finding confirmed',
+      ]);
+
       // Keyboard-usable: focus the labelled button and press Enter, as a clinician without a mouse would.
       await page.getByRole('button', { name: 'Approve plan' }).focus();
       await page.keyboard.press('Enter');

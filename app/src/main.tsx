@@ -49,6 +49,8 @@ interface PatientView {
   readonly drivers: Array<{ label: string; z: number }>;
   readonly metrics: MetricView[];
   readonly findings: RiskAssessment[];
+  /** Review Tasks of findings, by RiskAssessment id (findingResources.ts buildReviewTask). */
+  readonly findingTasks: ReadonlyMap<string, Task>;
   readonly proposals: Proposal[];
 }
 
@@ -122,6 +124,11 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
     drivers: drivers(states),
     metrics,
     findings: findings.filter(isOpenFinding),
+    findingTasks: new Map(
+      tasks
+        .filter((t) => (t.focus?.reference ?? '').startsWith('RiskAssessment/'))
+        .map((t) => [(t.focus?.reference ?? '').slice('RiskAssessment/'.length), t] as const)
+    ),
     proposals,
   };
 }
@@ -205,7 +212,85 @@ function MetricChart({ metric }: { metric: MetricView }) {
   );
 }
 
-function FindingsSection({ findings }: { findings: RiskAssessment[] }) {
+const OPEN_TASK = new Set(['requested', 'received', 'accepted', 'in-progress']);
+
+/**
+ * A finding's review: confirm or dismiss (with a reason) completes its review Task in the clinician's name; the
+ * finding itself stays as the detector wrote it (its episode may still be open). Shown only when the granted scopes
+ * allow updating Tasks and the user is a Practitioner.
+ */
+function FindingReview(props: {
+  task: Task;
+  client: Client;
+  mayDecide: boolean;
+  fhirUser: string | undefined;
+  onDone: (m: string) => void;
+}) {
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const { task } = props;
+  if (!OPEN_TASK.has(task.status)) {
+    return <p class="note">Review: {task.businessStatus?.text ?? task.status}</p>;
+  }
+  if (!props.mayDecide) {
+    return <p class="note">Awaiting review.</p>;
+  }
+  const decide = async (verdict: 'confirmed' | 'dismissed'): Promise<void> => {
+    setBusy(true);
+    try {
+      const updated: Task = {
+        ...task,
+        status: 'completed',
+        businessStatus: { text: verdict === 'confirmed' ? 'finding confirmed' : 'finding dismissed' },
+        owner: task.owner ?? { reference: props.fhirUser },
+        lastModified: new Date().toISOString(),
+        ...(verdict === 'dismissed' ? { statusReason: { text: reason } } : {}),
+      };
+      await props.client.request({
+        url: `Task/${task.id ?? ''}`,
+        method: 'PUT',
+        // Optimistic locking (FHIR R4 http.html#concurrency): a colleague's decision in the meantime wins.
+        headers: { 'Content-Type': 'application/fhir+json', 'If-Match': `W/"${task.meta?.versionId ?? ''}"` },
+        body: JSON.stringify(updated),
+      });
+      props.onDone(`Done: finding ${verdict}.`);
+    } catch (err) {
+      setError(`Not done: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const id = task.id ?? '';
+  return (
+    <div class="actions">
+      <button type="button" disabled={busy} onClick={() => void decide('confirmed')}>
+        Confirm finding
+      </button>{' '}
+      <label for={`dismiss-${id}`}>Reason to dismiss</label>{' '}
+      <input id={`dismiss-${id}`} value={reason} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />{' '}
+      <button
+        type="button"
+        class="secondary"
+        disabled={busy || !reason.trim()}
+        onClick={() => void decide('dismissed')}
+      >
+        Dismiss finding
+      </button>
+      {error ? <p role="alert">{error}</p> : null}
+    </div>
+  );
+}
+
+function FindingsSection(props: {
+  findings: RiskAssessment[];
+  tasks: ReadonlyMap<string, Task>;
+  client: Client;
+  mayDecide: boolean;
+  fhirUser: string | undefined;
+  onDone: (m: string) => void;
+}) {
+  const { findings } = props;
   return (
     <section aria-labelledby="h-findings">
       <h2 id="h-findings">Open findings</h2>
@@ -213,16 +298,28 @@ function FindingsSection({ findings }: { findings: RiskAssessment[] }) {
         <p>No open early-warning finding.</p>
       ) : (
         <ul class="findings">
-          {findings.map((f) => (
-            <li key={f.id}>
-              <strong>
-                Since {f.occurrenceDateTime?.slice(0, 10)}:{' '}
-                {f.prediction?.[0]?.outcome?.text ?? 'deviation from the personal baseline'}
-              </strong>
-              <p>{f.note?.[0]?.text}</p>
-              <p class="note">Based on {f.basis?.length ?? 0} measurements. AI-generated, not a diagnosis.</p>
-            </li>
-          ))}
+          {findings.map((f) => {
+            const task = props.tasks.get(f.id ?? '');
+            return (
+              <li key={f.id}>
+                <strong>
+                  Since {f.occurrenceDateTime?.slice(0, 10)}:{' '}
+                  {f.prediction?.[0]?.outcome?.text ?? 'deviation from the personal baseline'}
+                </strong>
+                <p>{f.note?.[0]?.text}</p>
+                <p class="note">Based on {f.basis?.length ?? 0} measurements. AI-generated, not a diagnosis.</p>
+                {task ? (
+                  <FindingReview
+                    task={task}
+                    client={props.client}
+                    mayDecide={props.mayDecide}
+                    fhirUser={props.fhirUser}
+                    onDone={props.onDone}
+                  />
+                ) : null}
+              </li>
+            );
+          })}
         </ul>
       )}
     </section>
@@ -438,7 +535,14 @@ function App(props: {
           view.metrics.map((m) => <MetricChart key={m.label} metric={m} />)
         )}
       </section>
-      <FindingsSection findings={view.findings} />
+      <FindingsSection
+        findings={view.findings}
+        tasks={view.findingTasks}
+        client={props.client}
+        mayDecide={scopeAllows(props.granted, 'Task', 'u') && Boolean(props.fhirUser?.startsWith('Practitioner/'))}
+        fhirUser={props.fhirUser}
+        onDone={refresh}
+      />
       {view.proposals.length === 0 ? (
         <section aria-labelledby="h-plan">
           <h2 id="h-plan">Proposed care plan</h2>
