@@ -15,7 +15,9 @@ import { TWIN_CONCEPT_SYSTEM } from './config';
 import { scopeAllows } from './grantedScopes';
 import {
   bandOn,
+  BAND_SPREADS,
   bandVersions,
+  dailyDeviation,
   dailyValues,
   daySeconds,
   drivers,
@@ -35,6 +37,8 @@ interface MetricView {
   readonly unit: string;
   readonly values: DayValue[];
   readonly bands: BandVersion[];
+  /** Day -> z against the baseline in force that day (the twin's daily state). */
+  readonly deviation: ReadonlyMap<string, number>;
 }
 
 interface Proposal {
@@ -102,6 +106,7 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
         unit: b.valueQuantity?.unit ?? '',
         values: dailyValues(measured),
         bands: bandVersions(history.length > 0 ? history : [b]),
+        deviation: token ? dailyDeviation(states, token) : new Map(),
       };
     })
   );
@@ -181,17 +186,17 @@ function IndexSection({ view }: { view: PatientView }) {
 function MetricChart({ metric }: { metric: MetricView }) {
   const x = metric.values.map((p) => daySeconds(p.day));
   const bands = metric.values.map((p) => bandOn(p.day, metric.bands));
-  const outside = metric.values.map((p, i) => {
-    const band = bands[i];
-    return band && (p.value < band.low || p.value > band.high) ? p.value : null;
+  // Judged by the twin's own deviation of that day against that day's baseline; a day without one is not judged.
+  const outside = metric.values.map((p) => {
+    const z = metric.deviation.get(p.day);
+    return z !== undefined && Math.abs(z) > BAND_SPREADS ? p.value : null;
   });
   const flagged = outside.filter((v) => v !== null).length;
-  const covered = bands.filter((b) => b !== undefined).length;
-  // Only days with a band recorded by then are judged: an earlier day is not compared with a later band.
+  const judged = metric.values.filter((p) => metric.deviation.has(p.day)).length;
   const verdict =
-    covered === 0
-      ? `no personal band recorded for these days yet${metric.bands[0] ? ` (first band as of ${metric.bands[0].asOf})` : ''}`
-      : `${flagged} of ${covered} day${covered === 1 ? '' : 's'} with a recorded band outside the band in force that day`;
+    judged === 0
+      ? 'no day with a personal baseline yet'
+      : `${flagged} of ${judged} day${judged === 1 ? '' : 's'} outside the personal band in force that day`;
   const series: ChartSeries[] = [
     { label: `${metric.label} (measured)`, values: metric.values.map((p) => p.value), stroke: '#222' },
     { label: 'band low', values: bands.map((b) => b?.low ?? null), stroke: '#2e7d32', dash: [4, 4] },

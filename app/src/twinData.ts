@@ -129,3 +129,27 @@ export function orderedOnApproval(plan: CarePlan): CarePlanActivity[] {
 export function daySeconds(day: string): number {
   return Date.parse(`${day}T00:00:00Z`) / 1000;
 }
+
+/**
+ * Each day's deviation of one metric from the personal baseline in force THAT day, as the twin computed it in its
+ * recovery-state Observation (component z = (value - centre) / spread, src/twin/recoveryState.ts). The band is
+ * centre +/- 2 spread (the baseline's referenceRange), so |z| > 2 is "outside the band in force that day".
+ */
+export function dailyDeviation(states: readonly Observation[], token: string): Map<string, number> {
+  const [system, code] = token.split('|');
+  const out = new Map<string, number>();
+  for (const o of states) {
+    const day = dayOf(o);
+    const component = (o.component ?? []).find((c) =>
+      (c.code.coding ?? []).some((x) => x.system === system && x.code === code)
+    );
+    const z = component?.valueQuantity?.value;
+    if (day && typeof z === 'number') {
+      out.set(day, z);
+    }
+  }
+  return out;
+}
+
+/** The band's half-width in spreads (the baseline's referenceRange: centre +/- 2 robust SD). */
+export const BAND_SPREADS = 2;
