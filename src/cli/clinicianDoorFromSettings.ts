@@ -7,6 +7,7 @@ import type { TrustedCdsClient } from '../cdsHooks/cdsClientAuth';
 import { jsonlFeedbackRecorder } from '../cdsHooks/cdsFeedback';
 import { cdsHooksService } from '../cdsHooks/cdsHooksService';
 import { loadOrCreateSigningKey } from '../auth/signingKey';
+import type { BackendClient } from '../authServer/registeredClients';
 import { LocalFhirClient } from '../fhir/localFhirClient';
 import { packageRoot } from '../fhir/packageRoot';
 import {
@@ -32,6 +33,11 @@ export interface DoorSettings {
   readonly loginPasscode?: string;
   /** JSON: `[{"iss": "...", "jwksUrl": "..."}]`, the EHRs whose CDS Hooks calls are trusted. */
   readonly cdsClients?: string;
+  /**
+   * JSON: `[{"clientId": "...", "jwksUrl": "..." | "jwks": {...}, "allowedScopes": "system/*.rs"}]`, services that get
+   * tokens with client_credentials and a private_key_jwt assertion (SMART Backend Services).
+   */
+  readonly backendClients?: string;
 }
 
 export function parseAuthMode(value: string): DoorSettings['auth'] {
@@ -68,6 +74,19 @@ async function ensureDemoPractitioner(repo: FhirRepository): Promise<void> {
       name: [{ text: 'Demo clinician (local simulator)' }],
     });
   }
+}
+
+function backendClientsOf(json: string | undefined): BackendClient[] {
+  if (!json) {
+    return [];
+  }
+  const parsed = JSON.parse(json) as Array<Omit<BackendClient, 'type' | 'name'> & { name?: string }>;
+  return parsed.map((c) => {
+    if (!c.clientId || (!c.jwks && !c.jwksUrl) || !c.allowedScopes) {
+      throw new InvalidArgumentError('each backend client needs clientId, jwks or jwksUrl, and allowedScopes');
+    }
+    return { ...c, type: 'backend', name: c.name ?? c.clientId };
+  });
 }
 
 /**
@@ -110,7 +129,7 @@ export async function clinicianDoorFromSettings(
       auth = {
         kind: 'local',
         signingKey: key,
-        clients: [twinAppClient(context.origin)],
+        clients: [twinAppClient(context.origin), ...backendClientsOf(settings.backendClients)],
         ...(settings.loginPasscode ? { loginPasscode: settings.loginPasscode } : {}),
       };
       break;

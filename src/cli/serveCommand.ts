@@ -289,6 +289,7 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
         frameAncestors: parseList(flags.frameAncestors),
         ...(deps.env.TWIN_LOGIN_PASSCODE ? { loginPasscode: deps.env.TWIN_LOGIN_PASSCODE } : {}),
         ...(deps.env.TWIN_CDS_CLIENTS ? { cdsClients: deps.env.TWIN_CDS_CLIENTS } : {}),
+        ...(deps.env.TWIN_BACKEND_CLIENTS ? { backendClients: deps.env.TWIN_BACKEND_CLIENTS } : {}),
       };
       const running = await startServer({
         door: (context) =>
