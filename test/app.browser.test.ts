@@ -96,6 +96,8 @@ describe('the SMART app in headless Chromium, launched as an EHR would', () => {
       });
       // No token in the address bar after launch (the code and state are in the URL only until fhirclient reads them).
       expect(page.url()).not.toContain('access_token');
+      // ...and the one-time code is gone from the address bar and history once exchanged.
+      expect(page.url()).not.toMatch(/[?&]code=/);
 
       await expect(page.textContent('h1')).resolves.toContain('Recovery twin');
       const findings = await page.textContent('section[aria-labelledby="h-findings"]');
