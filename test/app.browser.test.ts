@@ -105,6 +105,10 @@ describe('the SMART app in headless Chromium, launched as an EHR would', () => {
       expect(findings).toContain('Since ');
       await expect(page.textContent('section.proposal')).resolves.toContain('What approval will order');
       expect(await page.locator('.chart').count()).toBeGreaterThan(1);
+      // The care-team list (user/Task.rs, user/Patient.rs): this patient, by name, with their open reviews.
+      await expect(page.textContent('section[aria-labelledby="h-team"]')).resolves.toContain(
+        `(Patient/${scenario.patientId}): 2 open reviews`
+      );
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'patient-view.png'), fullPage: true });
       await page.screenshot({ path: join(ARTIFACTS, 'patient-view-top.png') });

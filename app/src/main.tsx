@@ -60,6 +60,8 @@ interface PatientView {
 
 interface CareTeamRow {
   readonly patient: string;
+  /** The patient's name when the scopes allow reading other patients (user/Patient.rs). */
+  readonly name?: string;
   readonly open: number;
 }
 
@@ -138,7 +140,7 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
   };
 }
 
-async function loadCareTeam(client: Client): Promise<CareTeamRow[]> {
+async function loadCareTeam(client: Client, granted: string): Promise<CareTeamRow[]> {
   const tasks = await all<Task>(client, `Task?status=requested,received,accepted,in-progress&_count=500`);
   const byPatient = new Map<string, number>();
   for (const t of tasks) {
@@ -147,7 +149,18 @@ async function loadCareTeam(client: Client): Promise<CareTeamRow[]> {
       byPatient.set(patient, (byPatient.get(patient) ?? 0) + 1);
     }
   }
-  return [...byPatient.entries()].map(([patient, open]) => ({ patient, open })).sort((a, b) => b.open - a.open);
+  const names = new Map<string, string>();
+  const ids = [...byPatient.keys()].map((ref) => ref.slice('Patient/'.length));
+  if (ids.length > 0 && scopeAllows(granted, 'Patient', 's', ['user'])) {
+    for (const p of await all<Patient>(client, `Patient?_id=${ids.map(encodeURIComponent).join(',')}&_count=500`).catch(
+      () => []
+    )) {
+      names.set(`Patient/${p.id ?? ''}`, patientName(p));
+    }
+  }
+  return [...byPatient.entries()]
+    .map(([patient, open]) => ({ patient, open, ...(names.has(patient) ? { name: names.get(patient) } : {}) }))
+    .sort((a, b) => b.open - a.open);
 }
 
 function IndexSection({ view }: { view: PatientView }) {
@@ -500,7 +513,7 @@ function CareTeam({ rows }: { rows: CareTeamRow[] }) {
         <ul>
           {rows.map((r) => (
             <li key={r.patient}>
-              {r.patient}: {r.open} open review{r.open === 1 ? '' : 's'}
+              {r.name ? `${r.name} (${r.patient})` : r.patient}: {r.open} open review{r.open === 1 ? '' : 's'}
             </li>
           ))}
         </ul>
@@ -583,7 +596,7 @@ async function start(): Promise<void> {
     const [initial, team] = await Promise.all([
       loadPatient(client, granted),
       scopeAllows(granted, 'Task', 's', ['user'])
-        ? loadCareTeam(client).catch(() => undefined)
+        ? loadCareTeam(client, granted).catch(() => undefined)
         : Promise.resolve(undefined),
     ]);
     render(<App client={client} granted={granted} fhirUser={fhirUser} initial={initial} team={team} />, root);
