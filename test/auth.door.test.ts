@@ -311,7 +311,9 @@ describe('the clinician door: local SMART authorization server and the FHIR API 
     expect((await post(server, 'CarePlan', carePlanB, token.access_token)).status).toBe(403);
     const carePlanA = { ...carePlanB, subject: { reference: 'Patient/pat-a' } };
     expect((await post(server, 'CarePlan', carePlanA, token.access_token)).status).toBe(201);
-    expect((await post(server, 'Observation', observation('x', 'pat-a'), token.access_token)).status).toBe(403);
+    const notGranted = await post(server, 'Observation', observation('x', 'pat-a'), token.access_token);
+    expect(notGranted.status).toBe(403);
+    expect(notGranted.headers.get('www-authenticate')).toContain('insufficient_scope');
     expect(
       (await post(server, '', { resourceType: 'Bundle', type: 'batch', entry: [] }, token.access_token)).status
     ).toBe(403);

@@ -275,6 +275,8 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
         return grant.patient;
       }
       const missing = needs.filter(([type, permission]) => !permits(grant.scopes, type, permission));
+      // RFC 6750 §3.1: a token that lacks the scope gets 403 with error="insufficient_scope".
+      res.set('WWW-Authenticate', `Bearer realm="${realm}", error="insufficient_scope"`);
       throw forbidden(
         `The token's scopes do not grant ${missing.map(([t, p]) => `${t}.${p}`).join(', ') || 'this at its level'}`
       );
