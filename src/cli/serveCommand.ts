@@ -12,7 +12,9 @@ import { buildCapabilityStatement } from '../server/capabilityStatement';
 import type { ResourceSupport, SystemInteraction } from '../server/capabilityStatement';
 import { checkLearnedDetector } from '../detect/lstm/learnedDetectorCheck';
 import { DEFAULT_LSTM_MODEL_DIR } from '../detect/lstm/modelCard';
+import type { ClinicianDoor } from '../server/clinicianDoor';
 import type { CliDependencies } from './commands';
+import { clinicianDoorFromSettings, parseAuthMode, parseList, type DoorSettings } from './clinicianDoorFromSettings';
 
 /** A repository opened on a data directory, with the truth about what it supports. */
 export interface OpenedRepository {
@@ -54,6 +56,8 @@ export interface StartServerOptions {
    * when omitted (tests that do not concern the model).
    */
   readonly learnedModelDir?: string;
+  /** The clinician's door (auth, hardening, SMART app, CDS Hooks); without it the FHIR API is OPEN and says so. */
+  readonly door?: (context: { origin: string; repo: FhirRepository; router: FhirRouter }) => Promise<ClinicianDoor>;
 }
 
 export interface RunningServer {
@@ -143,9 +147,22 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(supportsPatch ? { patchFormats: ['application/json-patch+json'] } : {}),
     clock: options.clock ?? ((): Date => new Date()),
   });
+  let door: ClinicianDoor | undefined;
+  try {
+    door = await options.door?.({ origin, repo: opened.repo, router });
+  } catch (err) {
+    server.close();
+    await closeStore();
+    throw err;
+  }
+  const openWarning = [
+    '*** WARNING: the FHIR API is OPEN: no access token is needed to read or write health data. ***',
+    '*** Local demo on loopback only (twin serve --auth local is the default). ***',
+  ];
   server.on(
     'request',
     createApp({
+      ...(door ? { door: door.door } : {}),
       repo: opened.repo,
       router,
       baseUrl,
@@ -176,6 +193,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   log(`Metadata:       ${baseUrl}/metadata`);
   log(`Health:         ${origin}/healthz`);
   log(`Data directory: ${options.dataDir}`);
+  for (const line of door ? door.startupLines : openWarning) {
+    log(line);
+  }
 
   try {
     if (!options.seed) {
@@ -210,6 +230,12 @@ interface ServeFlags {
   readonly dataDir: string;
   readonly seed: boolean;
   readonly modelDir: string;
+  readonly auth: DoorSettings['auth'];
+  readonly authIssuer?: string;
+  readonly authJwksUrl?: string;
+  readonly allowedOrigins?: string;
+  readonly frameAncestors?: string;
+  readonly allowedHosts?: string;
 }
 
 /** `twin serve`: the embedded FHIR R4 server over the durable store, until SIGINT/SIGTERM. */
@@ -230,8 +256,44 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
       'learned (LSTM) detector folder, checked against its model card on start (env TWIN_LSTM_MODEL_DIR)',
       deps.env.TWIN_LSTM_MODEL_DIR ?? DEFAULT_LSTM_MODEL_DIR()
     )
+    .option(
+      '--auth <mode>',
+      'local (embedded SMART authorization server), external (a hospital issuer), open (loopback demo, no tokens) (env TWIN_AUTH)',
+      parseAuthMode,
+      parseAuthMode(deps.env.TWIN_AUTH ?? 'local')
+    )
+    .option('--auth-issuer <url>', 'external issuer (env TWIN_AUTH_ISSUER)', deps.env.TWIN_AUTH_ISSUER)
+    .option('--auth-jwks-url <url>', "external issuer's JWKS (env TWIN_AUTH_JWKS_URL)", deps.env.TWIN_AUTH_JWKS_URL)
+    .option(
+      '--allowed-origins <list>',
+      'browser origins allowed by CORS (env TWIN_ALLOWED_ORIGINS)',
+      deps.env.TWIN_ALLOWED_ORIGINS
+    )
+    .option(
+      '--frame-ancestors <list>',
+      'EHR origins that may frame the app (env TWIN_FRAME_ANCESTORS)',
+      deps.env.TWIN_FRAME_ANCESTORS
+    )
+    .option(
+      '--allowed-hosts <list>',
+      'Host names answered besides the bound one (env TWIN_ALLOWED_HOSTS)',
+      deps.env.TWIN_ALLOWED_HOSTS
+    )
     .action(async (flags: ServeFlags): Promise<void> => {
+      const settings: DoorSettings = {
+        extraHosts: parseList(flags.allowedHosts),
+        auth: flags.auth,
+        ...(flags.authIssuer ? { issuer: flags.authIssuer } : {}),
+        ...(flags.authJwksUrl ? { jwksUrl: flags.authJwksUrl } : {}),
+        allowedOrigins: parseList(flags.allowedOrigins),
+        frameAncestors: parseList(flags.frameAncestors),
+        ...(deps.env.TWIN_LOGIN_PASSCODE ? { loginPasscode: deps.env.TWIN_LOGIN_PASSCODE } : {}),
+        ...(deps.env.TWIN_CDS_CLIENTS ? { cdsClients: deps.env.TWIN_CDS_CLIENTS } : {}),
+        ...(deps.env.TWIN_BACKEND_CLIENTS ? { backendClients: deps.env.TWIN_BACKEND_CLIENTS } : {}),
+      };
       const running = await startServer({
+        door: (context) =>
+          clinicianDoorFromSettings(settings, { ...context, host: flags.host, dataDir: flags.dataDir, log: deps.log }),
         learnedModelDir: flags.modelDir,
         port: flags.port,
         host: flags.host,

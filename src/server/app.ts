@@ -2,7 +2,7 @@ import { FhirRouter } from '@medplum/fhir-router';
 import type { FhirRepository, FhirRequestConfig } from '@medplum/fhir-router';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 import express from 'express';
-import type { Express, NextFunction, Request, Response } from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import { bulkExportRoutes } from './bulk/bulkExportRoutes';
 import type { BulkExportService } from './bulk/bulkExportService';
 import { loadBaseDefinitions } from '../fhir/definitions';
@@ -39,6 +39,23 @@ export interface AppOptions {
   readonly now?: () => number;
   /** When given, Bulk Data `Patient/$export` and `Group/[id]/$export` are served (src/server/bulk/bulkExportRoutes.ts). */
   readonly bulkExport?: BulkExportService;
+  /**
+   * The clinician's door (src/auth, src/authServer, src/cdsHooks): hardening before every route, routers mounted
+   * beside the FHIR API (authorization server, CDS Hooks, the SMART app), and guards in front of the FHIR API.
+   * Without it the API answers anyone: the local demo on loopback only, and `twin serve` says so at start.
+   */
+  readonly door?: DoorOptions;
+}
+
+export interface DoorOptions {
+  /** Before every route (Host allow-list, security headers, CORS). */
+  readonly hardening?: readonly RequestHandler[];
+  /** Mounted at the root before the FHIR API; each serves its own paths. */
+  readonly mounts?: readonly RequestHandler[];
+  /** In front of the FHIR API, after /metadata (which stays public, SMART App Launch "Conformance"). */
+  readonly fhirGuard?: readonly RequestHandler[];
+  /** After the body is parsed (checks of the resource a request writes). */
+  readonly afterBody?: readonly RequestHandler[];
 }
 
 /**
@@ -63,13 +80,22 @@ export function createApp(options: AppOptions): Express {
   // ETags are the resource versionId (FHIR R4 http.html#versioning), not express's hash of the body.
   app.set('etag', false);
   app.use(requestLog(log, now));
+  for (const handler of options.door?.hardening ?? []) {
+    app.use(handler);
+  }
   app.get('/healthz', healthHandler(options.isReady));
+  for (const handler of options.door?.mounts ?? []) {
+    app.use(handler);
+  }
 
   const fhir = express.Router();
   // FHIR R4 http.html#capabilities
   fhir.get('/metadata', (_req: Request, res: Response): void => {
     sendFhirJson(res, 200, options.capabilityStatement);
   });
+  for (const handler of options.door?.fhirGuard ?? []) {
+    fhir.use(handler);
+  }
   if (options.bulkExport) {
     // Before the gate: the status and file paths are not resource types, and kick-off POSTs carry Parameters.
     fhir.use(bulkExportRoutes(options.bulkExport, options.baseUrl));
@@ -78,6 +104,9 @@ export function createApp(options: AppOptions): Express {
   fhir.use(requireSupportedContentType());
   fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT));
   fhir.use(requireResourceBody());
+  for (const handler of options.door?.afterBody ?? []) {
+    fhir.use(handler);
+  }
   fhir.use(bundleInteractionGate(systemInteractions));
   fhir.use((req: Request, res: Response, next: NextFunction): void => {
     router
