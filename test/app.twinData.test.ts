@@ -1,26 +1,46 @@
 import type { CarePlan, Observation } from '@medplum/fhirtypes';
-import { bandOn, bandVersions, dailyDeviation, orderedOnApproval } from '../app/src/twinData';
+import {
+  bandOn,
+  bandVersions,
+  baselineMetric,
+  dailyDeviation,
+  isCurrentBaseline,
+  metricLabel,
+  metricToken,
+  orderedOnApproval,
+} from '../app/src/twinData';
 
-const HR = 'https://recovery-twin.dev/fhir/CodeSystem/recovery-metric|resting-heart-rate';
+// The twin's shapes as docs/twin-data-contract.md gives them.
+const TWIN_RESOURCE = 'https://recovery-twin.dev/fhir/NamingSystem/twin-resource';
+const METRIC_DEVIATION = 'https://recovery-twin.dev/fhir/CodeSystem/metric-deviation';
 
 function state(day: string, z: number): Observation {
   return {
     resourceType: 'Observation',
     status: 'final',
+    identifier: [{ system: TWIN_RESOURCE, value: `state/p/${day}` }],
     code: { text: 'Recovery index' },
     effectiveDateTime: day,
     component: [
-      { code: { coding: [{ system: HR.split('|')[0], code: 'resting-heart-rate' }] }, valueQuantity: { value: z } },
+      { code: { coding: [{ system: METRIC_DEVIATION, code: 'resting-heart-rate' }] }, valueQuantity: { value: z } },
     ],
   };
 }
 
-function baselineVersion(asOf: string, low: number, high: number): Observation {
+/** The baseline in force during the week that starts on Monday `monday`. */
+function baselineInForce(monday: string, low: number, high: number): Observation {
   return {
     resourceType: 'Observation',
     status: 'final',
-    code: { text: 'Resting heart rate' },
-    effectivePeriod: { start: '2026-01-01', end: asOf },
+    identifier: [{ system: TWIN_RESOURCE, value: `baseline/p/resting-heart-rate/${monday}` }],
+    code: { text: 'Personal baseline' },
+    component: [
+      {
+        code: { coding: [{ code: 'baseline-metric' }] },
+        valueCodeableConcept: { coding: [{ system: 'http://loinc.org', code: '40443-4' }], text: 'Resting heart rate' },
+      },
+    ],
+    effectivePeriod: { start: '2026-01-01', end: monday },
     valueQuantity: { value: (low + high) / 2 },
     referenceRange: [{ low: { value: low }, high: { value: high } }],
   };
@@ -28,22 +48,41 @@ function baselineVersion(asOf: string, low: number, high: number): Observation {
 
 describe("the app's reading of the twin", () => {
   test('the band in force on a day is the latest recorded by then, never a later one', () => {
-    const versions = bandVersions([baselineVersion('2026-02-10', 50, 60), baselineVersion('2026-02-01', 48, 58)]);
-    expect(bandOn('2026-01-31', versions)).toBeUndefined();
+    const versions = bandVersions([baselineInForce('2026-02-09', 50, 60), baselineInForce('2026-02-02', 48, 58)]);
+    expect(bandOn('2026-02-01', versions)).toBeUndefined();
     expect(bandOn('2026-02-05', versions)?.low).toBe(48);
-    expect(bandOn('2026-02-10', versions)?.low).toBe(50);
+    expect(bandOn('2026-02-09', versions)?.low).toBe(50);
+    // A week whose baseline says "not enough data" has no band.
+    const notEnough: Observation = {
+      ...baselineInForce('2026-02-16', 0, 0),
+      valueQuantity: undefined,
+      referenceRange: undefined,
+    };
+    expect(bandVersions([notEnough])).toEqual([]);
   });
 
   test("each day's deviation comes from that day's state, for the metric asked", () => {
-    const z = dailyDeviation([state('2026-02-01', 0.4), state('2026-02-02', 2.6)], HR);
+    const z = dailyDeviation([state('2026-02-01', 0.4), state('2026-02-02', 2.6)], 'resting-heart-rate');
     expect([...z.entries()]).toEqual([
       ['2026-02-01', 0.4],
       ['2026-02-02', 2.6],
     ]);
-    expect(dailyDeviation([state('2026-02-01', 3)], 'http://loinc.org|8867-4').size).toBe(0);
+    expect(dailyDeviation([state('2026-02-01', 3)], 'heart-rate').size).toBe(0);
   });
 
-  test('what approval orders: the starting phase requests only', () => {
+  test('a baseline names its metric in its baseline-metric component, searched by the standard code', () => {
+    const current: Observation = {
+      ...baselineInForce('2026-02-09', 50, 60),
+      identifier: [{ system: TWIN_RESOURCE, value: 'baseline/p/resting-heart-rate' }],
+    };
+    expect(isCurrentBaseline(current)).toBe(true);
+    expect(isCurrentBaseline(baselineInForce('2026-02-09', 50, 60))).toBe(false);
+    expect(baselineMetric(current)).toBe('resting-heart-rate');
+    expect(metricToken(current)).toBe('http://loinc.org|40443-4');
+    expect(metricLabel(current)).toBe('Resting heart rate');
+  });
+
+  test('what approval orders: every activity of the starting phase, whatever its kind; no later phase', () => {
     const plan: CarePlan = {
       resourceType: 'CarePlan',
       status: 'draft',
@@ -58,9 +97,9 @@ describe("the app's reading of the twin", () => {
             scheduledString: 'Phase 2 — when its entry criteria are met',
           },
         },
-        { detail: { status: 'not-started', kind: 'Appointment', scheduledString: 'Phase 1 — from approval' } },
+        { detail: { status: 'not-started', kind: 'CommunicationRequest', scheduledString: 'Phase 1 — from approval' } },
       ],
     };
-    expect(orderedOnApproval(plan)).toHaveLength(1);
+    expect(orderedOnApproval(plan).map((a) => a.detail?.kind)).toEqual(['ServiceRequest', 'CommunicationRequest']);
   });
 });

@@ -22,7 +22,10 @@ import {
   daySeconds,
   drivers,
   isAwaitingReview,
+  isCurrentBaseline,
   isOpenFinding,
+  baselineMetric,
+  metricLabel,
   metricToken,
   orderedOnApproval,
   recoveryIndexSeries,
@@ -91,24 +94,25 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
   const states = twin.filter((o) =>
     (o.category ?? []).some((c) => c.coding?.some((x) => x.code === 'twin-recovery-state'))
   );
-  const baselines = twin.filter((o) =>
+  const allBaselines = twin.filter((o) =>
     (o.category ?? []).some((c) => c.coding?.some((x) => x.code === 'twin-baseline'))
   );
+  // One chart per metric: its current baseline; the weekly baselines in force give the band of each day.
+  const baselines = allBaselines.filter(isCurrentBaseline);
   const metrics = await Promise.all(
     baselines.map(async (b): Promise<MetricView> => {
       const token = metricToken(b);
-      const [measured, history] = await Promise.all([
-        token
-          ? all<Observation>(client, `Observation?patient=${id}&code=${encodeURIComponent(token)}&_count=1000`)
-          : [],
-        all<Observation>(client, `Observation/${b.id ?? ''}/_history?_count=1000`).catch(() => [b]),
-      ]);
+      const metric = baselineMetric(b) ?? '';
+      const weekly = allBaselines.filter((o) => o !== b && baselineMetric(o) === metric);
+      const measured = token
+        ? await all<Observation>(client, `Observation?patient=${id}&code=${encodeURIComponent(token)}&_count=1000`)
+        : [];
       return {
-        label: b.code.text ?? b.code.coding?.[0]?.display ?? 'metric',
-        unit: b.valueQuantity?.unit ?? '',
+        label: metricLabel(b),
+        unit: b.valueQuantity?.unit ?? measured[0]?.valueQuantity?.unit ?? '',
         values: dailyValues(measured),
-        bands: bandVersions(history.length > 0 ? history : [b]),
-        deviation: token ? dailyDeviation(states, token) : new Map(),
+        bands: bandVersions(weekly),
+        deviation: dailyDeviation(states, metric),
       };
     })
   );

@@ -55,24 +55,65 @@ export function drivers(states: readonly Observation[]): Array<{ label: string; 
     .sort((a, b) => Math.abs(b.z) - Math.abs(a.z));
 }
 
-/** The coding that identifies a metric (the baseline's code), as `system|code` for a search. */
+/** Identifier system of every twin resource (docs/twin-data-contract.md). */
+const TWIN_RESOURCE_SYSTEM = 'https://recovery-twin.dev/fhir/NamingSystem/twin-resource';
+
+/** Code system of a daily state's per-metric components (docs/twin-data-contract.md). */
+const METRIC_DEVIATION_SYSTEM = 'https://recovery-twin.dev/fhir/CodeSystem/metric-deviation';
+
+/** The twin identifier value of a resource (`baseline/{patient}/{metric}[/{Monday}]`, `state/{patient}/{day}`). */
+export function twinKey(o: Observation): string | undefined {
+  return o.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value;
+}
+
+/** The metric (catalogue name) a baseline describes: the third segment of its identifier. */
+export function baselineMetric(o: Observation): string | undefined {
+  const parts = (twinKey(o) ?? '').split('/');
+  return parts[0] === 'baseline' ? parts[2] : undefined;
+}
+
+/** The current baseline of a metric (`baseline/{patient}/{metric}`), not a week's baseline in force. */
+export function isCurrentBaseline(o: Observation): boolean {
+  const parts = (twinKey(o) ?? '').split('/');
+  return parts[0] === 'baseline' && parts.length === 3;
+}
+
+/** The metric's codings on a baseline: its `baseline-metric` component (docs/twin-data-contract.md). */
+function metricConcept(o: Observation): { coding?: Coding[]; text?: string } | undefined {
+  return (o.component ?? []).find((c) => (c.code.coding ?? []).some((x) => x.code === 'baseline-metric'))
+    ?.valueCodeableConcept;
+}
+
+/** The coding that identifies a metric (the first of the baseline's metric codings), as `system|code` for a search. */
 export function metricToken(o: Observation): string | undefined {
-  const coding: Coding | undefined = o.code.coding?.[0];
+  const coding: Coding | undefined = metricConcept(o)?.coding?.[0];
   return coding?.system && coding.code ? `${coding.system}|${coding.code}` : undefined;
 }
 
-/** The band versions of a baseline, oldest first, from its history (each version is the band as of its end day). */
-export function bandVersions(history: readonly Observation[]): BandVersion[] {
-  return history
+/** What a clinician reads as the metric's name. */
+export function metricLabel(o: Observation): string {
+  const concept = metricConcept(o);
+  return concept?.text ?? concept?.coding?.[0]?.display ?? baselineMetric(o) ?? 'metric';
+}
+
+/**
+ * The bands in force, oldest first, from the weekly baselines (`baseline/{patient}/{metric}/{Monday}`: in force from
+ * that Monday on). A week whose baseline says "not enough data" has no band and is left out.
+ */
+export function bandVersions(weekly: readonly Observation[]): BandVersion[] {
+  return weekly
     .map((o) => ({
-      asOf: (o.effectivePeriod?.end ?? '').slice(0, 10),
+      asOf: (twinKey(o) ?? '').split('/')[3] ?? '',
       low: o.referenceRange?.[0]?.low?.value,
       high: o.referenceRange?.[0]?.high?.value,
       centre: o.valueQuantity?.value,
     }))
     .filter(
       (b): b is BandVersion =>
-        Boolean(b.asOf) && typeof b.low === 'number' && typeof b.high === 'number' && typeof b.centre === 'number'
+        /^\d{4}-\d{2}-\d{2}$/.test(b.asOf) &&
+        typeof b.low === 'number' &&
+        typeof b.high === 'number' &&
+        typeof b.centre === 'number'
     )
     .sort((a, b) => a.asOf.localeCompare(b.asOf));
 }
@@ -118,10 +159,9 @@ export function isAwaitingReview(t: Task): boolean {
 
 /** The activities approval will order: the starting phase's requests (reviewDecision.ts, approve). */
 export function orderedOnApproval(plan: CarePlan): CarePlanActivity[] {
-  return (plan.activity ?? []).filter(
-    (a) =>
-      (a.detail?.scheduledString ?? '').endsWith(FROM_APPROVAL) &&
-      (a.detail?.kind === 'ServiceRequest' || a.detail?.kind === 'Task')
+  return (plan.activity ?? []).filter((a) =>
+    // Every activity of the starting phase becomes a request on approval, whatever its kind (reviewDecision.ts).
+    (a.detail?.scheduledString ?? '').endsWith(FROM_APPROVAL)
   );
 }
 
@@ -135,13 +175,13 @@ export function daySeconds(day: string): number {
  * recovery-state Observation (component z = (value - centre) / spread, src/twin/recoveryState.ts). The band is
  * centre +/- 2 spread (the baseline's referenceRange), so |z| > 2 is "outside the band in force that day".
  */
-export function dailyDeviation(states: readonly Observation[], token: string): Map<string, number> {
-  const [system, code] = token.split('|');
+export function dailyDeviation(states: readonly Observation[], metric: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const o of states) {
     const day = dayOf(o);
+    // A state's per-metric component is coded in the metric-deviation system by the metric's name.
     const component = (o.component ?? []).find((c) =>
-      (c.code.coding ?? []).some((x) => x.system === system && x.code === code)
+      (c.code.coding ?? []).some((x) => x.system === METRIC_DEVIATION_SYSTEM && x.code === metric)
     );
     const z = component?.valueQuantity?.value;
     if (day && typeof z === 'number') {
