@@ -4,9 +4,9 @@ import { CONFORMANCE_VERSION, PUBLISHER } from './twinTerminology';
 
 /**
  * `POST [base]/Patient/{id}/$twin-refresh` (FHIR R4 operationdefinition.html): recomputes one patient's twin
- * (baselines and daily recovery states) from the Observations on the server and writes it back. No input parameter;
- * the output is the transaction-response Bundle of the resources written (`return`: a single Resource output is the
- * response body, R4 operations.html#response).
+ * (baselines and daily recovery states) from the Observations on the server and writes it back. No input parameter
+ * (a body, when sent, must be an empty Parameters); the output is a Parameters resource of counts, never values, which
+ * is what the server answers (R4 operations.html#response: several out parameters make a Parameters body).
  */
 export function twinRefreshOperation(): OperationDefinition {
   return {
@@ -33,12 +33,76 @@ export function twinRefreshOperation(): OperationDefinition {
     instance: true,
     parameter: [
       {
-        name: 'return',
+        name: 'status',
         use: 'out',
         min: 1,
         max: '1',
-        type: 'Bundle',
-        documentation: 'The transaction-response Bundle of the twin resources written (one entry per resource).',
+        type: 'code',
+        documentation: 'refreshed | skipped-consent (an active Consent denies this processing; nothing was read).',
+      },
+      {
+        name: 'observationsRead',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'integer',
+        documentation: 'Observations of the patient read from the server.',
+      },
+      {
+        name: 'accepted',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'integer',
+        documentation: 'Observations that entered the twin (known metric, valid unit and value).',
+      },
+      {
+        name: 'duplicates',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'integer',
+        documentation: 'Observations left out as duplicates of one already counted.',
+      },
+      {
+        name: 'retracted',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'integer',
+        documentation: 'Observations left out because their measurement was marked entered-in-error.',
+      },
+      {
+        name: 'rejected',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'integer',
+        documentation: 'Observations left out as unusable (unknown metric, unit or value).',
+      },
+      {
+        name: 'baselinesWritten',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'integer',
+        documentation: 'Baseline Observations created or changed.',
+      },
+      {
+        name: 'statesWritten',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'integer',
+        documentation: 'Daily recovery-state Observations created or changed.',
+      },
+      {
+        name: 'removed',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'integer',
+        documentation: 'Twin Observations deleted because their inputs are gone.',
       },
     ],
   };

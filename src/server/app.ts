@@ -1,5 +1,5 @@
 import { FhirRouter } from '@medplum/fhir-router';
-import type { FhirRepository, FhirRequestConfig } from '@medplum/fhir-router';
+import type { FhirRepository, FhirRequestConfig, FhirResponse } from '@medplum/fhir-router';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
@@ -7,12 +7,21 @@ import { bulkExportRoutes } from './bulk/bulkExportRoutes';
 import type { BulkExportService } from './bulk/bulkExportService';
 import { loadBaseDefinitions } from '../fhir/definitions';
 import { bodyParsers, DEFAULT_BODY_LIMIT, requireResourceBody, requireSupportedContentType } from './bodyParsing';
+import { acceptGate } from './acceptGate';
 import { bundleInteractionGate } from './bundleInteractionGate';
+import type { DoorMount } from './doorMount';
+import { ifMatchGate } from './ifMatchGate';
+import { operationGate } from './operationGate';
+import type { OperationDeclaration } from './operations/operationModule';
+import { searchQueryGate } from './searchQueryGate';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './serverLimits';
+import { answerUpdateAsCreateWith201 } from './updateCreateStatus';
 import { declaredResourceTypes, declaredSystemInteractions } from './capabilityStatement';
 import { errorHandler, notFoundHandler } from './errorHandler';
 import { toFhirRequest } from './fhirRequest';
 import { sendFhirJson, sendFhirResponse } from './fhirResponse';
 import { healthHandler } from './health';
+import { shapeResult, shapingOf } from './resultShaping';
 import { requestLog } from './requestLog';
 import { withRepositoryErrorBoundary } from './repositoryErrorBoundary';
 import { resourceTypeGate } from './resourceTypeGate';
@@ -39,6 +48,11 @@ export interface AppOptions {
   readonly now?: () => number;
   /** When given, Bulk Data `Patient/$export` and `Group/[id]/$export` are served (src/server/bulk/bulkExportRoutes.ts). */
   readonly bulkExport?: BulkExportService;
+  /** Operations the server serves (router modules and express-served ones); any other `$name` is answered 404. */
+  readonly operations?: readonly OperationDeclaration[];
+  /** Non-FHIR doors mounted outside the FHIR base (src/server/doorMount.ts). */
+  readonly mounts?: readonly DoorMount[];
+  readonly limits?: Partial<ServerLimits>;
 }
 
 /**
@@ -49,6 +63,8 @@ export function createApp(options: AppOptions): Express {
   // The router's search parsing and the resource-type check read @medplum/core's global schema.
   loadBaseDefinitions();
   const router = options.router ?? new FhirRouter();
+  answerUpdateAsCreateWith201(router);
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
   const log = options.log ?? ((line: string): void => console.log(line));
   const now = options.now ?? ((): number => performance.now());
   const repo = withRepositoryErrorBoundary(options.repo, log);
@@ -64,8 +80,15 @@ export function createApp(options: AppOptions): Express {
   app.set('etag', false);
   app.use(requestLog(log, now));
   app.get('/healthz', healthHandler(options.isReady));
+  for (const mount of options.mounts ?? []) {
+    if (mount.path === FHIR_BASE_PATH || mount.path.startsWith(`${FHIR_BASE_PATH}/`) || mount.path === '/healthz') {
+      throw new Error(`A door cannot be mounted at ${mount.path}`);
+    }
+    app.use(mount.path, mount.handler);
+  }
 
   const fhir = express.Router();
+  fhir.use(acceptGate());
   // FHIR R4 http.html#capabilities
   fhir.get('/metadata', (_req: Request, res: Response): void => {
     sendFhirJson(res, 200, options.capabilityStatement);
@@ -75,14 +98,17 @@ export function createApp(options: AppOptions): Express {
     fhir.use(bulkExportRoutes(options.bulkExport, options.baseUrl));
   }
   fhir.use(resourceTypeGate(declaredResourceTypes(options.capabilityStatement)));
+  fhir.use(operationGate(options.operations ?? []));
+  fhir.use(ifMatchGate());
   fhir.use(requireSupportedContentType());
-  fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT));
+  fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT, limits.maxJsonDepth));
   fhir.use(requireResourceBody());
-  fhir.use(bundleInteractionGate(systemInteractions));
+  fhir.use(bundleInteractionGate(systemInteractions, limits.maxBundleEntries));
+  fhir.use(searchQueryGate(limits));
   fhir.use((req: Request, res: Response, next: NextFunction): void => {
     router
       .handleRequest(toFhirRequest(req, requestConfig), repo)
-      .then((response) => sendFhirResponse(req, res, response, options.baseUrl))
+      .then((response) => sendFhirResponse(req, res, withShaping(response, req.query), options.baseUrl))
       .catch(next);
   });
   app.use(FHIR_BASE_PATH, fhir);
@@ -90,4 +116,15 @@ export function createApp(options: AppOptions): Express {
   app.use(notFoundHandler());
   app.use(errorHandler(log));
   return app;
+}
+
+/** `_summary` / `_elements` applied to what the router answered (src/server/resultShaping.ts). */
+function withShaping(response: FhirResponse, query: Request['query']): FhirResponse {
+  const shaping = shapingOf(query);
+  const [outcome, resource, responseOptions] = response;
+  if (!shaping || !resource) {
+    return response;
+  }
+  const shaped = shapeResult(resource, shaping);
+  return responseOptions ? [outcome, shaped, responseOptions] : [outcome, shaped];
 }

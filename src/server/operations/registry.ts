@@ -1,0 +1,18 @@
+import type { EvidenceOperationDeps } from '../evidenceOperations';
+import { evidenceOperationModules } from './evidenceOperationModules';
+import type { OperationModule } from './operationModule';
+import { twinRefreshOperation, type TwinRefreshOperationDeps } from './twinRefreshOperation';
+
+export interface EmbeddedOperationDeps {
+  readonly twinRefresh: TwinRefreshOperationDeps;
+  /** The protocol library and matcher; without it, `$match-evidence` and `$review` are not served nor declared. */
+  readonly evidence?: EvidenceOperationDeps;
+}
+
+/**
+ * Every FHIR operation the embedded server serves through its router. Adding one is one new file in this folder
+ * (exporting an OperationModule) and one line here; the route and the CapabilityStatement entry both follow.
+ */
+export function embeddedOperations(deps: EmbeddedOperationDeps): OperationModule[] {
+  return [twinRefreshOperation(deps.twinRefresh), ...(deps.evidence ? evidenceOperationModules(deps.evidence) : [])];
+}
