@@ -98,7 +98,9 @@ export function createApp(options: AppOptions): Express {
     fhir.use(bulkExportRoutes(options.bulkExport, options.baseUrl));
   }
   fhir.use(resourceTypeGate(declaredResourceTypes(options.capabilityStatement)));
-  fhir.use(operationGate(options.operations ?? []));
+  fhir.use(
+    operationGate(options.operations ?? [], (method, path, name) => routesOperation(router, method, path, name))
+  );
   fhir.use(ifMatchGate());
   fhir.use(requireSupportedContentType());
   fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT, limits.maxJsonDepth));
@@ -127,4 +129,21 @@ function withShaping(response: FhirResponse, query: Request['query']): FhirRespo
   }
   const shaped = shapeResult(resource, shaping);
   return responseOptions ? [outcome, shaped, responseOptions] : [outcome, shaped];
+}
+
+/**
+ * Whether the router has its own route for `$name` at this path (an operation registered directly with router.add).
+ * @medplum/fhir-router's built-in `$graphql` is not served: this server does not declare it.
+ */
+function routesOperation(router: FhirRouter, method: string, path: string, name: string): boolean {
+  if (name === 'graphql') {
+    return false;
+  }
+  const found = router.router.routes.find(
+    (r) =>
+      r.method === method &&
+      r.path.some((segment) => !segment.param && segment.value === `$${name}`) &&
+      router.find(method as 'GET', path)?.handler === r.handler
+  );
+  return found !== undefined;
 }

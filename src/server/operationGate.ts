@@ -9,7 +9,10 @@ import { StatusOutcomeError } from './statusOutcomeError';
  * operations.html: the server does not know it); a known one invoked with a method it does not take is 405
  * (a POST-only operation with side effects cannot run on GET, operations.html#request).
  */
-export function operationGate(declarations: readonly OperationDeclaration[]): RequestHandler {
+export function operationGate(
+  declarations: readonly OperationDeclaration[],
+  routedByRouter: (method: string, path: string, name: string) => boolean = (): boolean => false
+): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction): void => {
     const segments = req.path.split('/').filter((s) => s.length > 0);
     const at = segments.findIndex((s) => s.startsWith('$'));
@@ -21,6 +24,11 @@ export function operationGate(declarations: readonly OperationDeclaration[]): Re
     const level = at === 0 ? 'system' : at === 1 ? 'type' : 'instance';
     const declaration =
       at === segments.length - 1 && at <= 2 ? findDeclaration(declarations, segments[0], level, name) : undefined;
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    if (!declaration && routedByRouter(method, req.path, name)) {
+      next(); // registered on the router directly by a caller assembling its own server
+      return;
+    }
     if (!declaration) {
       next(
         new OperationOutcomeError({
@@ -30,7 +38,6 @@ export function operationGate(declarations: readonly OperationDeclaration[]): Re
       );
       return;
     }
-    const method = req.method === 'HEAD' ? 'GET' : req.method;
     if (!(declaration.methods as readonly string[]).includes(method)) {
       next(new StatusOutcomeError(405, `$${name} is invoked with ${declaration.methods.join(' or ')}`));
       return;

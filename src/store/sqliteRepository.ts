@@ -45,6 +45,9 @@ export interface SqliteRepositoryOptions {
   readonly maxCount?: number;
 }
 
+/** Nested repository calls inside one transaction between two turns given to the event loop. */
+const YIELD_EVERY_STEPS = 16;
+
 interface ResourceRow {
   pk: number;
   version: number;
@@ -72,6 +75,7 @@ export class SqliteRepository extends FhirRepository {
   private readonly defaultCount: number;
   private readonly maxCount: number;
   private closed = false;
+  private topLevelSteps = 0;
 
   constructor(private readonly options: SqliteRepositoryOptions) {
     super();
@@ -118,6 +122,11 @@ export class SqliteRepository extends FhirRepository {
   async withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>): Promise<TResult> {
     const scope = this.serializer.current();
     if (scope) {
+      // A long transaction (a large Bundle) gives the event loop a turn every few writes, so reads on the reader
+      // connection, /healthz and new requests are served meanwhile; other writes still wait for the writer.
+      if (++scope.steps % YIELD_EVERY_STEPS === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       // Nested: a savepoint, so a failed inner step (e.g. a conditional create) can be undone on its own.
       const name = `sp${++scope.savepoints}`;
       this.writer.exec(`SAVEPOINT ${name}`);
@@ -132,6 +141,10 @@ export class SqliteRepository extends FhirRepository {
       } finally {
         scope.savepoints--;
       }
+    }
+    // Back-to-back top-level writes (a batch Bundle runs one per entry) also leave the event loop a turn now and then.
+    if (++this.topLevelSteps % YIELD_EVERY_STEPS === 0) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return this.serializer.exclusive(async () => {
       this.writer.exec('BEGIN IMMEDIATE');
@@ -433,27 +446,75 @@ export class SqliteRepository extends FhirRepository {
       deleted: number;
       content: string | null;
     }[];
-    const url = `${resourceType}/${id}`;
-    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => {
-      const response = {
-        status: row.deleted ? '410' : row.version === 1 ? '201' : '200',
-        etag: `W/"${row.version}"`,
-        lastModified: new Date(row.last_updated).toISOString(),
-      };
-      if (row.deleted || !row.content) {
-        return { fullUrl: `${this.baseUrl()}/${url}`, request: { method: 'DELETE', url }, response };
-      }
-      return {
-        fullUrl: `${this.baseUrl()}/${url}`,
-        resource: JSON.parse(row.content) as WithId<T>,
-        request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? resourceType : url },
-        response,
-      };
-    });
+    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => this.historyEntry<T>(resourceType, id, row));
     const total = Number(
       (this.stmt(db, 'SELECT COUNT(*) AS n FROM history WHERE pk = ?').get(current.pk) as { n: number }).n
     );
     return { resourceType: 'Bundle', type: 'history', total, entry };
+  }
+
+  /**
+   * Type history (FHIR R4 http.html#history): every version of every resource of a type, newest first, optionally
+   * since an instant, paged with `_count` / `_offset`.
+   */
+  async readTypeHistory<T extends Resource>(
+    resourceType: string,
+    options: { readonly limit?: number; readonly offset?: number; readonly since?: number } = {}
+  ): Promise<Bundle<WithId<T>>> {
+    const db = this.readDb();
+    const limit = Math.max(0, Math.min(options.limit ?? this.defaultCount, this.maxCount));
+    const offset = Math.max(0, options.offset ?? 0);
+    const since = options.since ?? Number.MIN_SAFE_INTEGER;
+    const rows = this.stmt(
+      db,
+      `SELECT r.id, h.version, h.last_updated, h.deleted, h.content FROM history h JOIN resources r ON r.pk = h.pk
+       WHERE r.rt = ? AND h.last_updated >= ? ORDER BY h.last_updated DESC, h.pk DESC, h.version DESC LIMIT ? OFFSET ?`
+    ).all(resourceType, since, limit, offset) as {
+      id: string;
+      version: number;
+      last_updated: number;
+      deleted: number;
+      content: string | null;
+    }[];
+    const total = Number(
+      (
+        this.stmt(
+          db,
+          'SELECT COUNT(*) AS n FROM history h JOIN resources r ON r.pk = h.pk WHERE r.rt = ? AND h.last_updated >= ?'
+        ).get(resourceType, since) as { n: number }
+      ).n
+    );
+    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => this.historyEntry<T>(resourceType, row.id, row));
+    const link: BundleLink[] = [];
+    if (offset + rows.length < total && limit > 0) {
+      link.push({
+        relation: 'next',
+        url: `${this.baseUrl()}/${resourceType}/_history?_count=${limit}&_offset=${offset + limit}`,
+      });
+    }
+    return { resourceType: 'Bundle', type: 'history', total, ...(link.length ? { link } : {}), entry };
+  }
+
+  private historyEntry<T extends Resource>(
+    resourceType: string,
+    id: string,
+    row: { version: number; last_updated: number; deleted: number; content: string | null }
+  ): BundleEntry<WithId<T>> {
+    const url = `${resourceType}/${id}`;
+    const response = {
+      status: row.deleted ? '410' : row.version === 1 ? '201' : '200',
+      etag: `W/"${row.version}"`,
+      lastModified: new Date(row.last_updated).toISOString(),
+    };
+    if (row.deleted || !row.content) {
+      return { fullUrl: `${this.baseUrl()}/${url}`, request: { method: 'DELETE', url }, response };
+    }
+    return {
+      fullUrl: `${this.baseUrl()}/${url}`,
+      resource: JSON.parse(row.content) as WithId<T>,
+      request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? resourceType : url },
+      response,
+    };
   }
 
   // ---------------------------------------------------------------- search

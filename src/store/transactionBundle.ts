@@ -7,6 +7,9 @@ import {
   type FhirResponse,
 } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import { parseFhirInstant } from '../fhir/fhirInstant';
+import { SqliteRepository } from './sqliteRepository';
+import { checkBundleRules, resolveConditionalReferences } from './transactionRules';
 
 /**
  * Runs a `transaction` Bundle atomically (FHIR R4 http.html#transaction: "all or nothing").
@@ -28,9 +31,11 @@ export async function processTransactionBundle(
   if (bundle.type !== 'transaction') {
     throw new OperationOutcomeError(badRequest('Not a transaction bundle'));
   }
+  checkBundleRules(bundle);
   return repo.withTransaction(
     async (txRepo) => {
-      const response = await processBatch(req, txRepo, router, { ...bundle, type: 'batch' });
+      const resolved = await resolveConditionalReferences(txRepo, bundle);
+      const response = await processBatch(req, txRepo, router, { ...resolved, type: 'batch' });
       const entries = response.entry ?? [];
       for (let i = 0; i < entries.length; i++) {
         const status = Number.parseInt(entries[i].response?.status ?? '500', 10);
@@ -71,6 +76,13 @@ export function createEmbeddedRouter(): FhirRouter {
   const batchHandler = route.handler;
   route.handler = async (req, repo, r, options): Promise<FhirResponse> => {
     const bundle = req.body as Bundle | undefined;
+    if (bundle?.resourceType === 'Bundle' && bundle.type === 'batch') {
+      try {
+        checkBundleRules(bundle);
+      } catch (err) {
+        return [normalizeOperationOutcome(err)];
+      }
+    }
     if (bundle?.resourceType === 'Bundle' && bundle.type === 'transaction') {
       try {
         return [allOk, await processTransactionBundle(req, repo, r, bundle)];
@@ -98,5 +110,36 @@ export function createEmbeddedRouter(): FhirRouter {
       }
     };
   }
+  // Type history (FHIR R4 http.html#history): `GET [type]/_history`, which the plain router reads as the id "_history".
+  router.add(
+    'GET',
+    ':resourceType/_history',
+    async (req, repo): Promise<FhirResponse> => {
+      if (!(repo instanceof SqliteRepository)) {
+        return [badRequest('Type history is not supported by this store')];
+      }
+      const since = req.query._since;
+      let sinceMs: number | undefined;
+      if (since !== undefined) {
+        sinceMs = typeof since === 'string' ? parseFhirInstant(since) : undefined;
+        if (sinceMs === undefined) {
+          return [badRequest('_since must be an instant, e.g. 2024-02-01T00:00:00Z', '_since')];
+        }
+      }
+      const number = (name: string): number | undefined => {
+        const v = req.query[name];
+        return typeof v === 'string' ? Number.parseInt(v, 10) : undefined;
+      };
+      return [
+        allOk,
+        await repo.readTypeHistory(req.params.resourceType, {
+          limit: number('_count'),
+          offset: number('_offset'),
+          since: sinceMs,
+        }),
+      ];
+    },
+    'history-type'
+  );
   return router;
 }
