@@ -15,6 +15,9 @@ export function operationInput(body: unknown, definition: OperationDefinition): 
     throw new OperationOutcomeError(badRequest('The request body must be a Parameters resource'));
   }
   const resource = body as Partial<Parameters> & Record<string, unknown>;
+  if (Object.keys(resource).length === 0) {
+    return []; // an empty JSON body (the JSON parser's reading of a POST without content) carries no parameters
+  }
   if (resource.resourceType !== 'Parameters') {
     throw new OperationOutcomeError(badRequest(`$${definition.code} takes a Parameters resource as its body`));
   }
