@@ -1,5 +1,6 @@
 // Benchmark entry: `npm run bench -- <name> [options]`. Each benchmark prints its figures, with the reference it is
 // compared against measured in the same run; nothing here runs in the test suite.
+import { runConformanceBench } from './conformanceBench';
 import { runDetectBench } from './detectBench';
 import { runEvidenceBench } from './evidenceBench';
 import { runStoreBench } from './storeBench';
@@ -21,6 +22,7 @@ async function runTwin(args: string[]): Promise<void> {
 }
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
+  conformance: runConformanceBench,
   evidence: runEvidenceBench,
   store: runStoreBench,
   twin: runTwin,

@@ -22,7 +22,7 @@ export interface EventLatencyFigures {
 }
 
 /**
- * Event latency (issue 4 benchmark b): one new resting-heart-rate Observation, written to the embedded store (durable,
+ * Event latency (docs/ARCHITECTURE.md, performance goals): one new resting-heart-rate Observation, written to the embedded store (durable,
  * fsync on commit), then handled by the event door until the patient's updated twin is committed. The reference in
  * the same run is the store write alone.
  */

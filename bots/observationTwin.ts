@@ -7,6 +7,7 @@
 import type { BotEvent, MedplumClient } from '@medplum/core';
 import type { Observation } from '@medplum/fhirtypes';
 import { MedplumFhirClient } from '../src/fhir/medplumFhirClient';
+import { validatingClient } from '../src/fhir/validatingClient';
 import { createValidator, type ResourceValidator } from '../src/fhir/validation';
 import { handleObservationEvent, type EventResult } from '../src/twin/refresh/eventDoor';
 
@@ -20,8 +21,7 @@ export async function handler(medplum: MedplumClient, event: BotEvent<Observatio
   validator ??= createValidator();
   const v = validator;
   return handleObservationEvent(event.input, {
-    client: new MedplumFhirClient(medplum),
-    validate: (r) => v.validate(r),
+    client: validatingClient(new MedplumFhirClient(medplum), (r) => v.validate(r)),
     today: () => new Date().toISOString().slice(0, 10),
   });
 }

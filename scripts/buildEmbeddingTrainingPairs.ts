@@ -4,7 +4,7 @@
 //   npx tsx scripts/buildEmbeddingTrainingPairs.ts <medquad-dir> <out.jsonl>
 // One line per question-answer pair: {"id","source","focus","synonyms","question","answer"}.
 // Only four collections are read (TRAINING_COLLECTIONS). The LiveQA test questions and their judgements
-// (liveqa_med_2017_test, qrels_liveqa) are the evaluation set of issue 6 and are never opened here.
+// (liveqa_med_2017_test, qrels_liveqa) are the retrieval evaluation set (scripts/buildMedquadRetrievalSet.ts) and are never opened here.
 // MedQuAD: Ben Abacha & Demner-Fushman, "A Question-Entailment Approach to Question Answering", BMC Bioinformatics 2019;
 // CC BY 4.0 (LICENSE.txt in the MedQuAD folder).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';

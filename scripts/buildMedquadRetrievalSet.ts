@@ -1,4 +1,4 @@
-// Builds the retrieval benchmark of issue 6 from ../shared/data/medquad (read at run time, nothing copied into the
+// Builds the retrieval benchmark (README "Benchmarks", `twin eval retrieve`) from ../shared/data/medquad (read at run time, nothing copied into the
 // repository): `npx tsx scripts/buildMedquadRetrievalSet.ts <medquad-dir> <out-dir>` writes
 //   <out-dir>/corpus.jsonl   {"id","title","text"}  the distinct MedQuAD answers among the 2,479 judged for the TREC 2017 LiveQA medical
 //                            task (All-2479-Answers-retrieved-from-MedQuAD.csv); title = the MedQuAD question the answer

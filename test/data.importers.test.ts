@@ -9,6 +9,7 @@ import { parseLongCsv } from '../src/ingest/importers/longCsv';
 import { parsePmsysExport } from '../src/ingest/importers/pmsys';
 import { parseCsv } from '../src/ingest/importers/csvRows';
 import { validationIssues } from './data.fhirValidation';
+import { identifierSearch } from '../src/fhir/identifierSearch';
 
 const FIX = join(__dirname, '..', 'fixtures');
 const quiet = (): void => undefined;
@@ -191,7 +192,7 @@ describe('welltory importer (excerpt)', () => {
       )
     );
     expect(patientQueries).toContain(
-      'identifier=https://recovery-twin.dev/fhir/NamingSystem/subject-key|welltory%2F5d200bd1c6'
+      identifierSearch('https://recovery-twin.dev/fhir/NamingSystem/subject-key', 'welltory/5d200bd1c6')
     );
   });
 
@@ -232,7 +233,7 @@ describe('idempotency', () => {
         for (const entry of bundle.entry ?? []) {
           const id = (entry.resource as Observation).identifier?.[0];
           expect(entry.request?.method).toBe('POST');
-          expect(entry.request?.ifNoneExist).toBe(`identifier=${id?.system}|${encodeURIComponent(id?.value ?? '')}`);
+          expect(entry.request?.ifNoneExist).toBe(identifierSearch(id?.system ?? '', id?.value ?? ''));
           keys.add(entry.request?.ifNoneExist ?? '');
         }
         expect(keys.size).toBe(bundle.entry?.length);

@@ -118,7 +118,8 @@ describe('$match-evidence and $review over HTTP', () => {
         { name: 'practitioner', valueReference: { reference: practitioner } },
       ],
     });
-    expect(approveEarly.status).toBe(400);
+    // A business rule refuses it (Task not yet accepted): 422 Unprocessable Entity, not 400 (src/fhir/outcomes.ts).
+    expect(approveEarly.status).toBe(422);
     expect(JSON.stringify(approveEarly.json)).toMatch(/Task is requested/);
 
     const accept = await post(`${task}/$review`, {

@@ -5,8 +5,11 @@ import type { DayScore } from '../detect/causalScorer';
 import type { SubjectSeries } from '../detect/detectionInput';
 import type { CliDependencies } from './commands';
 
-const DETECTORS = ['ensemble', 'zscore', 'cusum', 'lstm'] as const;
-type Detector = (typeof DETECTORS)[number];
+import { DEFAULT_DETECTOR_NAME, DETECTORS, detectorFor } from '../detect/detectorRegistry';
+
+/** A detector name of the registry (src/detect/detectorRegistry.ts). */
+type Detector = string;
+const DETECTOR_NAMES = DETECTORS.map((d) => d.name).join(', ');
 
 interface DetectFlags {
   readonly input: string;
@@ -24,7 +27,7 @@ interface EvalFlags {
 }
 
 /**
- * `twin detect --input FILE.csv --out ALARMS.csv [--detector ensemble|zscore|cusum|lstm]` and
+ * `twin detect --input FILE.csv --out ALARMS.csv [--detector NAME]` and
  * `twin eval detect --input FILE.csv --labels LABELS.csv [--events illness_symptoms]`: the batch doors of the
  * early-warning detectors (src/detect/: statistical detectors, and the learned LSTM autoencoder in src/detect/lstm/,
  * which runs in worker threads and refuses a model file that does not match its model card).
@@ -35,7 +38,7 @@ export function registerDetectCommands(program: Command, deps: CliDependencies):
     .description('score every subject-day of a long CSV (subject_id,day,metric,value) and write alarms')
     .requiredOption('--input <file>', 'long CSV: subject_id,day,metric,value (day: ISO date or integer index)')
     .requiredOption('--out <file>', 'output CSV: subject_id,day,score,alarm,reason')
-    .option('--detector <name>', `one of ${DETECTORS.join(', ')}`, parseDetector, 'ensemble')
+    .option('--detector <name>', `one of ${DETECTOR_NAMES}`, parseDetector, DEFAULT_DETECTOR_NAME)
     .option(
       '--model-dir <dir>',
       'lstm only: folder with model-card.json and the ONNX file (default models/lstm-detector)'
@@ -126,28 +129,23 @@ export function registerDetectCommands(program: Command, deps: CliDependencies):
 }
 
 function parseDetector(value: string): Detector {
-  if (!(DETECTORS as readonly string[]).includes(value)) {
-    throw new Error(`--detector must be one of ${DETECTORS.join(', ')}`);
+  if (!DETECTORS.some((d) => d.name === value)) {
+    throw new Error(`--detector must be one of ${DETECTOR_NAMES}`);
   }
-  return value as Detector;
+  return value;
 }
 
-/** Scores every subject with one detector; the result is in the order of `subjects`. */
+/** Scores every subject with one detector of the registry; the result is in the order of `subjects`. */
 async function scoreAll(
   subjects: readonly SubjectSeries[],
   detector: Detector,
   modelDir: string | undefined
 ): Promise<DayScore[][]> {
-  if (detector !== 'lstm') {
-    const { scoreSubject } = await import('../detect/causalScorer');
-    return subjects.map((s) => scoreSubject(s, detector));
-  }
-  const { openLstmDetector } = await import('../detect/lstm/lstmDetector');
-  const lstm = await openLstmDetector({ modelDir });
+  const opened = await detectorFor(detector).open({ modelDir });
   try {
-    return await lstm.score(subjects);
+    return await opened.scoreAll(subjects);
   } finally {
-    await lstm.close();
+    await opened.close();
   }
 }
 

@@ -9,8 +9,8 @@ export interface EngineTarget {
 }
 
 /**
- * `--fhir URL`: any FHIR R4 server over HTTP; the engine validates every resource against the project's profiles
- * before sending it, since that server may not know them. Otherwise the embedded store in `dataDir`, opened
+ * `--fhir URL`: any FHIR R4 server over HTTP, through a validating client: every resource is checked against the
+ * project's profiles before it is sent, since that server may not know them. Otherwise the embedded store in `dataDir`, opened
  * in-process: the store validates every write against the same profiles itself, so the engine does not repeat it.
  */
 export async function openEngineTarget(flags: {
@@ -20,10 +20,11 @@ export async function openEngineTarget(flags: {
   if (flags.fhir) {
     const { HttpFhirClient } = await import('../fhir/httpFhirClient');
     const { createValidator } = await import('../fhir/validation');
+    const { validatingClient } = await import('../fhir/validatingClient');
     const validator = createValidator();
+    // Wrapped once here: every transaction the stages send is validated before it leaves (src/fhir/validatingClient.ts).
     return {
-      client: new HttpFhirClient({ baseUrl: flags.fhir }),
-      validate: (r) => validator.validate(r),
+      client: validatingClient(new HttpFhirClient({ baseUrl: flags.fhir }), (r) => validator.validate(r)),
       close: () => undefined,
     };
   }

@@ -1,12 +1,12 @@
 import { normalizeErrorString } from '@medplum/core';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CommandRegistration } from './commands';
-import type { FindingSource } from '../detect/findings/findingSource';
-import type { LstmDetector } from '../detect/lstm/lstmDetector';
+import { DEFAULT_DETECTOR_NAME, DETECTORS, detectorFor } from '../detect/detectorRegistry';
 import { openEngineTarget } from './engineTarget';
 
-const DETECTORS = ['ensemble', 'zscore', 'cusum', 'lstm'] as const;
-type Detector = (typeof DETECTORS)[number];
+/** A detector name of the registry (src/detect/detectorRegistry.ts). */
+type Detector = string;
+const DETECTOR_NAMES = DETECTORS.map((d) => d.name).join(', ');
 
 interface FindingsFlags {
   readonly patient?: string[];
@@ -20,7 +20,7 @@ interface FindingsFlags {
 }
 
 /**
- * `twin findings [--patient ID ... | --all] [--detector ensemble|zscore|cusum|lstm] [--task-threshold 0.5]
+ * `twin findings [--patient ID ... | --all] [--detector NAME] [--task-threshold 0.5]
  * [--task-owner REF] [--fhir URL | --data-dir DIR] [--model-dir DIR]`: runs early-warning detection over each
  * patient's Observations on the server and writes the findings back (src/detect/findings/): a RiskAssessment per alarm
  * episode, a review Task for those at or above the threshold, the detector's model Device; one transaction per
@@ -33,7 +33,7 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
     .description("detect alarm episodes in patients' data and write them as RiskAssessments (and review Tasks)")
     .option('--patient <id...>', 'Patient id(s)')
     .option('--all', 'every Patient on the server')
-    .option('--detector <name>', `one of ${DETECTORS.join(', ')}`, parseDetector, 'ensemble')
+    .option('--detector <name>', `one of ${DETECTOR_NAMES}`, parseDetector, DEFAULT_DETECTOR_NAME)
     .option(
       '--task-threshold <p>',
       'create a review Task for findings with probability >= p (0..1)',
@@ -59,10 +59,11 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
         const { writeFindingsForPatients, DEFAULT_FINDINGS_OPTIONS } =
           await import('../detect/findings/findingsWriter');
         const log = (line: string): void => void process.stderr.write(line + '\n');
-        // The model is checked (and its workers started) before the server is touched: a refused model writes nothing.
-        const lstm = flags.detector === 'lstm' ? await openLearnedDetector(flags.modelDir) : undefined;
+        // A learned model is checked (and its workers started) before the server is touched: a refused model
+        // writes nothing. Findings score one patient at a time, so one worker is enough.
+        const detector = await detectorFor(flags.detector).open({ modelDir: flags.modelDir, workers: 1 });
         const target = await openEngineTarget(flags).catch(async (err: unknown) => {
-          await lstm?.detector.close();
+          await detector.close();
           throw err;
         });
         try {
@@ -71,7 +72,7 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
             { client: target.client, validate: target.validate, today: () => new Date().toISOString().slice(0, 10) },
             {
               ...DEFAULT_FINDINGS_OPTIONS,
-              ...(lstm ? { source: lstm.source } : { detector: statisticalDetector(flags.detector) }),
+              source: detector.source,
               taskThreshold: flags.taskThreshold,
               taskOwner: flags.taskOwner,
             },
@@ -83,7 +84,7 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
           }
         } finally {
           target.close();
-          await lstm?.detector.close();
+          await detector.close();
         }
       } catch (err) {
         command.error(`twin findings: ${normalizeErrorString(err)}`, { exitCode: 1 });
@@ -91,28 +92,11 @@ export const registerFindingsCommand: CommandRegistration = (program, deps) => {
     });
 };
 
-function statisticalDetector(detector: Detector): Exclude<Detector, 'lstm'> {
-  if (detector === 'lstm') {
-    throw new Error('the lstm detector is not a statistical detector');
-  }
-  return detector;
-}
-
-/** Opens the learned detector (model checked against its card; one worker: findings score one patient at a time). */
-async function openLearnedDetector(
-  modelDir: string | undefined
-): Promise<{ detector: LstmDetector; source: FindingSource }> {
-  const { openLstmDetector } = await import('../detect/lstm/lstmDetector');
-  const { lstmFindingSource } = await import('../detect/findings/lstmFindingSource');
-  const detector = await openLstmDetector({ workers: 1, ...(modelDir ? { modelDir } : {}) });
-  return { detector, source: lstmFindingSource(detector) };
-}
-
 function parseDetector(value: string): Detector {
-  if (!(DETECTORS as readonly string[]).includes(value)) {
-    throw new InvalidArgumentError(`must be one of ${DETECTORS.join(', ')}`);
+  if (!DETECTORS.some((d) => d.name === value)) {
+    throw new InvalidArgumentError(`must be one of ${DETECTOR_NAMES}`);
   }
-  return value as Detector;
+  return value;
 }
 
 function parseProbability(value: string): number {

@@ -1,22 +1,16 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { normalizeErrorString } from '@medplum/core';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { BundleSink } from '../ingest/importers/bundleSink';
 import { directorySink, fhirServerSink } from '../ingest/importers/bundleSink';
-import type { SourceFile } from '../ingest/importers/fitbit';
-import { parseFitbitExport } from '../ingest/importers/fitbit';
 import { buildImportBundles } from '../ingest/importers/importBundles';
 import type { ParsedSource } from '../ingest/importers/importRecord';
 import type { ImportSummary } from '../ingest/importers/importSummary';
 import { formatImportSummary, summariseImport } from '../ingest/importers/importSummary';
-import { parseLongCsv } from '../ingest/importers/longCsv';
-import { parsePmsysExport } from '../ingest/importers/pmsys';
-import { parseWelltoryExport } from '../ingest/importers/welltory';
+import { importerFor, IMPORTERS } from '../ingest/importers/importerRegistry';
 
-export const IMPORT_FORMATS = ['fitbit', 'pmsys', 'welltory', 'csv'] as const;
-export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+/** A format name of the importer registry (src/ingest/importers/importerRegistry.ts). */
+export type ImportFormat = string;
 
 export interface ImportOptions {
   patientId?: string;
@@ -28,7 +22,7 @@ export interface ImportOptions {
 }
 
 /**
- * `twin import <fitbit|pmsys|welltory|csv> <path> [--patient-id ID] [--out DIR | --fhir URL] [--on-error skip|fail]`
+ * `twin import <format> <path> [--patient-id ID] [--out DIR | --fhir URL] [--on-error skip|fail]`
  *
  * Without --out or --fhir it is a dry run: everything is parsed and checked and the summary printed.
  * With --on-error fail, any malformed row rejects the whole import (nothing is written) and the command exits 1.
@@ -37,7 +31,7 @@ export function registerImportCommand(program: Command): void {
   program
     .command('import')
     .description('import wearable / self-report exports as FHIR Observations (idempotent)')
-    .argument('<format>', `one of ${IMPORT_FORMATS.join(', ')}`, importFormat)
+    .argument('<format>', IMPORTERS.map((i) => `${i.format}: ${i.description}`).join('; '), importFormat)
     .argument('<path>', 'export file or folder (PMData participant folder, Welltory data folder, long CSV file)')
     .option('--patient-id <id>', 'write all values for this existing Patient id (single-subject sources)')
     .option('--out <dir>', 'write the transaction bundles into this directory')
@@ -90,71 +84,16 @@ export async function runImport(
   return summary;
 }
 
-/** Reads the files of an export and parses them with the format's importer. */
+/** Reads the files of an export and parses them with the format's importer (src/ingest/importers/importerRegistry.ts). */
 export async function parseSource(format: ImportFormat, path: string, options: ImportOptions): Promise<ParsedSource> {
-  switch (format) {
-    case 'fitbit': {
-      const { files, subjectKey } = await readExport(path, 'fitbit', ['.json']);
-      return parseFitbitExport(files, options.patientId && !subjectKey ? options.patientId : subjectKey);
-    }
-    case 'pmsys': {
-      const { files, subjectKey } = await readExport(path, 'pmsys', ['.csv']);
-      return parsePmsysExport(files, options.patientId && !subjectKey ? options.patientId : subjectKey);
-    }
-    case 'welltory': {
-      const { files } = await readExport(path, '', ['.csv']);
-      return parseWelltoryExport(files);
-    }
-    case 'csv': {
-      const file: SourceFile = { name: basename(path), text: await readFile(path, 'utf8') };
-      return parseLongCsv(file, { startDate: options.startDate, source: options.source });
-    }
-  }
-}
-
-/**
- * Files of an export: a single file, a folder, or a participant folder holding `<sub>/` (PMData layout
- * `pNN/fitbit`, `pNN/pmsys`). The subject key is the participant folder name (e.g. `p01`).
- */
-async function readExport(
-  path: string,
-  sub: string,
-  extensions: readonly string[]
-): Promise<{ files: SourceFile[]; subjectKey: string }> {
-  const info = await stat(path);
-  let dir: string;
-  let names: string[];
-  if (info.isDirectory()) {
-    dir = path;
-    if (sub && (await isDirectory(join(path, sub)))) {
-      dir = join(path, sub);
-    }
-    names = (await readdir(dir)).filter((n) => extensions.some((e) => n.endsWith(e))).sort();
-  } else {
-    dir = dirname(path);
-    names = [basename(path)];
-  }
-  const files: SourceFile[] = [];
-  for (const name of names) {
-    files.push({ name, text: await readFile(join(dir, name), 'utf8') });
-  }
-  const subjectKey = sub && basename(dir) === sub ? basename(dirname(dir)) : basename(dir);
-  return { files, subjectKey };
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
+  return importerFor(format).read(path, options);
 }
 
 function importFormat(value: string): ImportFormat {
-  if (!(IMPORT_FORMATS as readonly string[]).includes(value)) {
-    throw new InvalidArgumentError(`must be one of ${IMPORT_FORMATS.join(', ')}`);
+  if (!IMPORTERS.some((i) => i.format === value)) {
+    throw new InvalidArgumentError(`must be one of ${IMPORTERS.map((i) => i.format).join(', ')}`);
   }
-  return value as ImportFormat;
+  return value;
 }
 
 function onErrorMode(value: string): 'skip' | 'fail' {

@@ -48,7 +48,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         twinRefresh: { today: () => new Date().toISOString().slice(0, 10) },
         evidence: { ...(await openEvidenceEngine({ env: process.env, log })), now: () => new Date().toISOString() },
       }),
-    // The embedded default serves a small synthetic cohort (issue 3's generator), one atomic transaction per patient;
+    // The embedded default serves a small synthetic cohort (src/cohort/), one atomic transaction per patient;
     // patients already present are skipped, so a restart (or a crash mid-seed) never duplicates anything.
     seedRepository: async (repo, router) => {
       const days = positiveInt(process.env.SEED_DAYS, 120);

@@ -1,3 +1,4 @@
+import { invalidInput } from '../fhir/outcomes';
 /**
  * Injected events: what the generator did to a patient's physiology on purpose, so that detection and planning can
  * be scored against known truth. One ground-truth row per event, on the event's first day.
@@ -38,12 +39,12 @@ export function groundTruthLine(row: GroundTruthRow): string {
 export function parseGroundTruth(text: string): GroundTruthRow[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
   if (lines[0] !== GROUND_TRUTH_HEADER) {
-    throw new Error(`ground truth must start with '${GROUND_TRUTH_HEADER}'`);
+    throw invalidInput(`ground truth must start with '${GROUND_TRUTH_HEADER}'`);
   }
   return lines.slice(1).map((line, i) => {
     const [subject, day, event] = line.split(',');
     if (!subject || day === undefined || !event || !/^\d+$/.test(day)) {
-      throw new Error(`ground truth line ${i + 2} is malformed`);
+      throw invalidInput(`ground truth line ${i + 2} is malformed`);
     }
     return { subject, day: Number(day), event: event as InjectedEventType };
   });

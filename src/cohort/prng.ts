@@ -1,3 +1,4 @@
+import { internalFault } from '../fhir/outcomes';
 /**
  * Seeded pseudo-random numbers for the synthetic cohort. The generator never touches Math.random: every draw comes
  * from a Prng passed in, so a seed reproduces the cohort bit for bit. Algorithm: sfc32 (Small Fast Counter,
@@ -75,7 +76,7 @@ export function createPrng(seed: number | string, stream = ''): Prng {
     chance: (p) => next() < p,
     pick: <T>(items: readonly T[]): T => {
       if (items.length === 0) {
-        throw new Error('pick from an empty list');
+        throw internalFault('pick from an empty list');
       }
       return items[Math.floor(next() * items.length)];
     },

@@ -1,8 +1,9 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { BundleEntry, Device, Resource } from '@medplum/fhirtypes';
-import { canonicalJson } from '../fhir/canonicalJson';
 import type { FhirClient } from '../fhir/fhirClient';
 import { MODEL_SHA256_SYSTEM } from '../fhir/codes/twinCanonicals';
+import { writeBack } from './writeBack';
+import { upsert } from './writePlan';
 
 /** A model Device on the server: its literal reference and version. */
 export interface ModelDeviceRef {
@@ -25,37 +26,25 @@ export async function ensureModelDevice(
 ): Promise<ModelDeviceRef> {
   const sha256 = device.identifier?.find((i) => i.system === MODEL_SHA256_SYSTEM)?.value ?? '';
   const version = device.version?.[0]?.value ?? '';
-  const query = `${MODEL_SHA256_SYSTEM}|${sha256}`;
-  const existing = await client.searchAll<Device>('Device', { identifier: query });
+  const existing = await client.searchAll<Device>('Device', { identifier: `${MODEL_SHA256_SYSTEM}|${sha256}` });
   if (existing.length > 1) {
     throw new OperationOutcomeError(
       badRequest('More than one Device carries this model checksum', 'Device.identifier')
     );
   }
-  if (existing[0]?.id && contentOf(existing[0]) === contentOf(device)) {
-    return { reference: `Device/${existing[0].id}`, version, sha256 };
-  }
   validate?.(device);
-  const response = await client.transaction({
-    resourceType: 'Bundle',
-    type: 'transaction',
-    entry: [{ resource: device, request: { method: 'PUT', url: `Device?identifier=${encodeURIComponent(query)}` } }],
+  const written = await writeBack(client, {
+    writes: [upsert(device, { system: MODEL_SHA256_SYSTEM, value: sha256 }, existing[0])],
   });
-  const id = idFromResponse(response.entry?.[0], 'Device');
+  const id = written.sent.length === 0 ? existing[0]?.id : idFromResponse(written.responses[0], 'Device');
   if (!id) {
     throw new OperationOutcomeError(badRequest('The server did not return the id of the model Device', 'Device'));
   }
   return { reference: `Device/${id}`, version, sha256 };
 }
 
-/** Content as the engine builds it: without the server-assigned id and meta (versionId, lastUpdated). */
-export function contentOf(resource: Resource): string {
-  const { id: _id, meta, ...rest } = resource;
-  return canonicalJson({
-    ...rest,
-    meta: meta?.profile || meta?.security ? { profile: meta.profile, security: meta.security } : undefined,
-  });
-}
+/** The engine's one notion of equal content (sameContent.ts); re-exported for the writers that import it from here. */
+export { contentOf } from './sameContent';
 
 /** The logical id in a transaction-response entry: `response.location` (Type/id/_history/v) or the resource. */
 export function idFromResponse(entry: BundleEntry | undefined, resourceType: string): string | undefined {

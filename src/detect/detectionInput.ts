@@ -1,5 +1,6 @@
 import { isMetricName, type MetricName } from '../fhir/metricCatalogue';
 import { parseCsv } from '../ingest/importers/csvRows';
+import { invalidInput } from '../fhir/outcomes';
 
 /** One subject's daily values, by day ordinal (integer day index, or days since 1970-01-01 for ISO dates). */
 export interface SubjectSeries {
@@ -39,7 +40,7 @@ export function readDetectionInput(text: string): DetectionInput {
   const table = parseCsv(text);
   const missing = ['subject_id', 'day', 'metric', 'value'].filter((c) => !table.header.includes(c));
   if (missing.length > 0) {
-    throw new Error(`input CSV lacks column(s): ${missing.join(', ')}`);
+    throw invalidInput(`input CSV lacks column(s): ${missing.join(', ')}`);
   }
   const bySubject = new Map<string, SubjectSeries>();
   const sums = new Map<string, { sum: number; n: number }>();

@@ -6,6 +6,11 @@ import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
  * code runs in the CLI, in the `$twin-refresh` operation and in tests.
  */
 export interface FhirClient {
+  /**
+   * One resource by logical id (FHIR R4 http.html#read); an OperationOutcomeError `not-found` when there is none, it
+   * was deleted, or the id is not a valid FHIR id (R4 datatypes.html#id: such an id is never sent to a server).
+   */
+  read<T extends Resource>(resourceType: T['resourceType'] & ResourceType, id: string): Promise<T>;
   /** Every match of a search, following `next` links (FHIR R4 http.html#paging). */
   searchAll<T extends Resource>(
     resourceType: T['resourceType'] & ResourceType,

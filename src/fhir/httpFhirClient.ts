@@ -1,6 +1,7 @@
 import { badRequest, normalizeOperationOutcome, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, OperationOutcome, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { FhirClient } from './fhirClient';
+import { FHIR_ID, readNotFound } from './readById';
 
 export interface HttpFhirClientOptions {
   /** FHIR base URL, e.g. https://fhir.example.org/R4 */
@@ -19,6 +20,16 @@ export class HttpFhirClient implements FhirClient {
   constructor(private readonly options: HttpFhirClientOptions) {
     this.fetchFn = options.fetch ?? fetch;
     this.base = options.baseUrl.replace(/\/+$/, '');
+  }
+
+  async read<T extends Resource>(resourceType: T['resourceType'] & ResourceType, id: string): Promise<T> {
+    if (!FHIR_ID.test(id)) {
+      throw readNotFound(resourceType, id);
+    }
+    // 404 not found and 410 deleted (FHIR R4 http.html#read) both mean "no such resource" to the engine.
+    return (await this.request('GET', `${this.base}/${resourceType}/${id}`, undefined, () =>
+      readNotFound(resourceType, id)
+    )) as T;
   }
 
   async searchAll<T extends Resource>(
@@ -49,7 +60,12 @@ export class HttpFhirClient implements FhirClient {
     return (await this.request('POST', this.base, bundle)) as Bundle;
   }
 
-  private async request(method: 'GET' | 'POST', url: string, body?: unknown): Promise<Resource> {
+  private async request(
+    method: 'GET' | 'POST',
+    url: string,
+    body?: unknown,
+    notFound?: () => Error
+  ): Promise<Resource> {
     const headers: Record<string, string> = { accept: 'application/fhir+json' };
     if (body !== undefined) {
       headers['content-type'] = 'application/fhir+json';
@@ -64,6 +80,9 @@ export class HttpFhirClient implements FhirClient {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
+    if (notFound && (res.status === 404 || res.status === 410)) {
+      throw notFound();
+    }
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;

@@ -1,7 +1,9 @@
-import { getStatus, OperationOutcomeError, parseSearchRequest } from '@medplum/core';
+import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
+import { httpStatusOf } from './outcomes';
 import type { FhirRepository, FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { FhirClient } from './fhirClient';
+import { FHIR_ID, readNotFound } from './readById';
 
 /** A FhirClient over the embedded store, in-process: requests go through the same router as HTTP requests do. */
 export class LocalFhirClient implements FhirClient {
@@ -10,6 +12,21 @@ export class LocalFhirClient implements FhirClient {
     private readonly router: FhirRouter,
     private readonly pageSize = 1000
   ) {}
+
+  async read<T extends Resource>(resourceType: T['resourceType'] & ResourceType, id: string): Promise<T> {
+    if (!FHIR_ID.test(id)) {
+      throw readNotFound(resourceType, id);
+    }
+    try {
+      return await this.repo.readResource<T>(resourceType, id);
+    } catch (err) {
+      // The store raises not-found and gone (deleted) as OperationOutcomeErrors: both are "no such resource" here.
+      if (err instanceof OperationOutcomeError && [404, 410].includes(httpStatusOf(err.outcome))) {
+        throw readNotFound(resourceType, id);
+      }
+      throw err;
+    }
+  }
 
   async searchAll<T extends Resource>(
     resourceType: T['resourceType'] & ResourceType,
@@ -38,7 +55,7 @@ export class LocalFhirClient implements FhirClient {
       { method: 'POST', url: '/', pathname: '', body: bundle, params: {}, query: {}, config: { transactions: true } },
       this.repo
     );
-    if (getStatus(outcome) >= 400 || result?.resourceType !== 'Bundle') {
+    if (httpStatusOf(outcome) >= 400 || result?.resourceType !== 'Bundle') {
       throw new OperationOutcomeError(outcome);
     }
     return result;

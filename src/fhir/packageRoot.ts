@@ -24,6 +24,8 @@ export function packageRoot(): string {
     }
     const parent = dirname(dir);
     if (parent === dir) {
+      // A plain Error on purpose: the CLI imports this before it has checked the Node version, so it may not load
+      // @medplum/core (src/fhir/outcomes.ts). It is an installation fault, reported by the CLI as a message.
       throw new Error(`Cannot find the ${PACKAGE_NAME} package root above ${__dirname}`);
     }
     dir = parent;

@@ -1,23 +1,19 @@
-import { notFound, OperationOutcomeError } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import type { FhirClient } from './fhirClient';
+import { notFoundError } from './outcomes';
 
-/**
- * One resource by logical id through the engine's FhirClient (a `_id` search, FHIR R4 search.html#all), or an
- * OperationOutcomeError `not-found` naming it. An id that is not a valid FHIR id (R4 datatypes.html#id) is not found
- * rather than sent to the server.
- */
+/** FHIR R4 datatypes.html#id: 1 to 64 of A-Z, a-z, 0-9, '-' and '.'. */
+export const FHIR_ID = /^[A-Za-z0-9.-]{1,64}$/;
+
+/** The not-found error every client raises for a read that finds nothing (names the reference, nothing else). */
+export function readNotFound(resourceType: string, id: string): Error {
+  return notFoundError(`${resourceType}/${FHIR_ID.test(id) ? id : '(invalid id)'} not found`);
+}
+
+/** One resource by logical id through a client's `read`: kept as a function for the stages that take a client. */
 export async function readById<T extends Resource>(
-  client: FhirClient,
+  client: { read<R extends Resource>(resourceType: R['resourceType'], id: string): Promise<R> },
   resourceType: T['resourceType'],
   id: string
 ): Promise<T> {
-  const found = /^[A-Za-z0-9.-]{1,64}$/.test(id) ? await client.searchAll<T>(resourceType, { _id: id }) : [];
-  if (!found[0]) {
-    throw new OperationOutcomeError({
-      ...notFound,
-      issue: [{ severity: 'error', code: 'not-found', details: { text: `${resourceType}/${id} not found` } }],
-    });
-  }
-  return found[0];
+  return client.read<T>(resourceType, id);
 }

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { internalFault } from '../fhir/outcomes';
 
 /** Where a poll stopped: the last `meta.lastUpdated` seen, and the versions seen at exactly that instant. */
 export interface Watermark {
@@ -25,7 +26,7 @@ export class WatermarkStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         return { seenAtWatermark: [] };
       }
-      throw new Error(`Watermark file for source "${source}" is unreadable: ${(err as Error).message}`);
+      throw internalFault(`Watermark file for source "${source}" is unreadable: ${(err as Error).message}`);
     }
   }
 

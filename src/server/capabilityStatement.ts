@@ -6,6 +6,7 @@ import type {
   CapabilityStatementRestResourceSearchParam,
   ResourceType,
 } from '@medplum/fhirtypes';
+import { internalFault } from '../fhir/outcomes';
 
 /** Type-level interactions, FHIR R4 valueset-type-restful-interaction. */
 export type TypeInteraction = CapabilityStatementRestResourceInteraction['code'];
@@ -64,7 +65,7 @@ export function buildCapabilityStatement(input: CapabilityStatementInput): Capab
   const seen = new Set<string>();
   for (const resource of input.resources) {
     if (seen.has(resource.type)) {
-      throw new Error(`Resource type ${resource.type} is listed twice in the capability input`);
+      throw internalFault(`Resource type ${resource.type} is listed twice in the capability input`);
     }
     seen.add(resource.type);
   }

@@ -1,4 +1,5 @@
-import { badRequest, getStatus, notFound, OperationOutcomeError } from '@medplum/core';
+import { badRequest, notFound, OperationOutcomeError } from '@medplum/core';
+import { httpStatusOf } from '../fhir/outcomes';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { bodyErrorOutcome } from './bodyParsing';
@@ -37,7 +38,7 @@ function clientHttpErrorOutcome(err: unknown): OperationOutcome | undefined {
 
 /** The HTTP status of an error response: carried by the error when it says so, else from the outcome. */
 export function statusOf(err: unknown, outcome: OperationOutcome): number {
-  return err instanceof StatusOutcomeError ? err.status : getStatus(outcome);
+  return err instanceof StatusOutcomeError ? err.status : httpStatusOf(outcome);
 }
 
 /** Where a stack trace points, without the message line (which may quote content). */

@@ -1,4 +1,5 @@
-import { getStatus, OperationOutcomeError } from '@medplum/core';
+import { OperationOutcomeError } from '@medplum/core';
+import { httpStatusOf } from '../fhir/outcomes';
 import type { FhirResponse } from '@medplum/fhir-router';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Request, Response } from 'express';
@@ -46,7 +47,7 @@ export function ifNoneMatchHits(header: string | undefined, versionId: string): 
 }
 
 /**
- * Maps the router's `[outcome, resource?, options?]` to HTTP, with the status from @medplum/core getStatus().
+ * Maps the router's `[outcome, resource?, options?]` to HTTP, with the status from @medplum/core httpStatusOf().
  * Error outcomes are thrown to the app's one error handler so every error response is built in one place.
  *
  * - ETag and Last-Modified on single resources (FHIR R4 http.html#read, http.html#versioning).
@@ -55,7 +56,7 @@ export function ifNoneMatchHits(header: string | undefined, versionId: string): 
  */
 export function sendFhirResponse(req: Request, res: Response, response: FhirResponse, baseUrl: string): void {
   const [outcome, resource] = response;
-  const status = getStatus(outcome);
+  const status = httpStatusOf(outcome);
   if (status >= 400) {
     throw new OperationOutcomeError(outcome);
   }

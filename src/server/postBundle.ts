@@ -1,4 +1,5 @@
-import { getStatus, OperationOutcomeError } from '@medplum/core';
+import { OperationOutcomeError } from '@medplum/core';
+import { httpStatusOf } from '../fhir/outcomes';
 import type { FhirRepository, FhirRouter } from '@medplum/fhir-router';
 import type { Bundle } from '@medplum/fhirtypes';
 
@@ -12,7 +13,7 @@ export async function postBundle(router: FhirRouter, repo: FhirRepository, bundl
     { method: 'POST', url: '/', pathname: '', body: bundle, params: {}, query: {}, config: { transactions: true } },
     repo
   );
-  if (getStatus(outcome) >= 400 || result?.resourceType !== 'Bundle') {
+  if (httpStatusOf(outcome) >= 400 || result?.resourceType !== 'Bundle') {
     throw new OperationOutcomeError(outcome);
   }
   return result;

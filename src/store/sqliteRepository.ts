@@ -57,7 +57,7 @@ interface ResourceRow {
 }
 
 /**
- * A durable FHIR repository on node:sqlite, for the embedded server (ARCHITECTURE.md "Where it runs").
+ * A durable FHIR repository on node:sqlite, for the embedded server (docs/ARCHITECTURE.md "Where it runs").
  *
  * Every write is one SQLite transaction (resource row, history row, index rows), so a crash leaves each write whole
  * or absent; bundles of type `transaction` run inside one outer transaction with a savepoint per nested call.

@@ -1,4 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
+import { internalFault } from '../fhir/outcomes';
 
 /** Bumped when the table layout changes; a store with another version is refused rather than misread. */
 export const SCHEMA_VERSION = 1;
@@ -74,7 +75,7 @@ export function initSchema(db: DatabaseSync, durability: Durability): void {
   if (!row) {
     db.prepare("INSERT INTO store_meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
   } else if (row.value !== String(SCHEMA_VERSION)) {
-    throw new Error(
+    throw internalFault(
       `Data directory holds store schema version ${row.value}; this build reads version ${SCHEMA_VERSION}`
     );
   }

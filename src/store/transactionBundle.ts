@@ -8,6 +8,7 @@ import {
 } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import { parseFhirInstant } from '../fhir/fhirInstant';
+import { internalFault } from '../fhir/outcomes';
 import { SqliteRepository } from './sqliteRepository';
 import { checkBundleRules, resolveConditionalReferences } from './transactionRules';
 
@@ -71,7 +72,7 @@ export function createEmbeddedRouter(): FhirRouter {
   const router = new FhirRouter();
   const route = router.router.routes.find((r) => r.method === 'POST' && r.path.length === 0);
   if (!route) {
-    throw new Error('FhirRouter has no POST [base] route to extend');
+    throw internalFault('FhirRouter has no POST [base] route to extend');
   }
   const batchHandler = route.handler;
   route.handler = async (req, repo, r, options): Promise<FhirResponse> => {

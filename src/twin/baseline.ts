@@ -1,4 +1,5 @@
 import type { PopulationPrior } from './populationPriors';
+import { internalFault } from '../fhir/outcomes';
 
 /**
  * Personal baseline of one metric as of one day: a robust centre and spread of the daily values in the trailing
@@ -51,7 +52,7 @@ export class SortedWindow {
   remove(value: number): void {
     const index = this.lowerBound(value);
     if (this.values[index] !== value) {
-      throw new Error('SortedWindow.remove: value not in window');
+      throw internalFault('SortedWindow.remove: value not in window');
     }
     this.values.splice(index, 1);
   }

@@ -11,6 +11,7 @@ import { normaliseObservation, observationIdentity, subjectPatientId, type Measu
 import { POPULATION_PRIORS, type PopulationPrior } from './populationPriors';
 import { completenessPercent, deviation, recoveryIndex, type StateComponent } from './recoveryState';
 import { buildBaselineObservation, buildStateObservation } from './twinResources';
+import { internalFault } from '../fhir/outcomes';
 
 export type { ExcludedPeriod } from './excludedDays';
 
@@ -254,7 +255,7 @@ class TrailingWindow {
   /** Moves the window to day d (d must not decrease); afterwards `valueOn` answers for d. */
   advanceTo(d: number): void {
     if (d < this.current) {
-      throw new Error('TrailingWindow cannot move backwards');
+      throw internalFault('TrailingWindow cannot move backwards');
     }
     const { days, values } = this.series;
     const from = d - this.windowDays;

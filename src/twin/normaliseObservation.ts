@@ -4,6 +4,7 @@ import { checkMetricValue, METRICS, METRIC_NAMES } from '../fhir/metricCatalogue
 import { isConvertible, toUcumCode, UCUM_SYSTEM } from '../fhir/ucum';
 import { RECORD_KEY_SYSTEM } from '../ingest/importers/metricObservation';
 import { dayOfInstant, parseDay } from '../calendar/calendarDay';
+import { internalFault } from '../fhir/outcomes';
 
 /**
  * One accepted value of one metric: what the rest of the twin works on. Everything the twin needs is copied out of
@@ -56,7 +57,7 @@ function buildCodingIndex(): Map<string | undefined, Map<string | undefined, Met
       }
       const existing = bySystem.get(coding.code);
       if (existing && existing !== name) {
-        throw new Error(`catalogue coding ${coding.system}|${coding.code} denotes both ${existing} and ${name}`);
+        throw internalFault(`catalogue coding ${coding.system}|${coding.code} denotes both ${existing} and ${name}`);
       }
       bySystem.set(coding.code, name);
     }

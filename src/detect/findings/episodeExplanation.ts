@@ -49,7 +49,7 @@ export function episodeDeviations(episode: AlarmEpisode): MetricDeviation[] {
     .sort((a, b) => b.days - a.days || (a.metric < b.metric ? -1 : 1));
 }
 
-/** The outcomes a finding can predict (issue 5, "Outputs"). Free text: the profile asks for an outcome, no coding. */
+/** The outcomes a finding can predict (docs/ARCHITECTURE.md: findings). Free text: the profile asks for an outcome, no coding. */
 export type FindingOutcome = 'possible infection' | 'insufficient recovery' | 'overreaching' | 'recovery plateau';
 
 /** Signs that point at an infection rather than at training strain (fever, breathing, oxygenation). */

@@ -4,7 +4,8 @@ import type { SubjectSeries } from '../detectionInput';
 import { alarmThreshold, buildDetectorDevice } from './detectorDevice';
 
 /** The detectors whose findings can be written: the statistical ones and the learned LSTM autoencoder. */
-export type FindingDetectorName = DetectorName | 'lstm';
+/** A detector name of the registry (src/detect/detectorRegistry.ts): in identifiers, notes and Task text. */
+export type FindingDetectorName = string;
 
 /**
  * Where a run's findings come from: the detector's name (in identifiers, notes and Task text), the model Device that

@@ -2,7 +2,7 @@
  * Alarm episodes with hysteresis, the same rule as the statistical ensemble (src/detect/causalScorer.ts, which keeps
  * it inline): an episode opens when the score reaches `onThreshold`, stays open until the score has been below
  * `offThreshold` for `closeAfterDays` scored days in a row, and an episode longer than `maxEpisodeDays` is taken as a
- * new normal (device change, plateau) and closes. One episode gives one alarm, not an alarm a day (issue 5).
+ * new normal (device change, plateau) and closes. One episode gives one alarm, not an alarm a day.
  *
  * The caller learns what to do with the day's data from `step`: while an episode is open it holds the day back from
  * its baseline ('hold'); when an episode closes as a new normal it adopts what it held ('adopt'); when an episode

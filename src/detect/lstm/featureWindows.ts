@@ -4,7 +4,7 @@ import { METRIC_RULES } from '../../twin/metricRules';
 import type { SubjectSeries } from '../detectionInput';
 
 /**
- * The per-day feature vector of the learned (LSTM autoencoder) detector, issue 5 "Learned".
+ * The per-day feature vector of the learned (LSTM autoencoder) detector (models/lstm-detector/MODEL_CARD.md).
  *
  * Each feature is one catalogue metric (HRV takes RMSSD, else SDNN: devices report one or the other). Its value on a
  * day is a robust z against that person's own trailing baseline: (value - median) / max(spreadFloor, 1.4826 x MAD)
@@ -89,7 +89,7 @@ const FEATURE_METRIC_INDEXES: readonly (readonly number[])[] = LSTM_FEATURES.map
 );
 
 /**
- * One subject's series as flat typed arrays, the form the scoring workers receive (issue 5, Performance: features are
+ * One subject's series as flat typed arrays, the form the scoring workers receive (docs/ARCHITECTURE.md, performance goals: features are
  * built in the workers; typed arrays cross the thread boundary as one copy, Maps would be cloned entry by entry).
  */
 export interface PackedSeries {

@@ -6,8 +6,8 @@ export type LearnedDetectorStatus =
   { readonly installed: true; readonly card: LstmModelCard } | { readonly installed: false; readonly dir: string };
 
 /**
- * Start-up check of the learned detector (issue 5: "At start the engine checks the model's sha256 against its card and
- * refuses a mismatched file with a clear error"). No folder: the detector is not installed, which is a supported
+ * Start-up check of the learned detector (models/lstm-detector/MODEL_CARD.md: at start the engine checks the model's sha256 against its card and
+ * refuses a mismatched file with a clear error). No folder: the detector is not installed, which is a supported
  * set-up (the statistical detectors need no model), so it is logged and start-up goes on. A folder that is there is
  * an installation and must be whole: a missing or invalid card, a missing ONNX file or a sha256 mismatch throws the
  * OperationOutcomeError of loadVerifiedModel, and the caller refuses to start. Reads and hashes one small file.

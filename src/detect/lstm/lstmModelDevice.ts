@@ -3,8 +3,8 @@ import { MODEL_SHA256_SYSTEM, TWIN_PROFILE, twinCoding } from '../../fhir/codes/
 import type { LstmModelCard } from './modelCard';
 
 /**
- * The learned detector as a model Device (profile model-device; issue 5: "Each model version is a FHIR Device
- * (profiled) that findings name as their performer"). Built only from a card that loadVerifiedModel has checked, so
+ * The learned detector as a model Device (profile model-device: each model version is a FHIR Device
+ * that findings name as their performer). Built only from a card that loadVerifiedModel has checked, so
  * the sha256 identifier is the checksum of the ONNX bytes the workers run, not merely what the card claims.
  *
  * Pure: the same card gives the same Device byte for byte, so ensureModelDevice sends nothing on a rerun, and a new

@@ -6,7 +6,7 @@ import type { SubjectErrorRunner } from './ortWorkerPool';
 import { packGroup, reasonText, type GroupErrors, type WindowErrorOptions } from './subjectErrors';
 
 /**
- * Causal scoring with the LSTM autoencoder (issue 5, "Learned"):
+ * Causal scoring with the LSTM autoencoder (models/lstm-detector/MODEL_CARD.md):
  * 1. features: per-day robust z of each metric against the person's prior 28 days, with masks (featureWindows.ts);
  * 2. raw error e_d: mean squared reconstruction error, over present values of the last `errorDays` days of the window
  *    ending at d (the window reads days d - window + 1 .. d only). With `adverseOnly`, a residual counts only in the
@@ -58,7 +58,7 @@ const GROUP_SUBJECTS = 8;
 /**
  * Scores every subject; the result is in the order of `subjects`. The workers build features and windows, run the
  * model and return raw errors (subjectErrors.ts); this thread only packs each series into typed arrays and calibrates
- * (issue 5, Performance: the event loop is never blocked more than 20 ms). A window's output depends only on that
+ * (docs/ARCHITECTURE.md, performance goals: the event loop is never blocked more than 20 ms). A window's output depends only on that
  * window, so neither the grouping nor the batching changes any score.
  */
 export async function scoreSubjectsLstm(

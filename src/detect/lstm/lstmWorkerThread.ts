@@ -8,7 +8,7 @@ import { groupErrors, type PackedGroup, type WindowErrorOptions } from './subjec
  * second read of the file, so nothing can swap it in between), and answers two requests:
  * - `windows`: session.run on a transferred batch of windows (the raw runner, used by the throughput benchmark);
  * - `errors`: a group of packed series -> features, windows, session.run and raw errors, all here (subjectErrors.ts),
- *   so the main thread only packs and calibrates (issue 5, Performance: event loop never blocked more than 20 ms).
+ *   so the main thread only packs and calibrates (docs/ARCHITECTURE.md, performance goals: event loop never blocked more than 20 ms).
  */
 export interface LstmWorkerData {
   readonly model: Uint8Array;

@@ -8,8 +8,8 @@ import { LSTM_FEATURES } from './featureWindows';
 
 /**
  * The model card of the learned detector (models/lstm-detector/model-card.json, written by train.py). The engine
- * refuses to start the detector unless the ONNX file's sha256 equals the card's (issue 5: "the engine checks the
- * model's sha256 against its card and refuses a mismatched file with a clear error") and the card's features and
+ * refuses to start the detector unless the ONNX file's sha256 equals the card's (MODEL_CARD.md: the engine checks the
+ * model's sha256 against its card and refuses a mismatched file with a clear error) and the card's features and
  * window are the ones this engine computes.
  */
 export interface LstmModelCard {

@@ -8,8 +8,8 @@ import type { GroupErrors, PackedGroup, WindowErrorOptions } from './subjectErro
 
 /**
  * Runs the ONNX model in worker threads, so `session.run` never runs on the main thread and the server's event loop
- * stays responsive while a cohort is scored (issue 5, Performance: "scoring runs in worker threads so the server's
- * event loop is never blocked more than 20 ms").
+ * stays responsive while a cohort is scored (docs/ARCHITECTURE.md, performance goals: scoring runs in worker threads so the server's
+ * event loop is never blocked more than 20 ms).
  *
  * Each worker runs lstmWorkerThread.ts: it builds the features and windows of the subjects it is sent, runs the model
  * and returns raw errors (subjectErrors.ts), so the main thread only packs series and calibrates. The worker is

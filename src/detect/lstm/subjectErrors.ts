@@ -10,10 +10,10 @@ import {
 } from './featureWindows';
 
 /**
- * Raw reconstruction errors of the LSTM autoencoder for a group of subjects (issue 5, "Learned", step 2 of
+ * Raw reconstruction errors of the LSTM autoencoder for a group of subjects (models/lstm-detector/MODEL_CARD.md, step 2 of
  * lstmScorer.ts). This runs inside the scoring workers (lstmWorkerThread.ts): the main thread only packs each series
  * into typed arrays, sends them, and calibrates the errors that come back, so the server's event loop stays free
- * (issue 5, Performance: "never blocked more than 20 ms").
+ * (docs/ARCHITECTURE.md, performance goals: never blocked more than 20 ms).
  */
 export interface WindowErrorOptions {
   readonly errorDays: number;

@@ -62,7 +62,7 @@ describe('protocol library content', () => {
     expect(jsonFiles().filter((f) => f.startsWith('Citation-'))).toEqual([]);
   });
 
-  test('holds the twelve protocols of issue 6, each in its own file', () => {
+  test('holds the twelve protocols, each in its own file', () => {
     expect(library.planDefinitions.length).toBeGreaterThanOrEqual(12);
     expect(library.planDefinitions.map((p) => p.id)).toEqual(expect.arrayContaining(PROTOCOL_IDS));
   });

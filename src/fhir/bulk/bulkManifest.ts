@@ -1,3 +1,4 @@
+import { invalidInput } from '../outcomes';
 /**
  * The complete-status manifest of a Bulk Data export (Bulk Data Access IG v2.0.0, export.html#response---complete-status).
  * Shared by the embedded server, which writes it, and the client, which reads it.
@@ -27,17 +28,17 @@ export interface BulkExportManifest {
 /** Checks the required fields of a manifest read from the wire; throws with the first field that is wrong. */
 export function parseBulkExportManifest(value: unknown): BulkExportManifest {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error('Bulk export manifest is not a JSON object');
+    throw invalidInput('Bulk export manifest is not a JSON object');
   }
   const m = value as Record<string, unknown>;
   if (typeof m.transactionTime !== 'string' || Number.isNaN(Date.parse(m.transactionTime))) {
-    throw new Error('Bulk export manifest has no valid transactionTime');
+    throw invalidInput('Bulk export manifest has no valid transactionTime');
   }
   if (typeof m.request !== 'string') {
-    throw new Error('Bulk export manifest has no request');
+    throw invalidInput('Bulk export manifest has no request');
   }
   if (typeof m.requiresAccessToken !== 'boolean') {
-    throw new Error('Bulk export manifest has no requiresAccessToken');
+    throw invalidInput('Bulk export manifest has no requiresAccessToken');
   }
   return {
     transactionTime: m.transactionTime,
@@ -51,12 +52,12 @@ export function parseBulkExportManifest(value: unknown): BulkExportManifest {
 
 function fileItems(value: unknown, field: string): BulkExportFileItem[] {
   if (!Array.isArray(value)) {
-    throw new Error(`Bulk export manifest field ${field} is not an array`);
+    throw invalidInput(`Bulk export manifest field ${field} is not an array`);
   }
   return value.map((item: unknown, i) => {
     const o = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
     if (typeof o.type !== 'string' || typeof o.url !== 'string') {
-      throw new Error(`Bulk export manifest ${field}[${i}] needs a type and a url`);
+      throw invalidInput(`Bulk export manifest ${field}[${i}] needs a type and a url`);
     }
     return { type: o.type, url: o.url, ...(typeof o.count === 'number' ? { count: o.count } : {}) };
   });

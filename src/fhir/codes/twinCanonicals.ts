@@ -14,6 +14,7 @@ export {
   TWIN_REFRESH_OPERATION,
   TWIN_RESOURCE_SYSTEM,
 } from './twinCodes';
+import { internalFault } from '../outcomes';
 
 /** Identifier system of a model Device's file checksum: the value is the lowercase hex SHA-256 of the model file. */
 export const MODEL_SHA256_SYSTEM = `${TWIN_CANONICAL_BASE}/NamingSystem/model-sha256`;
@@ -110,7 +111,7 @@ export const TWIN_CONCEPTS: readonly TwinConcept[] = Object.freeze([
 export function twinCoding(code: TwinConceptCode): { system: string; code: string; display: string } {
   const concept = TWIN_CONCEPTS.find((c) => c.code === code);
   if (!concept) {
-    throw new Error(`twin-concept has no code ${code}`);
+    throw internalFault(`twin-concept has no code ${code}`);
   }
   return { system: TWIN_CONCEPT_SYSTEM, code, display: concept.display };
 }

@@ -7,6 +7,7 @@ import {
 } from '../../fhir/bulk/bulkManifest';
 import { ndjsonLines } from '../../fhir/bulk/ndjsonLines';
 import { retryAfterMs } from '../../fhir/bulk/retryAfter';
+import { invalidInput } from '../../fhir/outcomes';
 
 /**
  * A FHIR Bulk Data export client (Bulk Data Access IG v2.0.0, export.html): kick-off, status polling, output file
@@ -89,7 +90,7 @@ const TRANSIENT_CODES: ReadonlySet<string> = new Set([
 /** Kicks off an export (export.html#bulk-data-kick-off-request) and returns a handle to follow it. */
 export async function runBulkExport(options: BulkExportClientOptions): Promise<BulkExportRun> {
   if (!PATH.test(options.path)) {
-    throw new Error(`Bulk export path must be Patient/$export or Group/<id>/$export, not ${options.path}`);
+    throw invalidInput(`Bulk export path must be Patient/$export or Group/<id>/$export, not ${options.path}`);
   }
   const http = new BulkHttp(options);
   const url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/${options.path}`);

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import { invalidInput } from '../../fhir/outcomes';
 
 /**
  * Where generated or imported transaction Bundles go: files in a directory, or a FHIR server's base URL.
@@ -51,7 +52,7 @@ export function fhirServerSink(baseUrl: string, fetchFn: FetchLike = globalThis.
       });
       if (!response.ok) {
         const detail = outcomeSummary(await response.text().catch(() => ''));
-        throw new Error(
+        throw invalidInput(
           `FHIR server ${url} rejected transaction '${name}': HTTP ${response.status} ${response.statusText}` +
             (detail ? ` — ${detail}` : '')
         );

@@ -1,5 +1,7 @@
 import type { MetricName } from '../../fhir/metricCatalogue';
-import type { ImportIssue, ImportRecord, ParsedSource } from './importRecord';
+import { readExportFiles } from './exportFiles';
+import type { Importer } from './importer';
+import type { ImportIssue, ImportRecord, ParsedSource, SourceFile } from './importRecord';
 import { isoDay, numberCell } from './importRecord';
 
 /**
@@ -14,10 +16,7 @@ import { isoDay, numberCell } from './importRecord';
  */
 export const FITBIT_SOURCE = 'pmdata-fitbit';
 
-export interface SourceFile {
-  readonly name: string;
-  readonly text: string;
-}
+export type { SourceFile } from './importRecord';
 
 const KNOWN = new Set([
   'resting_heart_rate.json',
@@ -151,3 +150,13 @@ function record(
 ): ImportRecord {
   return { subjectKey, metric, day, value, unit, file, location };
 }
+
+/** `twin import fitbit <participant folder | fitbit folder | file>` (PMData layout `pNN/fitbit/*.json`). */
+export const fitbitImporter: Importer = {
+  format: 'fitbit',
+  description: 'Fitbit JSON export (PMData participant folder pNN/ or its fitbit/ folder)',
+  read: async (path, options) => {
+    const { files, subjectKey } = await readExportFiles(path, 'fitbit', ['.json']);
+    return parseFitbitExport(files, options.patientId && !subjectKey ? options.patientId : subjectKey);
+  },
+};

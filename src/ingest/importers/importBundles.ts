@@ -2,6 +2,7 @@ import type { Bundle, BundleEntry, Patient, Reference } from '@medplum/fhirtypes
 import { checkMetricValue } from '../../fhir/metricCatalogue';
 import type { ImportIssue, ParsedSource } from './importRecord';
 import { buildMetricObservation, conditionalCreateEntry, SUBJECT_KEY_SYSTEM } from './metricObservation';
+import { invalidInput } from '../../fhir/outcomes';
 
 export interface ImportBundleOptions {
   /** Existing Patient id: every value is written for `Patient/<id>` (single-subject sources only). */
@@ -33,7 +34,7 @@ export function buildImportBundles(parsed: ParsedSource, options: ImportBundleOp
   const maxEntries = options.maxEntries ?? 1000;
   const subjects = new Set(parsed.records.map((r) => r.subjectKey));
   if (options.patientId !== undefined && subjects.size > 1) {
-    throw new Error(`--patient-id needs a single-subject source; this one holds ${subjects.size} subjects`);
+    throw invalidInput(`--patient-id needs a single-subject source; this one holds ${subjects.size} subjects`);
   }
   const bySubject = new Map<string, typeof parsed.records>();
   for (const record of parsed.records) {

@@ -1,5 +1,11 @@
 import type { MetricName } from '../../fhir/metricCatalogue';
 
+/** One file of an export, read as text. */
+export interface SourceFile {
+  readonly name: string;
+  readonly text: string;
+}
+
 /**
  * What every importer produces before any FHIR is built: one daily metric value with where it came from, plus the
  * problems met on the way. Keeping the parse step separate from the FHIR step lets the tests check parsed values

@@ -1,6 +1,9 @@
 import { isMetricName } from '../../fhir/metricCatalogue';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { parseCsv } from './csvRows';
-import type { SourceFile } from './fitbit';
+import type { Importer } from './importer';
+import type { SourceFile } from './importRecord';
 import type { ImportIssue, ImportRecord, ParsedSource } from './importRecord';
 import { isoDay, numberCell } from './importRecord';
 
@@ -77,3 +80,17 @@ export function parseLongCsv(file: SourceFile, options: LongCsvOptions = {}): Pa
   }
   return { source, subjectNamespace: '', records, issues, notImported: [] };
 }
+
+/** `twin import csv <file>`: a long CSV `subject_id,day,metric,value` (what `twin seed` and `twin detect` use). */
+export const longCsvImporter: Importer = {
+  format: 'csv',
+  description: 'long CSV subject_id,day,metric,value (day: ISO date, or an integer index with --start-date)',
+  read: async (path, options) =>
+    parseLongCsv(
+      { name: basename(path), text: await readFile(path, 'utf8') },
+      {
+        startDate: options.startDate,
+        source: options.source,
+      }
+    ),
+};

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { BundleEntry, Observation, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import {
   CATEGORY_DISPLAY,
@@ -8,6 +7,9 @@ import {
   metricUnitDisplay,
 } from '../../fhir/metricCatalogue';
 import { UCUM_SYSTEM } from '../../fhir/ucum';
+import { internalFault } from '../../fhir/outcomes';
+import { deterministicUuid as uuidOf } from '../../fhir/deterministicUuid';
+import { identifierSearch } from '../../fhir/identifierSearch';
 
 /**
  * Identifier system for every resource the project derives from an external or synthetic record. The value is a
@@ -20,17 +22,10 @@ export const RECORD_KEY_SYSTEM = 'https://recovery-twin.dev/fhir/NamingSystem/re
 /** Identifier system for the subject key of a source (e.g. PMData participant p01, Welltory user_code). */
 export const SUBJECT_KEY_SYSTEM = 'https://recovery-twin.dev/fhir/NamingSystem/subject-key';
 
-/** A UUID derived from a key (SHA-1, formatted like an RFC 4122 version-5 UUID): same key, same UUID. */
-export function deterministicUuid(key: string): string {
-  const hex = createHash('sha1').update(key).digest('hex');
-  const variant = ((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16).padStart(2, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
-}
+export { deterministicUuid } from '../../fhir/deterministicUuid';
 
-/** `ifNoneExist` search for an identifier (token search `system|value`, FHIR R4 search.html#token). */
-export function identifierQuery(system: string, value: string): string {
-  return `identifier=${system}|${encodeURIComponent(value)}`;
-}
+/** `ifNoneExist` search for an identifier: the engine's one encoding (src/fhir/identifierSearch.ts). */
+export { identifierSearch as identifierQuery } from '../../fhir/identifierSearch';
 
 /** The record key of one daily metric value. */
 export function observationKey(source: string, subjectKey: string, metric: string, day: string): string {
@@ -97,15 +92,15 @@ export function conditionalCreateEntry<T extends Resource & { identifier?: { sys
 ): BundleEntry<T> {
   const identifier = resource.identifier?.[0];
   if (!identifier?.system || !identifier.value) {
-    throw new Error(`conditionalCreateEntry needs an identifier on ${resource.resourceType}`);
+    throw internalFault(`conditionalCreateEntry needs an identifier on ${resource.resourceType}`);
   }
   const request = {
     method: 'POST' as const,
     url: resource.resourceType,
-    ifNoneExist: identifierQuery(identifier.system, identifier.value),
+    ifNoneExist: identifierSearch(identifier.system, identifier.value),
   };
   if (!withFullUrl) {
     return { resource, request };
   }
-  return { fullUrl: `urn:uuid:${deterministicUuid(`${identifier.system}|${identifier.value}`)}`, resource, request };
+  return { fullUrl: `urn:uuid:${uuidOf(`${identifier.system}|${identifier.value}`)}`, resource, request };
 }

@@ -1,6 +1,8 @@
 import type { MetricName } from '../../fhir/metricCatalogue';
 import { parseCsv } from './csvRows';
-import type { SourceFile } from './fitbit';
+import { readExportFiles } from './exportFiles';
+import type { Importer } from './importer';
+import type { SourceFile } from './importRecord';
 import type { ImportIssue, ImportRecord, ParsedSource } from './importRecord';
 import { isoDay, numberCell } from './importRecord';
 
@@ -115,3 +117,13 @@ function parseSrpe(file: SourceFile, subjectKey: string, records: ImportRecord[]
     records.push({ subjectKey, metric: 'training-load', day, value: load, unit: '{AU}', file: file.name, location });
   }
 }
+
+/** `twin import pmsys <participant folder | pmsys folder | file>` (PMData layout `pNN/pmsys/*.csv`). */
+export const pmsysImporter: Importer = {
+  format: 'pmsys',
+  description: 'PMSys self-report CSV export (PMData participant folder pNN/ or its pmsys/ folder)',
+  read: async (path, options) => {
+    const { files, subjectKey } = await readExportFiles(path, 'pmsys', ['.csv']);
+    return parsePmsysExport(files, options.patientId && !subjectKey ? options.patientId : subjectKey);
+  },
+};

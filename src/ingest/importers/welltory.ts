@@ -1,6 +1,8 @@
 import type { MetricName } from '../../fhir/metricCatalogue';
 import { parseCsv } from './csvRows';
-import type { SourceFile } from './fitbit';
+import { readExportFiles } from './exportFiles';
+import type { Importer } from './importer';
+import type { SourceFile } from './importRecord';
 import type { ImportIssue, ImportRecord, ParsedSource } from './importRecord';
 import { isoDay, numberCell } from './importRecord';
 
@@ -115,3 +117,10 @@ function parseTable(
     });
   }
 }
+
+/** `twin import welltory <data folder | file>` (the Welltory HRV / COVID-19 data set's CSV files). */
+export const welltoryImporter: Importer = {
+  format: 'welltory',
+  description: 'Welltory HRV / COVID-19 data set (its data folder of CSV files)',
+  read: async (path) => parseWelltoryExport((await readExportFiles(path, '', ['.csv'])).files),
+};

@@ -1,4 +1,5 @@
-import { getStatus, OperationOutcomeError, tooManyRequests } from '@medplum/core';
+import { OperationOutcomeError, tooManyRequests } from '@medplum/core';
+import { httpStatusOf } from '../../fhir/outcomes';
 import type { FhirRepository } from '@medplum/fhir-router';
 import { randomUUID } from 'node:crypto';
 import { errorSite } from '../errorHandler';
@@ -6,6 +7,7 @@ import { ExportJobStore, isJobId, type ExportJobRecord } from './exportJobStore'
 import type { ExportSpec } from './exportKickoff';
 import { ExportFailure, groupMembers, runExport } from './exportRunner';
 import { takeTransactionTime } from './transactionTime';
+import { internalFault } from '../../fhir/outcomes';
 
 export interface BulkExportOptions {
   /** Folder for job records and NDJSON files, e.g. `DATA_DIR/bulk`. */
@@ -80,7 +82,7 @@ export class BulkExportService {
    */
   async kickOff(spec: ExportSpec, request: string): Promise<ExportJobRecord> {
     if (this.closed) {
-      throw new Error('The bulk export service is closed');
+      throw internalFault('The bulk export service is closed');
     }
     // export.html#response---error: "If a server wants to prevent a client from beginning a new export before an
     // in-progress export is completed, it SHOULD respond with a 429 Too Many Requests status and a Retry-After".
@@ -236,7 +238,7 @@ function failureText(err: unknown): string {
   if (err instanceof ExportFailure) {
     return err.message;
   }
-  if (err instanceof OperationOutcomeError && getStatus(err.outcome) < 500) {
+  if (err instanceof OperationOutcomeError && httpStatusOf(err.outcome) < 500) {
     return err.outcome.issue?.[0]?.details?.text ?? 'The export failed';
   }
   return 'The export failed';

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } 
 import { join } from 'node:path';
 import { TEMP_SUFFIX, writeFileAtomic } from './atomicFile';
 import type { ExportSpec } from './exportKickoff';
+import { invalidInput } from '../../fhir/outcomes';
 
 /** One written NDJSON file of a job; the URL is built when the manifest is served, so a new port is no problem. */
 export interface ExportOutputFile {
@@ -48,7 +49,7 @@ export class ExportJobStore {
 
   jobDir(id: string): string {
     if (!isJobId(id)) {
-      throw new Error('Not an export job id');
+      throw invalidInput('Not an export job id');
     }
     return join(this.root, id);
   }

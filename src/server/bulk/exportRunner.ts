@@ -1,4 +1,5 @@
-import { getStatus, notFound, Operator, OperationOutcomeError } from '@medplum/core';
+import { notFound, Operator, OperationOutcomeError } from '@medplum/core';
+import { httpStatusOf } from '../../fhir/outcomes';
 import type { FhirRepository } from '@medplum/fhir-router';
 import type { Group, Resource } from '@medplum/fhirtypes';
 import { join } from 'node:path';
@@ -104,7 +105,7 @@ export async function groupMembers(repo: FhirRepository, groupId: string): Promi
   try {
     group = await repo.readResource<Group>('Group', groupId);
   } catch (err) {
-    if (err instanceof OperationOutcomeError && getStatus(err.outcome) < 500) {
+    if (err instanceof OperationOutcomeError && httpStatusOf(err.outcome) < 500) {
       throw new OperationOutcomeError({
         ...notFound,
         issue: [{ severity: 'error', code: 'not-found', details: { text: `Group ${groupId} not found` } }],

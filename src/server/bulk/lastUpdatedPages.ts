@@ -2,6 +2,7 @@ import { Operator } from '@medplum/core';
 import type { Filter, SearchRequest } from '@medplum/core';
 import type { FhirRepository } from '@medplum/fhir-router';
 import type { Resource } from '@medplum/fhirtypes';
+import { internalFault } from '../../fhir/outcomes';
 
 /** The export window on `meta.lastUpdated`: (after, upTo], in epoch milliseconds. */
 export interface LastUpdatedWindow {
@@ -58,7 +59,7 @@ export async function* lastUpdatedPages<T extends Resource>(
     for (const resource of page) {
       const at = Date.parse(resource.meta?.lastUpdated ?? '');
       if (Number.isNaN(at)) {
-        throw new Error('A stored resource has no meta.lastUpdated');
+        throw internalFault('A stored resource has no meta.lastUpdated');
       }
       if (at !== cursor) {
         cursor = at;

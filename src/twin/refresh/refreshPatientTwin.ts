@@ -1,11 +1,12 @@
 import type { Condition, Consent, Observation, Procedure, Resource } from '@medplum/fhirtypes';
-import { buildTwinTransaction } from '../../deliver/twinTransaction';
-import { canonicalJson } from '../../fhir/canonicalJson';
+import { writeBack } from '../../deliver/writeBack';
+import { remove, upsert, type WritePlan } from '../../deliver/writePlan';
 import type { FhirClient } from '../../fhir/fhirClient';
 import { computeTwin, type TwinResult } from '../computeTwin';
 import { injuryPeriods } from '../injuryPeriods';
 import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import { consentAllowsProcessing } from '../../policy/consentPolicy';
+import { internalFault } from '../../fhir/outcomes';
 
 export interface RefreshDeps {
   readonly client: FhirClient;
@@ -78,15 +79,39 @@ export async function refreshPatientTwin(
   });
   const keep = window?.baselines === false ? result.states : [...result.baselines, ...result.states];
   const stale = staleTwinIdentifiers(existingTwin, result, patientId, window);
-  // Send only what differs from the twin already on the server: a replayed event or a repeated refresh then sends
-  // nothing at all, and a new value sends the few resources it really changed.
-  const onServer = new Map(existingTwin.map((o) => [twinKey(o), contentOf(o)]));
-  const changed = keep.filter((o) => onServer.get(twinKey(o)) !== contentOf(o));
-  const bundle = buildTwinTransaction(changed, stale, deps.validate);
-  if (bundle) {
-    await client.transaction(bundle);
-  }
+  // writeBack sends only what differs from the twin already on the server: a replayed event or a repeated refresh
+  // then sends nothing at all, and a new value sends the few resources it really changed.
+  const onServer = new Map(existingTwin.map((o) => [twinKey(o), o]));
+  const plan: WritePlan = {
+    writes: [
+      ...keep.map((o) => {
+        const key = twinKey(o);
+        if (!key) {
+          throw internalFault('A twin resource was computed without its identifier');
+        }
+        return upsert(o, { system: TWIN_RESOURCE_SYSTEM, value: key }, onServer.get(key));
+      }),
+      ...stale.map((id) => remove('Observation', id)),
+    ],
+  };
+  const written = await writeBack(client, withValidation(plan, deps.validate));
+  const changed = written.sent.flatMap((w) => (w.kind === 'upsert' ? [w.resource as Observation] : []));
   return summarise(measurements.length, result, changed, stale.length);
+}
+
+/**
+ * A caller that still passes `validate` (instead of a validating client) gets every resource of the plan checked
+ * before anything is sent.
+ */
+function withValidation(plan: WritePlan, validate: ((resource: Resource) => void) | undefined): WritePlan {
+  if (validate) {
+    for (const write of plan.writes) {
+      if (write.kind !== 'remove') {
+        validate(write.resource);
+      }
+    }
+  }
+  return plan;
 }
 
 /** Where a refresh reads a patient's data from: the FHIR server (default) or, for the bulk door, an export. */
@@ -127,12 +152,6 @@ const EMPTY: RefreshSummary = {
 
 function twinKey(o: Observation): string | undefined {
   return o.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value;
-}
-
-/** Content as the engine computes it: without the server-assigned id and meta (versionId, lastUpdated). */
-function contentOf(o: Observation): string {
-  const { id: _id, meta, ...rest } = o;
-  return canonicalJson({ ...rest, meta: meta?.profile ? { profile: meta.profile } : undefined });
 }
 
 function isTwinResource(o: Observation): boolean {
