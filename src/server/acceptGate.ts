@@ -35,8 +35,8 @@ export function acceptGate(): RequestHandler {
       return;
     }
     const format = req.query._format;
-    const asked =
-      typeof format === 'string' ? format : Array.isArray(format) ? String(format.at(-1)) : req.get('Accept');
+    const lastFormat: unknown = Array.isArray(format) ? format.at(-1) : format;
+    const asked = typeof lastFormat === 'string' ? lastFormat : req.get('Accept');
     if (asked !== undefined && asked.trim() !== '' && !acceptable(asked)) {
       next(new StatusOutcomeError(406, 'This server answers in FHIR JSON only (application/fhir+json)'));
       return;

@@ -1,12 +1,15 @@
 import { getDataType, tryGetDataType } from '@medplum/core';
 import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
 
-/** FHIR R4 search.html#summary: a resource with elements left out carries this tag. */
+/**
+ * FHIR R4 search.html#summary: a resource with elements left out carries this tag. Code and display as in the FHIR
+ * ValueSet common-tags (hl7.org/fhir/valueset-common-tags), which includes SUBSETTED "subsetted" from v3-ObservationValue.
+ */
 export const SUBSETTED: Coding = Object.freeze({
   system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue',
   code: 'SUBSETTED',
   display: 'subsetted',
-}) as Coding;
+});
 
 /** What the client asked to be left out: `_summary` (true | text | data) or `_elements`. */
 export type Shaping =
