@@ -26,7 +26,7 @@ describe('the embedded server keeps its word', () => {
     return fetch(`${server.baseUrl}/${path}`, {
       method,
       headers: { ...(body === undefined ? {} : FHIR_JSON), ...headers },
-      ...(raw === undefined ? {} : { body: raw as string | Buffer }),
+      ...(raw === undefined ? {} : { body: raw }),
     });
   }
   const put = (path: string, body: unknown, headers?: Record<string, string>): Promise<Response> =>

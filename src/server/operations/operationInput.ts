@@ -8,17 +8,13 @@ import type { OperationDefinition, Parameters, ParametersParameter } from '@medp
  * before the operation runs.
  */
 export function operationInput(body: unknown, definition: OperationDefinition): ParametersParameter[] {
-  if (body === undefined) {
-    return [];
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
     throw new OperationOutcomeError(badRequest('The request body must be a Parameters resource'));
   }
-  const resource = body as Partial<Parameters> & Record<string, unknown>;
-  if (Object.keys(resource).length === 0) {
-    return []; // an empty JSON body (the JSON parser's reading of a POST without content) carries no parameters
-  }
-  if (resource.resourceType !== 'Parameters') {
+  const resource = (body ?? {}) as Partial<Parameters> & Record<string, unknown>;
+  // No body, or an empty JSON object (the JSON parser's reading of a POST without content), carries no parameters.
+  const empty = Object.keys(resource).length === 0;
+  if (!empty && resource.resourceType !== 'Parameters') {
     throw new OperationOutcomeError(badRequest(`$${definition.code} takes a Parameters resource as its body`));
   }
   const given = resource.parameter ?? [];
