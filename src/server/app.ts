@@ -9,7 +9,7 @@ import { loadBaseDefinitions } from '../fhir/definitions';
 import { bodyParsers, DEFAULT_BODY_LIMIT, requireResourceBody, requireSupportedContentType } from './bodyParsing';
 import { acceptGate } from './acceptGate';
 import { bundleInteractionGate } from './bundleInteractionGate';
-import type { DoorMount } from './doorMount';
+import { assertMountable, type DoorMount } from './doorMount';
 import { ifMatchGate } from './ifMatchGate';
 import { operationGate } from './operationGate';
 import type { OperationDeclaration } from './operations/operationModule';
@@ -81,9 +81,7 @@ export function createApp(options: AppOptions): Express {
   app.use(requestLog(log, now));
   app.get('/healthz', healthHandler(options.isReady));
   for (const mount of options.mounts ?? []) {
-    if (mount.path === FHIR_BASE_PATH || mount.path.startsWith(`${FHIR_BASE_PATH}/`) || mount.path === '/healthz') {
-      throw new Error(`A door cannot be mounted at ${mount.path}`);
-    }
+    assertMountable(mount, FHIR_BASE_PATH);
     app.use(mount.path, mount.handler);
   }
 

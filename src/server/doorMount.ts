@@ -13,3 +13,16 @@ export interface DoorMount {
   /** One line for the start-up log, e.g. 'CDS Hooks discovery'. */
   readonly description?: string;
 }
+
+/** Refuses a mount path that would shadow the FHIR base or the health probe. */
+export function assertMountable(mount: DoorMount, fhirBasePath: string): void {
+  if (
+    !mount.path.startsWith('/') ||
+    mount.path === fhirBasePath ||
+    mount.path.startsWith(`${fhirBasePath}/`) ||
+    mount.path === '/healthz' ||
+    mount.path === '/'
+  ) {
+    throw new Error(`A door cannot be mounted at ${mount.path}`);
+  }
+}

@@ -10,7 +10,7 @@ import { createApp, FHIR_BASE_PATH } from './app';
 import { BulkExportService, type BulkExportOptions } from './bulk/bulkExportService';
 import { buildCapabilityStatement } from './capabilityStatement';
 import type { ResourceSupport, SystemInteraction } from './capabilityStatement';
-import type { DoorMount } from './doorMount';
+import { assertMountable, type DoorMount } from './doorMount';
 import { BULK_EXPORT_DECLARATIONS } from './operations/bulkExportDeclarations';
 import {
   operationsByType,
@@ -99,6 +99,9 @@ function hostForUrl(host: string): string {
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const log = options.log ?? ((line: string): void => console.log(line));
+  for (const mount of options.mounts ?? []) {
+    assertMountable(mount, FHIR_BASE_PATH); // before anything opens: a bad mount leaves nothing half-started
+  }
   if (options.learnedModelDir !== undefined) {
     // Before the store opens or the port is bound: a refused model leaves nothing half-started.
     await checkLearnedDetector(options.learnedModelDir, log);
