@@ -337,6 +337,13 @@ describe('the embedded server keeps its word', () => {
       const history = (await (await send('GET', 'Patient/_history?_count=2')).json()) as Bundle;
       expect(history.type).toBe('history');
       expect(history.entry).toHaveLength(2);
+      // _since is honoured on type and instance history, and checked.
+      const future = (await (await send('GET', 'Patient/_history?_since=2999-01-01T00:00:00Z')).json()) as Bundle;
+      expect(future.total).toBe(0);
+      const instance = (await (await send('GET', 'Patient/p1/_history?_since=2999-01-01T00:00:00Z')).json()) as Bundle;
+      expect(instance.total).toBe(0);
+      await expectOutcome(await send('GET', 'Patient/p1/_history?_since=2024-02-30T00:00:00Z'), 400);
+      await expectOutcome(await send('GET', 'Patient/p1/_history?_at=2024-02-01'), 400);
     });
 
     test('_revinclude is declared', () => {

@@ -44,7 +44,7 @@ export function searchQueryGate(limits: ServerLimits): RequestHandler {
           throw refuse(`_offset may not exceed ${limits.maxOffset}; narrow the search instead`, '_offset');
         }
       }
-      for (const name of ['_cursor', '_fields', '_contained', '_containedType', '_filter', '_query', '_list']) {
+      for (const name of ['_cursor', '_fields', '_contained', '_containedType', '_filter', '_query', '_list', '_at']) {
         if (values(query, name).length > 0) {
           throw refuse(`${name} is not supported by this server`, name);
         }

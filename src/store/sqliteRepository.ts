@@ -428,7 +428,7 @@ export class SqliteRepository extends FhirRepository {
   async readHistory<T extends Resource>(
     resourceType: string,
     id: string,
-    options?: ReadHistoryOptions
+    options?: ReadHistoryOptions & { readonly since?: number }
   ): Promise<Bundle<WithId<T>>> {
     const db = this.readDb();
     const current = this.currentRow(db, resourceType, id);
@@ -439,8 +439,8 @@ export class SqliteRepository extends FhirRepository {
     const offset = options?.offset ?? 0;
     const rows = this.stmt(
       db,
-      'SELECT version, last_updated, deleted, content FROM history WHERE pk = ? ORDER BY version DESC LIMIT ? OFFSET ?'
-    ).all(current.pk, limit, offset) as {
+      'SELECT version, last_updated, deleted, content FROM history WHERE pk = ? AND last_updated >= ? ORDER BY version DESC LIMIT ? OFFSET ?'
+    ).all(current.pk, options?.since ?? Number.MIN_SAFE_INTEGER, limit, offset) as {
       version: number;
       last_updated: number;
       deleted: number;
@@ -448,9 +448,15 @@ export class SqliteRepository extends FhirRepository {
     }[];
     const entry: BundleEntry<WithId<T>>[] = rows.map((row) => this.historyEntry<T>(resourceType, id, row));
     const total = Number(
-      (this.stmt(db, 'SELECT COUNT(*) AS n FROM history WHERE pk = ?').get(current.pk) as { n: number }).n
+      (
+        this.stmt(db, 'SELECT COUNT(*) AS n FROM history WHERE pk = ? AND last_updated >= ?').get(
+          current.pk,
+          options?.since ?? Number.MIN_SAFE_INTEGER
+        ) as { n: number }
+      ).n
     );
-    return { resourceType: 'Bundle', type: 'history', total, entry };
+    // FHIR JSON has no empty arrays (R4 json.html#arrays).
+    return { resourceType: 'Bundle', type: 'history', total, ...(entry.length ? { entry } : {}) };
   }
 
   /**
@@ -492,7 +498,13 @@ export class SqliteRepository extends FhirRepository {
         url: `${this.baseUrl()}/${resourceType}/_history?_count=${limit}&_offset=${offset + limit}`,
       });
     }
-    return { resourceType: 'Bundle', type: 'history', total, ...(link.length ? { link } : {}), entry };
+    return {
+      resourceType: 'Bundle',
+      type: 'history',
+      total,
+      ...(link.length ? { link } : {}),
+      ...(entry.length ? { entry } : {}),
+    };
   }
 
   private historyEntry<T extends Resource>(

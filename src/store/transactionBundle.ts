@@ -111,7 +111,24 @@ export function createEmbeddedRouter(): FhirRouter {
       }
     };
   }
-  // Type history (FHIR R4 http.html#history): `GET [type]/_history`, which the plain router reads as the id "_history".
+  // History with `_since` (FHIR R4 http.html#history): type history (`GET [type]/_history`, which the plain router reads
+  // as the id "_history") and instance history, whose plain handler would ignore `_since` and answer everything.
+  const historyOptions = (req: FhirRequest): { limit?: number; offset?: number; since?: number } => {
+    const text = (name: string): string | undefined => {
+      const v = req.query[name];
+      return Array.isArray(v) ? v.at(-1) : v;
+    };
+    const since = text('_since');
+    const sinceMs = since === undefined ? undefined : parseFhirInstant(since);
+    if (since !== undefined && sinceMs === undefined) {
+      throw new OperationOutcomeError(badRequest('_since must be an instant, e.g. 2024-02-01T00:00:00Z', '_since'));
+    }
+    const number = (name: string): number | undefined => {
+      const v = text(name);
+      return v === undefined ? undefined : Number.parseInt(v, 10);
+    };
+    return { limit: number('_count'), offset: number('_offset'), since: sinceMs };
+  };
   router.add(
     'GET',
     ':resourceType/_history',
@@ -119,28 +136,22 @@ export function createEmbeddedRouter(): FhirRouter {
       if (!(repo instanceof SqliteRepository)) {
         return [badRequest('Type history is not supported by this store')];
       }
-      const since = req.query._since;
-      let sinceMs: number | undefined;
-      if (since !== undefined) {
-        sinceMs = typeof since === 'string' ? parseFhirInstant(since) : undefined;
-        if (sinceMs === undefined) {
-          return [badRequest('_since must be an instant, e.g. 2024-02-01T00:00:00Z', '_since')];
-        }
-      }
-      const number = (name: string): number | undefined => {
-        const v = req.query[name];
-        return typeof v === 'string' ? Number.parseInt(v, 10) : undefined;
-      };
-      return [
-        allOk,
-        await repo.readTypeHistory(req.params.resourceType, {
-          limit: number('_count'),
-          offset: number('_offset'),
-          since: sinceMs,
-        }),
-      ];
+      return [allOk, await repo.readTypeHistory(req.params.resourceType, historyOptions(req))];
     },
     'history-type'
   );
+  const instanceHistory = router.router.routes.find(
+    (r) => r.method === 'GET' && r.path.length === 3 && r.path[2].value === '_history' && !r.path[2].param
+  );
+  if (!instanceHistory) {
+    throw internalFault('FhirRouter has no GET [type]/[id]/_history route to extend');
+  }
+  const plainHistory = instanceHistory.handler;
+  instanceHistory.handler = async (req, repo, r, options): Promise<FhirResponse> => {
+    if (!(repo instanceof SqliteRepository)) {
+      return plainHistory(req, repo, r, options);
+    }
+    return [allOk, await repo.readHistory(req.params.resourceType, req.params.id, historyOptions(req))];
+  };
   return router;
 }
