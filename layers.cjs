@@ -19,6 +19,12 @@ const LAYERS = [
   { folder: 'deliver', rank: 4, layer: 'ground', what: 'write plans and the one validated, conditional write-back' },
   // stages: a stage imports only the ground and stages to its left
   {
+    folder: 'protocols',
+    rank: 9,
+    layer: 'stage',
+    what: 'the recovery-protocol library (PlanDefinitions, ActivityDefinitions from fhir-profiles/protocols/)',
+  },
+  {
     folder: 'ingest',
     rank: 10,
     layer: 'stage',
@@ -32,7 +38,7 @@ const LAYERS = [
     what: 'normalise, daily series, baselines, recovery state; the refresh and its event/poll/bulk triggers',
   },
   { folder: 'detect', rank: 13, layer: 'stage', what: 'early-warning detectors and findings' },
-  { folder: 'evidence', rank: 13, layer: 'stage', what: 'note concepts, retrieval, protocol library and matching' },
+  { folder: 'evidence', rank: 13, layer: 'stage', what: 'note concepts, retrieval, protocol matching' },
   { folder: 'simulate', rank: 13, layer: 'stage', what: 'personalised recovery simulation' },
   { folder: 'proposal', rank: 14, layer: 'stage', what: 'care-plan proposals' },
   { folder: 'review', rank: 15, layer: 'stage', what: 'the clinician review state machines' },

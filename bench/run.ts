@@ -3,6 +3,7 @@
 import { runConformanceBench } from './conformanceBench';
 import { runDetectBench } from './detectBench';
 import { runEvidenceBench } from './evidenceBench';
+import { runSimulateBench } from './simulateBench';
 import { runStoreBench } from './storeBench';
 import { runTwinBench } from './twinBench';
 import { measureEventLatency } from './twinEventLatency';
@@ -27,6 +28,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   store: runStoreBench,
   twin: runTwin,
   detect: runDetectBench,
+  simulate: runSimulateBench,
 };
 
 async function main(): Promise<void> {

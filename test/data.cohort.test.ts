@@ -80,9 +80,10 @@ describe('generateCohort', () => {
           issues: [],
         });
         expect(entry.request?.method).toBe('POST');
-        expect(entry.request?.ifNoneExist).toMatch(
-          /^identifier=https:\/\/recovery-twin\.dev\/fhir\/NamingSystem\/[a-z-]+\|.+/
-        );
+        // Conditional create on the resource's own identifier (FHIR R4 http.html#ccreate), URL-encoded.
+        const id = (entry.resource as { identifier?: { system?: string; value?: string }[] }).identifier?.[0];
+        expect(id?.system).toMatch(/^https:\/\/recovery-twin\.dev\/fhir\/NamingSystem\/[a-z-]+$/);
+        expect(entry.request?.ifNoneExist).toBe(`identifier=${encodeURIComponent(`${id?.system}|${id?.value}`)}`);
         keys.add(entry.request?.ifNoneExist ?? '');
       }
       expect(keys.size).toBe(patient.bundle.entry?.length);

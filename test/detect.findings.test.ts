@@ -10,7 +10,7 @@ import { DEFAULT_DETECTOR_OPTIONS, type DayScore } from '../src/detect/causalSco
 import { alarmEpisodes } from '../src/detect/findings/alarmEpisodes';
 import { buildDetectorDevice, detectorSha256 } from '../src/detect/findings/detectorDevice';
 import { classifyEpisode, episodeDeviations } from '../src/detect/findings/episodeExplanation';
-import { findingProbability } from '../src/detect/findings/findingProbability';
+import { findingLikelihood } from '../src/detect/findings/findingLikelihood';
 import { buildFinding, buildReviewTask } from '../src/detect/findings/findingResources';
 import { findingsInput } from '../src/detect/findings/findingsInput';
 import {
@@ -26,6 +26,7 @@ import { openSqliteStore, type SqliteStore } from '../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../src/store/transactionBundle';
 import { addDays, parseDay } from '../src/calendar/calendarDay';
 import { lstmFindingSource } from '../src/detect/findings/lstmFindingSource';
+import { statisticalFindingSource } from '../src/detect/findings/findingSource';
 import { openLstmDetector, type LstmDetector } from '../src/detect/lstm/lstmDetector';
 import { MODEL_SHA256_SYSTEM } from '../src/fhir/codes/twinCanonicals';
 
@@ -139,6 +140,9 @@ describe('alarm episodes', () => {
       { metric: 'hrv-rmssd', direction: 'below', far: false, sinceDay: 2, days: 1 },
     ]);
     expect(classifyEpisode(deviations, 2, 14)).toBe('possible infection');
+    // Heart rate up alone: not infection evidence.
+    expect(classifyEpisode([deviations[0]], 2, 14)).toBe('insufficient recovery');
+    expect(classifyEpisode([{ ...deviations[0], metric: 'body-temperature' }], 2, 14)).toBe('possible infection');
     expect(classifyEpisode([{ ...deviations[0], metric: 'fatigue', direction: 'below' }], 2, 14)).toBe('overreaching');
     expect(classifyEpisode([{ ...deviations[0], metric: 'steps', direction: 'below' }], 20, 14)).toBe(
       'recovery plateau'
@@ -146,11 +150,15 @@ describe('alarm episodes', () => {
     expect(classifyEpisode([{ ...deviations[1] }], 2, 14)).toBe('insufficient recovery');
   });
 
-  it('maps the score to a probability monotonically, 0.5 at one and a half times the threshold', () => {
-    const ps = [0, 2, 4, 5, 6, 8, 12].map((s) => findingProbability(s, 4));
-    expect([...ps].sort((a, b) => a - b)).toEqual(ps);
-    expect(findingProbability(6, 4)).toBe(0.5);
-    expect(findingProbability(4, 4)).toBeLessThan(0.5);
+  it('states a qualitative likelihood without calibration, a probability only with one', () => {
+    expect(findingLikelihood(4, 4, false)).toMatchObject({ qualitative: 'low' });
+    expect(findingLikelihood(6, 4, false)).toMatchObject({ qualitative: 'moderate' });
+    expect(findingLikelihood(60, 4, false).qualitative).toBe('moderate'); // never "high" uncalibrated
+    expect(findingLikelihood(60, 4, true).qualitative).toBe('low'); // a recorded event explains it
+    expect(findingLikelihood(60, 4, false).probability).toBeUndefined();
+    expect(findingLikelihood(6, 4, false).rationale).toMatch(/not a probability/);
+    const calibrated = findingLikelihood(6, 4, false, { description: 'test', probability: (s) => s / 20 });
+    expect(calibrated.probability).toBe(0.3);
   });
 });
 
@@ -161,13 +169,17 @@ describe('finding resources validate against the project profiles', () => {
     { day: onset + 1, score: 5, alarm: true, reason: 'resting-heart-rate above personal baseline' },
   ];
   const [episode] = alarmEpisodes(scores);
-  const basis = new Map([[onset, new Map([['resting-heart-rate' as const, ['obs-1']]])]]);
+  const basis = {
+    basis: new Map([[onset, new Map([['resting-heart-rate' as const, ['obs-1']]])]]),
+    twin: { states: new Map<number, string>(), baselines: [] },
+  };
   const context = {
     patientId: 'p1',
     detector: 'ensemble' as const,
     deviceReference: 'Device/dev-1',
     deviceVersion: '1.0.0',
     alarmThreshold: 4,
+    hysteresis: true,
     plateauDays: 14,
     maxBasis: 50,
   };
@@ -188,18 +200,32 @@ describe('finding resources validate against the project profiles', () => {
   });
 
   it('RiskAssessment: anomaly-risk-assessment, open = preliminary, a note without values', () => {
-    const { riskAssessment, outcome, probability } = buildFinding(episode, basis, context);
+    const { riskAssessment, outcome, likelihood } = buildFinding(episode, basis, context);
     expect(() => validator.validate(riskAssessment)).not.toThrow();
     expect(riskAssessment.meta?.profile).toEqual([TWIN_PROFILE.anomalyRiskAssessment]);
     expect(riskAssessment.status).toBe('preliminary');
     expect(riskAssessment.identifier?.[0]?.value).toBe('finding/p1/ensemble/2026-02-10');
     expect(riskAssessment.occurrenceDateTime).toBe('2026-02-10');
     expect(riskAssessment.basis).toEqual([{ reference: 'Observation/obs-1' }]);
-    expect(outcome).toBe('possible infection');
-    expect(riskAssessment.prediction?.[0]?.probabilityDecimal).toBe(probability);
+    // Heart rate up alone is not infection evidence (issue 11): it also rises with pain, poor sleep, strain.
+    expect(outcome).toBe('insufficient recovery');
+    // Not calibrated: no probabilityDecimal, a qualitative likelihood (HL7 risk-probability) and the score's meaning.
+    expect(riskAssessment.prediction?.[0]?.probabilityDecimal).toBeUndefined();
+    expect(riskAssessment.prediction?.[0]?.qualitativeRisk?.coding?.[0]).toEqual({
+      system: 'http://terminology.hl7.org/CodeSystem/risk-probability',
+      code: likelihood.qualitative,
+      display: 'Moderate likelihood',
+    });
     expect(riskAssessment.note?.[0]?.text).toMatch(
-      /resting heart rate at least 3 robust SD above the personal baseline \(from 2026-02-10/
+      /resting heart rate worse: at least 3 robust SD above the personal baseline \(lower is better; from 2026-02-10/
     );
+    // The profile refuses a prediction with neither a probability nor a qualitative likelihood.
+    expect(() =>
+      validator.validate({
+        ...riskAssessment,
+        prediction: [{ outcome: { text: outcome } }],
+      })
+    ).toThrow();
     // The profile refuses a finding without performer.
     expect(() => validator.validate({ ...riskAssessment, performer: undefined })).toThrow();
   });
@@ -210,9 +236,20 @@ describe('finding resources validate against the project profiles', () => {
       detector: 'ensemble',
       findingReference: 'RiskAssessment/ra-1',
       owner: 'CareTeam/ct-1',
+      outcome: 'possible infection',
+      likelihood: findingLikelihood(7, 4, false),
+      authoredOn: '2026-02-12',
     });
     expect(() => validator.validate(task)).not.toThrow();
-    expect(task).toMatchObject({ status: 'requested', intent: 'order', for: { reference: 'Patient/p1' } });
+    expect(task).toMatchObject({
+      status: 'requested',
+      intent: 'order',
+      for: { reference: 'Patient/p1' },
+      owner: { reference: 'CareTeam/ct-1' },
+      priority: 'urgent',
+      authoredOn: '2026-02-12',
+    });
+    expect(task.description).toMatch(/possible infection, moderate likelihood \(not a calibrated probability\)/);
     expect(task.identifier?.[0]?.value).toBe('finding-review/p1/ensemble/2026-02-10');
   });
 });
@@ -275,12 +312,41 @@ describe('writing findings to the embedded store', () => {
     expect(await client.searchAll<Task>('Task', {})).toHaveLength(2);
   });
 
-  it('creates no Task for a finding below the threshold', async () => {
+  it('a calibrated source publishes its probability, and no Task below the threshold', async () => {
     const { client, deps } = await emptyStore();
     await seedPatient(client, 'mild', { days: 5, rhrRise: 20, hrvDrop: 20 }, 10);
-    const summary = await writeFindingsForPatients('all', deps, { ...DEFAULT_FINDINGS_OPTIONS, taskThreshold: 1.01 });
+    const source = {
+      ...statisticalFindingSource('ensemble', DEFAULT_DETECTOR_OPTIONS),
+      calibration: { description: 'test calibration', probability: () => 0.2 },
+    };
+    const summary = await writeFindingsForPatients('all', deps, { ...DEFAULT_FINDINGS_OPTIONS, source });
     expect(summary).toMatchObject({ findingsWritten: 1, tasksCreated: 0 });
     expect(await client.searchAll<Task>('Task', {})).toHaveLength(0);
+    const [ra] = await client.searchAll<RiskAssessment>('RiskAssessment', {});
+    expect(ra.prediction?.[0]?.probabilityDecimal).toBe(0.2);
+    expect(ra.prediction?.[0]?.rationale).toMatch(/^Calibrated probability: test calibration/);
+  });
+
+  it('a review Task nobody picked up expires after the episode ended; none is created for old episodes', async () => {
+    const { client, deps } = await emptyStore();
+    await seedPatient(client, 'expiry', { days: 5, rhrRise: 20, hrvDrop: 20 }, 30);
+    const options = { ...DEFAULT_FINDINGS_OPTIONS, taskExpiryDays: 28 };
+    const soon = await writeFindingsForPatients('all', { ...deps, today: () => '2026-03-20' }, options);
+    expect(soon).toMatchObject({ findingsWritten: 1, tasksCreated: 1 });
+    const later = await writeFindingsForPatients('all', { ...deps, today: () => '2026-06-01' }, options);
+    expect(later).toMatchObject({ tasksCreated: 0, tasksCancelled: 1 });
+    const [task] = await client.searchAll<Task>('Task', {});
+    expect(task.status).toBe('cancelled');
+    expect(task.statusReason?.text).toMatch(/Not picked up within 28 days after the episode ended/);
+    const [ra] = await client.searchAll<RiskAssessment>('RiskAssessment', {});
+    expect(ra.status).toBe('final'); // the finding stays
+    // A first run long after the episode writes the finding but no Task.
+    const fresh = await emptyStore();
+    await seedPatient(fresh.client, 'old', { days: 5, rhrRise: 20, hrvDrop: 20 }, 30);
+    expect(await writeFindingsForPatients('all', fresh.deps, options)).toMatchObject({
+      findingsWritten: 1,
+      tasksCreated: 0,
+    });
   });
 
   it('withdraws a finding the data no longer produce', async () => {
@@ -299,10 +365,20 @@ describe('writing findings to the embedded store', () => {
           request: { method: 'PUT', url: `Observation/${o.id}` },
         })),
     });
+    const [taskBefore] = await client.searchAll<Task>('Task', {});
+    expect(taskBefore.status).toBe('requested');
     const summary = await writeFindingsForPatients([id], deps, DEFAULT_FINDINGS_OPTIONS);
-    expect(summary).toMatchObject({ episodes: 0, findingsWithdrawn: 1 });
+    expect(summary).toMatchObject({ episodes: 0, findingsWithdrawn: 1, tasksCancelled: 1 });
     const [ra] = await client.searchAll<RiskAssessment>('RiskAssessment', {});
     expect(ra.status).toBe('entered-in-error');
+    // The withdrawn finding's open review Task is cancelled, with the reason; a rerun changes nothing more.
+    const [task] = await client.searchAll<Task>('Task', {});
+    expect(task.status).toBe('cancelled');
+    expect(task.statusReason?.text).toMatch(/withdrawn/);
+    expect(await writeFindingsForPatients([id], deps, DEFAULT_FINDINGS_OPTIONS)).toMatchObject({
+      findingsWithdrawn: 0,
+      tasksCancelled: 0,
+    });
   });
 });
 
@@ -318,7 +394,7 @@ describe('LSTM findings (twin findings --detector lstm)', () => {
   it('names the model-card Device as performer, writes Tasks above the threshold, and a rerun writes nothing', async () => {
     const { store, client, deps } = await emptyStore();
     const id = await seedPatient(client, 'lstm', { days: 5, rhrRise: 20, hrvDrop: 20 }, 30);
-    const options = { ...DEFAULT_FINDINGS_OPTIONS, source: lstmFindingSource(detector), taskThreshold: 0 };
+    const options = { ...DEFAULT_FINDINGS_OPTIONS, source: lstmFindingSource(detector), taskRisk: 'low' as const };
     const first = await writeFindingsForPatients('all', deps, options);
     expect(first).toMatchObject({ patients: 1, written: 1, failed: 0 });
     expect(first.findingsWritten).toBeGreaterThan(0);

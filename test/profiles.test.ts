@@ -214,11 +214,11 @@ describe('fhir-profiles/: generated, committed, valid FHIR R4', () => {
     expect(() => baseOnly.validate(readCommitted(fileName))).not.toThrow();
   });
 
-  test('the six profiles load into the project validator and into @medplum/core', () => {
+  test('the seven profiles load into the project validator and into @medplum/core', () => {
     const validator = createValidator({ profileDirs: [PROFILE_DIR] });
     expect(validator.knownProfiles()).toEqual(expect.arrayContaining(Object.values(TWIN_PROFILE)));
     const files = committedFiles().filter((f) => f.startsWith('StructureDefinition-'));
-    expect(files).toHaveLength(6);
+    expect(files).toHaveLength(7);
     for (const file of files) {
       const sd = readCommitted<StructureDefinition>(file);
       expect(sd).toMatchObject({ fhirVersion: '4.0.1', kind: 'resource', abstract: false, derivation: 'constraint' });
@@ -426,10 +426,11 @@ describe('profiles constrain what they claim (project validator)', () => {
     ['risk assessment without basis', () => ({ ...riskAssessment(), basis: undefined }), 'RiskAssessment.basis'],
     ['risk assessment without note', () => ({ ...riskAssessment(), note: undefined }), 'RiskAssessment.note'],
     [
-      'risk assessment with a qualitative probability only',
+      // Issue 11: a qualitative likelihood alone is now valid (no uncalibrated probability); neither is not.
+      'risk assessment with an outcome but neither a probability nor a qualitative likelihood',
       () => ({
         ...riskAssessment(),
-        prediction: [{ outcome: { text: 'x' }, qualitativeRisk: { text: 'high' } }],
+        prediction: [{ outcome: { text: 'x' } }],
       }),
       'RiskAssessment.prediction[0]',
     ],

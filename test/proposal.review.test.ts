@@ -1,6 +1,7 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type {
   CarePlan,
+  Condition,
   DocumentReference,
   Practitioner,
   Procedure,
@@ -18,7 +19,7 @@ import { TWIN_PROFILE } from '../src/fhir/codes/twinCanonicals';
 import { createValidator } from '../src/fhir/validation';
 import { AIAST } from '../src/policy/aiTransparency';
 import { proposeCarePlan, type ProposeDeps } from '../src/proposal/proposalWriter';
-import { loadProtocolLibrary } from '../src/evidence/protocols/protocolLibrary';
+import { loadProtocolLibrary } from '../src/protocols/protocolLibrary';
 import { applyReviewDecision, type ReviewRequest } from '../src/review/reviewDecision';
 import { nextReviewStatus, REVIEW_DECISIONS, type ReviewDecision } from '../src/review/reviewStateMachine';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqliteStore';
@@ -76,6 +77,28 @@ describe('matching the protocol library', () => {
     );
     expect(result.matches).toEqual([]);
     expect(result.noMatchReason).toMatch(/no proposal/);
+  });
+
+  test('an active condition no protocol covers is said plainly; one whose own words say it is past is not', async () => {
+    const condition = (id: string, text: string): Condition => ({
+      resourceType: 'Condition',
+      id,
+      subject: { reference: 'Patient/p1' },
+      code: { text },
+    });
+    const result = await matcher.match(
+      situationFromResources('p1', {
+        conditions: [condition('c1', 'Fracture of clavicle'), condition('c2', 'History of ACL reconstruction')],
+        procedures: [],
+        notes: [],
+        findings: [],
+        goals: [],
+      })
+    );
+    expect(result.matches).toEqual([]);
+    expect(result.unmatchedConditions.map((u) => [u.statement, u.recoveryRelated])).toEqual([
+      ['No protocol for fracture of clavicle in the library.', true],
+    ]);
   });
 
   test('an empty note gives no match and no error', async () => {
@@ -181,7 +204,8 @@ describe('proposal and review on the embedded store', () => {
     expect(provenance?.entity?.filter((e) => e.role === 'derivation').map((e) => e.what.reference)).toContain(
       'DocumentReference/n1'
     );
-    expect(provenance?.reason?.[0]?.coding?.[0]?.code).toBe('AIAST');
+    // AI Transparency on FHIR: the label is in meta.security, not in Provenance.reason.
+    expect(provenance?.reason).toBeUndefined();
     for (const r of [carePlan, task, provenance]) {
       expect(r?.meta?.security).toEqual([AIAST]);
     }
@@ -224,11 +248,16 @@ describe('proposal and review on the embedded store', () => {
       contributor: [{ reference: 'Practitioner/dr1' }],
     });
     expect(approved?.activity?.filter((a) => a.reference).length).toBe(result.requested.length);
-    const provenance = (await all<Provenance>('Provenance'))[0];
-    expect(provenance?.agent.at(-1)).toMatchObject({
-      type: { coding: [{ code: 'verifier' }] },
-      who: { reference: 'Practitioner/dr1' },
-    });
+    // The decision has its own Provenance, found by the CarePlan's plain reference; the AI one is untouched.
+    const provenances = await client.searchAll<Provenance>('Provenance', { target: `CarePlan/${carePlan.id}` });
+    expect(provenances).toHaveLength(2);
+    const decision = provenances.find((p) => p.activity?.text === 'approve');
+    expect(decision?.agent.map((a) => [a.type?.coding?.[0]?.code, a.who.reference])).toEqual([
+      ['author', 'Practitioner/dr1'],
+      ['verifier', 'Practitioner/dr1'],
+    ]);
+    expect(decision?.recorded).toBe(NOW);
+    expect(provenances.find((p) => p.activity?.coding?.[0]?.code === 'CREATE')?.meta?.versionId).toBe('1');
     const [done] = await client.searchAll<Task>('Task', { _id: task.id as string });
     expect(done).toMatchObject({ status: 'completed', businessStatus: { text: 'approved' } });
   });

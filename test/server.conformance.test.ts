@@ -39,7 +39,10 @@ describe('conformance: fhir-kit-client and MedplumClient against the CapabilityS
 
   beforeAll(async () => {
     const evidence = await openEvidenceEngine({ env: {}, log: () => undefined });
-    server = await startEmbeddedTestServer({ evidence: { ...evidence, now: () => '2026-03-01T09:00:00Z' } });
+    server = await startEmbeddedTestServer({
+      evidence: { ...evidence, now: () => '2026-03-01T09:00:00Z' },
+      simulate: { library: evidence.library, today: () => '2026-03-01' },
+    });
     fkc = new Client({ baseUrl: server.baseUrl });
     medplum = new MedplumClient({
       baseUrl: `${server.origin}/`,
@@ -70,7 +73,12 @@ describe('conformance: fhir-kit-client and MedplumClient against the CapabilityS
     expect(viaMedplum.rest?.[0]?.resource?.length).toBe(statement.rest?.[0]?.resource?.length);
     expect(statement.fhirVersion).toBe('4.0.1');
     const patient = statement.rest?.[0]?.resource?.find((r) => r.type === 'Patient');
-    expect(patient?.operation?.map((o) => o.name).sort()).toEqual(['export', 'match-evidence', 'twin-refresh']);
+    expect(patient?.operation?.map((o) => o.name).sort()).toEqual([
+      'export',
+      'match-evidence',
+      'simulate',
+      'twin-refresh',
+    ]);
     // No Medplum-internal search parameter is promised.
     const names = new Set(statement.rest?.[0]?.resource?.flatMap((r) => (r.searchParam ?? []).map((p) => p.name)));
     expect(names.has('_project')).toBe(false);
@@ -473,6 +481,26 @@ describe('conformance: fhir-kit-client and MedplumClient against the CapabilityS
     });
     exercised.add('medplum $review');
     expect(rejected.parameter?.find((p) => p.name === 'carePlanStatus')?.valueCode).toBe('revoked');
+
+    // $simulate: both clients reach it; without a draft proposal (this patient's was rejected) and with a malformed
+    // scenario it answers the 400 its OperationDefinition's rules call for, and 404 for an unknown patient.
+    const malformed = {
+      resourceType: 'Parameters' as const,
+      parameter: [{ name: 'scenario', part: [{ name: 'sessionsPerWeek', valueString: 'three' }] }],
+    };
+    expect(
+      await fkcStatus(
+        fkc.operation({ name: 'simulate', resourceType: 'Patient', id: patientId, input: kitBody(malformed) })
+      )
+    ).toBe(400);
+    exercised.add('fkc $simulate');
+    await expect(
+      medplum.post(medplum.fhirUrl('Patient', 'does-not-exist', '$simulate'), {
+        resourceType: 'Parameters',
+        parameter: [{ name: 'scenario', part: [{ name: 'protocol', valueString: 'ankle-sprain' }] }],
+      })
+    ).rejects.toThrow(/Not found|not found/);
+    exercised.add('medplum $simulate');
 
     // Bulk Data export: MedplumClient runs the whole async flow (kick-off, status polling, manifest).
     const manifest = await medplum.bulkExport('Patient', 'Patient', undefined, {

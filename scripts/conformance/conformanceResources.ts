@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { matchEvidenceOperation, reviewOperation, twinRefreshOperation } from './twinOperations';
+import { matchEvidenceOperation, reviewOperation, simulateOperation, twinRefreshOperation } from './twinOperations';
 import { twinProfiles } from './twinProfiles';
 import {
   recoveryMetricCodeSystem,
@@ -35,6 +35,7 @@ export function conformanceFiles(): ConformanceFile[] {
     twinRefreshOperation(),
     matchEvidenceOperation(),
     reviewOperation(),
+    simulateOperation(),
   ];
   return resources.map((resource) => ({ fileName: `${resource.resourceType}-${resource.id ?? ''}.json`, resource }));
 }

@@ -1,5 +1,6 @@
 import type { OperationDefinition } from '@medplum/fhirtypes';
 import { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } from '../../src/fhir/codes/twinCodes';
+import { simulateOperationDefinition } from '../../src/server/simulateOperation';
 import { CONFORMANCE_VERSION, PUBLISHER } from './twinTerminology';
 
 /**
@@ -125,11 +126,14 @@ export function matchEvidenceOperation(): OperationDefinition {
     experimental: false,
     publisher: PUBLISHER,
     description:
-      "Ranks the recovery protocol library against the patient's Conditions, Procedures, clinical notes, goals and twin " +
-      'findings, and writes the best protocol as a proposal for clinician review: a CarePlan (status draft, intent ' +
-      'proposal), a review Task and a Provenance, all labelled AIAST, in one transaction. Idempotent: a proposal that ' +
-      'exists for that protocol is returned, not written again. Nothing becomes active without a clinician approving ' +
-      'it through $review.',
+      "Ranks the recovery protocol library against the patient's current Conditions (text or verified SNOMED CT / " +
+      'ICD-10 codes), Procedures and clinical notes; twin findings and goals only raise the rank of a protocol the ' +
+      'record supports. Writes the best protocol as a proposal for clinician review: a CarePlan (status draft, intent ' +
+      'proposal) starting at the phase the record places the patient in, with its stop rules, red flags and sources, ' +
+      'a review Task and a Provenance, all labelled AIAST, in one transaction. An active condition with no protocol ' +
+      'in the library is said plainly (noProtocol) and raises a Task for the care team. Idempotent: a proposal that ' +
+      'awaits review is returned, not written again; a plan in force is proposed its next phase when the record ' +
+      'reaches it. Nothing becomes active without a clinician approving it through $review.',
     affectsState: true,
     code: 'match-evidence',
     resource: ['Patient'],
@@ -144,10 +148,20 @@ export function matchEvidenceOperation(): OperationDefinition {
         min: 1,
         max: '1',
         type: 'code',
-        documentation: 'created | exists | no-match | skipped-consent',
+        documentation: 'created | progression-proposed | exists | in-force | no-match | skipped-consent',
       },
       { name: 'carePlan', use: 'out', min: 0, max: '1', type: 'Reference', documentation: 'The proposed CarePlan.' },
       { name: 'task', use: 'out', min: 0, max: '1', type: 'Reference', documentation: 'Its review Task.' },
+      {
+        name: 'startPhase',
+        use: 'out',
+        min: 0,
+        max: '1',
+        type: 'string',
+        documentation: 'The phase the record places the patient in, or that the clinician must choose it.',
+      },
+      { name: 'phaseReason', use: 'out', min: 0, max: '1', type: 'string', documentation: 'Why that phase.' },
+      { name: 'overdue', use: 'out', min: 0, max: '*', type: 'string', documentation: 'Reviews due or past due.' },
       {
         name: 'match',
         use: 'out',
@@ -161,7 +175,30 @@ export function matchEvidenceOperation(): OperationDefinition {
           { name: 'rationale', use: 'out', min: 1, max: '1', type: 'string' },
         ],
       },
-      { name: 'caution', use: 'out', min: 0, max: '*', type: 'string', documentation: 'Contraindications noted.' },
+      {
+        name: 'caution',
+        use: 'out',
+        min: 0,
+        max: '*',
+        type: 'string',
+        documentation: 'Contraindications noted, and the stop rules and red flags of the protocol.',
+      },
+      {
+        name: 'noProtocol',
+        use: 'out',
+        min: 0,
+        max: '*',
+        type: 'string',
+        documentation: 'An active condition the library has no protocol for, said plainly.',
+      },
+      {
+        name: 'careTeamTask',
+        use: 'out',
+        min: 0,
+        max: '*',
+        type: 'Reference',
+        documentation: 'The Task raised for the care team about a condition with no protocol.',
+      },
       { name: 'noMatchReason', use: 'out', min: 0, max: '1', type: 'string', documentation: 'Why nothing matched.' },
       { name: 'ranking', use: 'out', min: 1, max: '1', type: 'string', documentation: 'What ranked the protocols.' },
     ],
@@ -185,7 +222,9 @@ export function reviewOperation(): OperationDefinition {
       'accept | start | approve | modify | reject | cancel a proposal through its review Task. Only valid transitions ' +
       'of the Task state machine are carried out (approving twice, approving a revoked plan or approving without a ' +
       'Practitioner are refused with an OperationOutcome). approve makes the CarePlan active and requests the ' +
-      'activities of the phase it starts at; modify writes a new CarePlan version; reject revokes it with the reason.',
+      'activities of the phase it starts at; modify writes a new CarePlan version; reject revokes it with the reason. ' +
+      "A finding's review Task (focus an anomaly RiskAssessment) takes confirm | dismiss instead: the Task is " +
+      'completed with the decision, the clinician and the reason (required to dismiss); the finding is not changed.',
     affectsState: true,
     code: 'review',
     resource: ['Task'],
@@ -199,7 +238,7 @@ export function reviewOperation(): OperationDefinition {
         min: 1,
         max: '1',
         type: 'code',
-        documentation: 'accept | start | approve | modify | reject | cancel',
+        documentation: 'proposal: accept | start | approve | modify | reject | cancel; finding: confirm | dismiss',
       },
       {
         name: 'practitioner',
@@ -209,7 +248,14 @@ export function reviewOperation(): OperationDefinition {
         type: 'Reference',
         documentation: 'The deciding clinician (required except to cancel).',
       },
-      { name: 'reason', use: 'in', min: 0, max: '1', type: 'string', documentation: 'Why (required to reject).' },
+      {
+        name: 'reason',
+        use: 'in',
+        min: 0,
+        max: '1',
+        type: 'string',
+        documentation: 'Why (required to reject or dismiss).',
+      },
       {
         name: 'removeActivity',
         use: 'in',
@@ -219,8 +265,25 @@ export function reviewOperation(): OperationDefinition {
         documentation: 'modify: index of a CarePlan.activity to drop.',
       },
       { name: 'note', use: 'in', min: 0, max: '1', type: 'string', documentation: 'modify: a note for the CarePlan.' },
+      {
+        name: 'phase',
+        use: 'in',
+        min: 0,
+        max: '1',
+        type: 'string',
+        documentation:
+          'approve: the phase to start from (its number from 1, or its id); required when the record cannot decide.',
+      },
       { name: 'taskStatus', use: 'out', min: 1, max: '1', type: 'code' },
-      { name: 'carePlanStatus', use: 'out', min: 1, max: '1', type: 'code' },
+      { name: 'carePlanStatus', use: 'out', min: 0, max: '1', type: 'code', documentation: 'Proposals only.' },
+      {
+        name: 'findingDecision',
+        use: 'out',
+        min: 0,
+        max: '1',
+        type: 'code',
+        documentation: 'Findings only: confirmed | dismissed.',
+      },
       {
         name: 'requested',
         use: 'out',
@@ -229,6 +292,33 @@ export function reviewOperation(): OperationDefinition {
         type: 'Reference',
         documentation: 'Requests created on approval.',
       },
+      { name: 'goal', use: 'out', min: 0, max: '*', type: 'Reference', documentation: 'Goals created on approval.' },
+      {
+        name: 'phaseInForce',
+        use: 'out',
+        min: 0,
+        max: '1',
+        type: 'string',
+        documentation: 'approve: the phase in force.',
+      },
+      {
+        name: 'provenance',
+        use: 'out',
+        min: 0,
+        max: '1',
+        type: 'Reference',
+        documentation: 'The Provenance of this decision.',
+      },
     ],
   };
+}
+
+/**
+ * `POST [base]/Patient/{id}/$simulate`: defined next to its handler (src/server/simulateOperation.ts), so the
+ * published OperationDefinition and what the server accepts cannot drift apart; published here with the version and
+ * publisher of every conformance resource.
+ */
+export function simulateOperation(): OperationDefinition {
+  const { resourceType, id, url, ...rest } = simulateOperationDefinition();
+  return { resourceType, id, url, version: CONFORMANCE_VERSION, ...rest, publisher: PUBLISHER };
 }

@@ -47,6 +47,7 @@ export function twinProfiles(): StructureDefinition[] {
     baselineProfile(),
     recoveryStateProfile(),
     anomalyRiskAssessmentProfile(),
+    simulatedRecoveryProfile(),
     carePlanProposalProfile(),
     reviewTaskProfile(),
     modelDeviceProfile(),
@@ -443,7 +444,7 @@ function anomalyRiskAssessmentProfile(): ProfileSource {
     name: 'AnomalyRiskAssessment',
     title: 'Twin anomaly finding (RiskAssessment)',
     description:
-      'A deviation the twin detected: the predicted outcome with its probability, the Observations it rests on ' +
+      'A deviation the twin detected: the predicted outcome with its likelihood (a probability only when calibrated), the Observations it rests on ' +
       '(basis), the model Device that found it (performer) and the reason in plain language (note).',
     type: 'RiskAssessment',
     differential: [
@@ -471,15 +472,107 @@ function anomalyRiskAssessmentProfile(): ProfileSource {
         min: 1,
         mustSupport: true,
         constraint: [
+          // Issue 11: a probability only when calibrated on labelled data; otherwise a qualitative likelihood (HL7
+          // risk-probability), with the score and its meaning in the rationale. Never a bare outcome.
           invariant(
             'twin-ra-3',
-            'Each prediction has an outcome and a probability as a decimal (probabilityDecimal)',
-            'outcome.exists() and probability.ofType(decimal).exists()'
+            'Each prediction has an outcome and a likelihood: a calibrated probabilityDecimal or a qualitativeRisk',
+            'outcome.exists() and (probability.ofType(decimal).exists() or qualitativeRisk.exists())'
           ),
         ],
       }),
       el('RiskAssessment.note', {
         short: 'Why, in plain language',
+        min: 1,
+        mustSupport: true,
+      }),
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// RiskAssessment: one simulated scenario of the in silico what-if (src/simulate/)
+
+function simulatedRecoveryProfile(): ProfileSource {
+  const inDays = (bound: 'low' | 'high'): string =>
+    `when.ofType(Range).${bound}.exists() implies (when.ofType(Range).${bound}.system = ${str(UCUM_SYSTEM)} and ` +
+    `when.ofType(Range).${bound}.code = 'd' and when.ofType(Range).${bound}.value >= 0)`;
+  return {
+    url: TWIN_PROFILE.simulatedRecovery,
+    id: 'simulated-recovery-risk-assessment',
+    name: 'SimulatedRecoveryRiskAssessment',
+    title: 'Twin simulated recovery under a candidate protocol (RiskAssessment)',
+    description:
+      'The result of simulating one scenario (a protocol of the library with what-if levers) for a patient: each ' +
+      'prediction is an outcome (back at personal baseline within the target time, within the 80% interval, by the ' +
+      'median day; a setback) with the share of simulated trajectories in which it happens (probabilityDecimal) and ' +
+      'when, as a range of days from occurrenceDateTime (whenRange, UCUM d). Computed by the simulator Device ' +
+      '(performer), never measured; labelled AI-asserted (AIAST); the scenario is described in the note.',
+    type: 'RiskAssessment',
+    differential: [
+      el('RiskAssessment.meta', {
+        min: 1,
+        constraint: [
+          invariant(
+            'twin-sim-1',
+            'Labelled as asserted by an AI (security label AIAST, HL7 AI Transparency on FHIR)',
+            "security.where(system = 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue' and code = 'AIAST').exists()"
+          ),
+        ],
+      }),
+      el('RiskAssessment.identifier', {
+        short: 'simulation/{patientId}/{digest of the inputs}: the conditional-create key',
+        min: 1,
+        mustSupport: true,
+        constraint: [
+          invariant(
+            'twin-sim-2',
+            "The twin identifier's value is simulation/{patientId}/{24 hex digits}",
+            `system = ${str(TWIN_RESOURCE_SYSTEM)} implies value.matches(${str(`^simulation/${ID}/[0-9a-f]{24}$`)})`
+          ),
+        ],
+      }),
+      el('RiskAssessment.status', { mustSupport: true }),
+      el('RiskAssessment.method', {
+        short: 'The simulator, trajectories, horizon and seed',
+        min: 1,
+        mustSupport: true,
+      }),
+      el('RiskAssessment.code', { short: 'The scenario simulated', min: 1, mustSupport: true }),
+      patientSubject('RiskAssessment.subject', 'twin-sim-3'),
+      el('RiskAssessment.occurrence[x]', {
+        short: 'Day 0 of the simulation (whenRange counts days from it)',
+        min: 1,
+        type: [{ code: 'dateTime' }],
+        mustSupport: true,
+      }),
+      el('RiskAssessment.performer', {
+        short: 'The simulator (Device)',
+        min: 1,
+        type: referenceType('Device'),
+        mustSupport: true,
+        constraint: [referenceRule('twin-sim-4', ['Device'])],
+      }),
+      el('RiskAssessment.prediction', {
+        min: 1,
+        mustSupport: true,
+        constraint: [
+          invariant(
+            'twin-sim-5',
+            'Each prediction has an outcome, a probability as a decimal from 0 to 1 and a whenRange',
+            'outcome.exists() and probability.ofType(decimal).exists() and probability.ofType(decimal) >= 0 and ' +
+              'probability.ofType(decimal) <= 1 and when.ofType(Range).exists()'
+          ),
+          invariant('twin-sim-6', 'whenRange.low is a number of days (UCUM d) from occurrenceDateTime', inDays('low')),
+          invariant(
+            'twin-sim-7',
+            'whenRange.high is a number of days (UCUM d) from occurrenceDateTime',
+            inDays('high')
+          ),
+        ],
+      }),
+      el('RiskAssessment.note', {
+        short: 'The scenario in plain language, and that the result is computed, not measured',
         min: 1,
         mustSupport: true,
       }),

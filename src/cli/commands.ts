@@ -11,6 +11,7 @@ import { registerRefreshCommand } from './refreshCommand';
 import { registerRetrieveCommands } from './retrieveCommand';
 import { registerSeedCommand } from './seedCommand';
 import { registerServeCommand } from './serveCommand';
+import { registerSimulateCommands } from './simulateCommand';
 
 /** What sub-commands need from the outside world; main.ts builds it, tests pass fakes. */
 export interface CliDependencies {
@@ -44,6 +45,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerFindingsCommand,
   registerRetrieveCommands,
   registerPlanCommands,
+  registerSimulateCommands,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {

@@ -43,11 +43,15 @@ export async function main(argv: readonly string[]): Promise<void> {
       };
     },
     // Every operation is one module in src/server/operations/, listed in registry.ts: routed and declared together.
-    operations: async () =>
-      embeddedOperations({
-        twinRefresh: { today: () => new Date().toISOString().slice(0, 10) },
-        evidence: { ...(await openEvidenceEngine({ env: process.env, log })), now: () => new Date().toISOString() },
-      }),
+    operations: async () => {
+      const today = (): string => new Date().toISOString().slice(0, 10);
+      const evidence = await openEvidenceEngine({ env: process.env, log });
+      return embeddedOperations({
+        twinRefresh: { today },
+        evidence: { ...evidence, now: () => new Date().toISOString() },
+        simulate: { library: evidence.library, today },
+      });
+    },
     // The embedded default serves a small synthetic cohort (src/cohort/), one atomic transaction per patient;
     // patients already present are skipped, so a restart (or a crash mid-seed) never duplicates anything.
     seedRepository: async (repo, router) => {
@@ -61,6 +65,15 @@ export async function main(argv: readonly string[]): Promise<void> {
         log,
       });
       log(`Seeding: ${result.posted} patients loaded, ${result.alreadyPresent} already present`);
+      // The protocol library too, so proposals' instantiatesCanonical and Provenance entities resolve on this server
+      // (idempotent: nothing is written when the same versions are there). Here and not in openRepository: the store
+      // cannot write before the server listens (its base URL is not known yet). With --no-seed, the first proposal
+      // loads them (src/proposal/proposalWriter.ts).
+      const { loadProtocolDefinitions } = await import('../proposal/protocolDefinitions');
+      const { loadProtocolLibrary } = await import('../protocols/protocolLibrary');
+      const { LocalFhirClient } = await import('../fhir/localFhirClient');
+      const defs = await loadProtocolDefinitions(new LocalFhirClient(repo, router), loadProtocolLibrary());
+      log(`Protocol library: ${defs.written.length} definitions written, ${defs.unchanged} already present`);
     },
     version,
     env: process.env,

@@ -17,6 +17,7 @@ interface ReviewFlags {
   readonly reason?: string;
   readonly removeActivity?: string[];
   readonly note?: string;
+  readonly phase?: string;
   readonly fhir?: string;
   readonly dataDir: string;
 }
@@ -53,13 +54,19 @@ export function registerPlanCommands(program: Command, deps: CliDependencies): v
                 ? outcome
                 : {
                     status: outcome.status,
-                    ...(outcome.status !== 'no-match' ? { carePlan: outcome.carePlan, task: outcome.task } : {}),
-                    matches: outcome.match.matches.map((m) => ({
-                      protocol: m.planDefinition.id,
-                      score: Number(m.score.toFixed(3)),
-                      rationale: m.rationale,
-                    })),
-                    cautions: outcome.match.cautions,
+                    ...(outcome.status !== 'no-match'
+                      ? {
+                          carePlan: outcome.carePlan,
+                          task: outcome.task,
+                          startPhase: outcome.startPhase ?? 'to be chosen by the clinician at approval (--phase)',
+                          phaseReason: outcome.phaseReason,
+                          overdue: outcome.overdue,
+                          cautions: outcome.cautions,
+                        }
+                      : { cautions: outcome.match.cautions }),
+                    matches: outcome.match.matches.map((m) => ({ protocol: m.planDefinition.id, why: m.rationale })),
+                    noProtocol: outcome.match.unmatchedConditions.map((u) => u.statement),
+                    careTeamTasks: outcome.careTeamTasks,
                     ...(outcome.match.noMatchReason ? { noMatchReason: outcome.match.noMatchReason } : {}),
                     warnings: outcome.issues.map((i) => i.details?.text ?? i.diagnostics),
                   },
@@ -77,25 +84,51 @@ export function registerPlanCommands(program: Command, deps: CliDependencies): v
 
   program
     .command('review')
-    .description("record a clinician's decision on a proposal's review Task")
+    .description("record a clinician's decision on a review Task: a proposal's, or a finding's (confirm | dismiss)")
     .requiredOption('--task <id>', 'review Task id')
-    .requiredOption('--decision <decision>', 'accept | start | approve | modify | reject | cancel')
+    .requiredOption(
+      '--decision <decision>',
+      'proposal: accept | start | approve | modify | reject | cancel; finding: confirm | dismiss'
+    )
     .option('--practitioner <reference>', 'Practitioner/ID of the deciding clinician')
-    .option('--reason <text>', 'why (required to reject)')
+    .option('--reason <text>', 'why (required to reject or dismiss)')
     .option('--remove-activity <index...>', 'modify: CarePlan.activity indexes (0-based) to drop')
     .option('--note <text>', 'modify: a note for the CarePlan')
+    .option(
+      '--phase <n>',
+      'approve: the phase to start from (number from 1, or phase id); needed when the record cannot decide'
+    )
     .option('--fhir <url>', 'FHIR R4 base URL of the server (default: the embedded store in --data-dir)')
     .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
     .action(async (flags: ReviewFlags, command: Command) => {
       try {
         const { REVIEW_DECISIONS } = await import('../review/reviewStateMachine');
         const { applyReviewDecision } = await import('../review/reviewDecision');
-        const decision = REVIEW_DECISIONS.find((d) => d === flags.decision);
-        if (!decision) {
-          throw new Error(`--decision must be one of ${REVIEW_DECISIONS.join(', ')}`);
-        }
+        const { dispatchFindingReview } = await import('../review/findingReview');
         const target = await openEngineTarget(flags);
         try {
+          // A finding's review Task (focus RiskAssessment): confirm | dismiss (src/review/findingReview.ts).
+          const finding = await dispatchFindingReview(
+            target.client,
+            flags.task,
+            [
+              { name: 'decision', valueCode: flags.decision },
+              ...(flags.practitioner
+                ? [{ name: 'practitioner', valueReference: { reference: flags.practitioner } }]
+                : []),
+              ...(flags.reason ? [{ name: 'reason', valueString: flags.reason }] : []),
+            ],
+            new Date().toISOString(),
+            target.validate
+          );
+          if (finding) {
+            deps.log(JSON.stringify(finding));
+            return;
+          }
+          const decision = REVIEW_DECISIONS.find((d) => d === flags.decision);
+          if (!decision) {
+            throw new Error(`--decision must be one of ${REVIEW_DECISIONS.join(', ')}`);
+          }
           const result = await applyReviewDecision(
             target.client,
             {
@@ -105,6 +138,7 @@ export function registerPlanCommands(program: Command, deps: CliDependencies): v
               reason: flags.reason,
               note: flags.note,
               removeActivities: flags.removeActivity?.map(Number),
+              phase: flags.phase,
             },
             new Date().toISOString(),
             target.validate

@@ -1,5 +1,5 @@
 import type { MetricName } from '../fhir/metricCatalogue';
-import { scoreSubject, type DetectorName } from './causalScorer';
+import { DEFAULT_DETECTOR_OPTIONS, scoreSubject, type DetectorName } from './causalScorer';
 import { readDetectionInput, type SubjectSeries } from './detectionInput';
 import { evaluateDetection } from './detectionEvaluation';
 
@@ -74,13 +74,53 @@ describe('statistical detectors', () => {
     expect(scores.some((s) => s.alarm && s.day >= 88 && s.day <= 97)).toBe(true);
   });
 
-  test('a device change (level shift without illness) does not hold an alarm open: the baseline adopts the new level', () => {
+  test('a sustained level shift ends the alarm after maxEpisodeDays but stays flagged as a pending shift, never as recovered', () => {
     const shifted = series(150, { 'resting-heart-rate': (d, r) => 55 + 2 * r() + (d >= 60 ? 8 : 0) });
     const scores = scoreSubject(shifted, 'ensemble');
     const alarmDays = scores.filter((s) => s.alarm).map((s) => s.day);
     expect(alarmDays.length).toBeGreaterThan(0); // the shift is seen...
-    expect(alarmDays.length).toBeLessThanOrEqual(22); // ...but closes within the episode limit
+    expect(alarmDays.length).toBeLessThanOrEqual(22); // ...the alarm ends at the episode limit...
     expect(scores.filter((s) => s.day >= 100).some((s) => s.alarm)).toBe(false);
+    // ...and every later day says the shift is pending (still away from the earlier baseline), for a clinician.
+    const after = scores.filter((s) => s.day > Math.max(...alarmDays));
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.every((s) => s.shiftSince === Math.min(...alarmDays))).toBe(true);
+  });
+
+  test('a pending shift resolves once the values are back within the earlier baseline', () => {
+    const long = series(150, { 'resting-heart-rate': (d, r) => 55 + 2 * r() + (d >= 60 && d < 100 ? 8 : 0) });
+    const scores = scoreSubject(long, 'ensemble');
+    expect(scores.some((s) => s.shiftSince !== undefined && s.day < 100)).toBe(true);
+    expect(scores.filter((s) => s.day >= 110).some((s) => s.shiftSince !== undefined)).toBe(false);
+  });
+
+  test('no stuck CUSUM: a spot metric that loses its baseline does not raise repeated alarms at a frozen score', () => {
+    // Resting HR every day; spot heart rate daily for 40 days with a 6-day rise at the end, then only every 12th day
+    // at its old level: its 28-day window soon holds fewer than 7 values, so it cannot be scored.
+    const spot = series(200, {
+      'resting-heart-rate': (_d, r) => 55 + 2 * r(),
+      'heart-rate': (d, r) => (d < 40 ? 72 + 2 * r() + (d >= 34 ? 15 : 0) : d % 12 === 0 ? 72 + 2 * r() : undefined),
+    });
+    const scores = scoreSubject(spot, 'ensemble');
+    // After the rise, alarms end once the person is quiet; no alarm in the two months that follow.
+    expect(scores.filter((s) => s.day >= 80).some((s) => s.alarm)).toBe(false);
+    const cusum = scoreSubject(spot, 'cusum');
+    expect(cusum.filter((s) => s.day >= 80).every((s) => s.score < 1)).toBe(true);
+  });
+
+  test('sparse mode: a few spot readings are scored against a baseline widened by the population prior', () => {
+    // Resting HR on 4 days in three weeks, then a reading 12 bpm up: too few days for the dense mode to score.
+    const sparse = series(30, {
+      'resting-heart-rate': (d) =>
+        d === 0 ? 56 : d === 6 ? 57 : d === 13 ? 55 : d === 20 ? 56 : d === 27 ? 68 : undefined,
+    });
+    expect(scoreSubject(sparse, 'zscore').every((s) => s.score === 0)).toBe(true);
+    const options = { ...DEFAULT_DETECTOR_OPTIONS, windowDays: 90, minBaselineDays: 3 };
+    const own = scoreSubject(sparse, 'zscore', options).at(-1)?.score ?? 0;
+    const pooled = scoreSubject(sparse, 'zscore', { ...options, priorSpreadDays: 7 }).at(-1)?.score ?? 0;
+    expect(pooled).toBeGreaterThan(0);
+    // Four readings alone give a spread near the floor and an overconfident z; the prior tempers it.
+    expect(pooled).toBeLessThan(own);
   });
 
   test('long CSV input: ISO or integer days, unknown metrics named, bad rows with their line', () => {

@@ -8,6 +8,13 @@ export interface OpenDetectorOptions {
   readonly modelDir?: string;
   /** Learned detectors: worker threads to run the model in. */
   readonly workers?: number;
+  /**
+   * The alarm threshold, in the detector's own score units: the operating point chosen for a false-alarm budget
+   * (src/detect/operating/). Default: the detector's built-in threshold.
+   */
+  readonly threshold?: number;
+  /** `dense` (daily wearable data, the default) or `sparse` (spot measurements; src/detect/operating/budgetScoring.ts). */
+  readonly mode?: 'dense' | 'sparse';
 }
 
 /** A detector ready to score: one source for findings, batch scoring for `twin detect` and evaluation. */

@@ -83,6 +83,8 @@ export const nightSignalDetector: Detector = {
       detector: 'nightsignal',
       device: nightSignalDevice(),
       alarmThreshold: NIGHT_SIGNAL.minExcessBpm,
+      // Each alarm night stands alone: an episode ends when the two-night rule stops holding (no hysteresis).
+      hysteresis: false,
       score: async (series) => scoreNightSignal(series),
     },
     scoreAll: async (subjects) => subjects.map(scoreNightSignal),

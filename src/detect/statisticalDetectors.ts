@@ -1,17 +1,25 @@
-import { DEFAULT_DETECTOR_OPTIONS, scoreSubject, type DetectorName } from './causalScorer';
+import { scoreSubject, type DetectorName } from './causalScorer';
 import type { Detector } from './detector';
 import { statisticalFindingSource } from './findings/findingSource';
+import { MODE_OPTIONS, optionsAt } from './operating/budgetScoring';
 
-/** A statistical detector of causalScorer.ts with its default options: pure, synchronous, nothing to close. */
+/**
+ * A statistical detector of causalScorer.ts: the mode's options, at the operating point's threshold when one is
+ * given. Pure and synchronous; nothing to close.
+ */
 function statisticalDetector(name: DetectorName, description: string): Detector {
   return {
     name,
     description,
-    open: async () => ({
-      source: statisticalFindingSource(name, DEFAULT_DETECTOR_OPTIONS),
-      scoreAll: async (subjects) => subjects.map((s) => scoreSubject(s, name, DEFAULT_DETECTOR_OPTIONS)),
-      close: async () => undefined,
-    }),
+    open: async ({ mode, threshold }) => {
+      const base = MODE_OPTIONS[mode ?? 'dense'];
+      const options = threshold === undefined ? base : optionsAt(name, base, threshold);
+      return {
+        source: statisticalFindingSource(name, options),
+        scoreAll: async (subjects) => subjects.map((s) => scoreSubject(s, name, options)),
+        close: async () => undefined,
+      };
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import { loadProtocolLibrary, type ProtocolLibrary } from './protocols/protocolLibrary';
+import { loadProtocolLibrary, type ProtocolLibrary } from '../protocols/protocolLibrary';
 import { ProtocolMatcher } from './match/protocolMatcher';
 import { defaultEmbeddingModelDir, loadDenseEncoder } from './retrieval/denseEncoder';
 

@@ -4,8 +4,9 @@ import type { Parameters, ParametersParameter, Resource } from '@medplum/fhirtyp
 import type { ProtocolMatcher } from '../evidence/match/protocolMatcher';
 import { LocalFhirClient } from '../fhir/localFhirClient';
 import { proposeCarePlan } from '../proposal/proposalWriter';
-import type { ProtocolLibrary } from '../evidence/protocols/protocolLibrary';
+import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import { applyReviewDecision } from '../review/reviewDecision';
+import { dispatchFindingReview } from '../review/findingReview';
 import { REVIEW_DECISIONS, type ReviewDecision } from '../review/reviewStateMachine';
 
 export interface EvidenceOperationDeps {
@@ -48,6 +49,12 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
             if (outcome.task) {
               parameter.push({ name: 'task', valueReference: { reference: outcome.task } });
             }
+            parameter.push({
+              name: 'startPhase',
+              valueString: outcome.startPhase ?? 'to be chosen by the clinician at approval',
+            });
+            parameter.push({ name: 'phaseReason', valueString: outcome.phaseReason });
+            parameter.push(...outcome.overdue.map((o) => ({ name: 'overdue', valueString: o })));
           }
           for (const m of outcome.match.matches) {
             parameter.push({
@@ -59,7 +66,14 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
               ],
             });
           }
-          parameter.push(...outcome.match.cautions.map((c) => ({ name: 'caution', valueString: c })));
+          const cautions = outcome.status === 'no-match' ? outcome.match.cautions : outcome.cautions;
+          parameter.push(...cautions.map((c) => ({ name: 'caution', valueString: c })));
+          parameter.push(
+            ...outcome.match.unmatchedConditions.map((u) => ({ name: 'noProtocol', valueString: u.statement }))
+          );
+          parameter.push(
+            ...outcome.careTeamTasks.map((t) => ({ name: 'careTeamTask', valueReference: { reference: t } }))
+          );
           if (outcome.match.noMatchReason) {
             parameter.push({ name: 'noMatchReason', valueString: outcome.match.noMatchReason });
           }
@@ -82,6 +96,17 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
       }
       try {
         const input = parametersOf(req);
+        // A finding's review Task (focus RiskAssessment) is confirmed or dismissed (src/review/findingReview.ts).
+        const finding = await dispatchFindingReview(
+          new LocalFhirClient(repo, r),
+          req.params.id,
+          input,
+          deps.now(),
+          deps.validate
+        );
+        if (finding) {
+          return [allOk, finding];
+        }
         const decision = input.find((p) => p.name === 'decision')?.valueCode;
         if (!decision || !(REVIEW_DECISIONS as readonly string[]).includes(decision)) {
           return [badRequest(`decision must be one of ${REVIEW_DECISIONS.join(', ')}`, 'Parameters.parameter')];
@@ -98,9 +123,11 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
               .filter((p) => p.name === 'removeActivity')
               .map((p) => p.valueInteger)
               .filter((v): v is number => v !== undefined),
+            phase: phaseParameter(input.find((p) => p.name === 'phase')),
           },
           deps.now(),
-          deps.validate
+          deps.validate,
+          deps.library
         );
         return [
           allOk,
@@ -110,6 +137,9 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
               { name: 'taskStatus', valueCode: result.taskStatus },
               { name: 'carePlanStatus', valueCode: result.carePlanStatus },
               ...result.requested.map((ref) => ({ name: 'requested', valueReference: { reference: ref } })),
+              ...result.goals.map((ref) => ({ name: 'goal', valueReference: { reference: ref } })),
+              ...(result.phase ? [{ name: 'phaseInForce', valueString: result.phase }] : []),
+              ...(result.provenance ? [{ name: 'provenance', valueReference: { reference: result.provenance } }] : []),
             ],
           } satisfies Parameters,
         ];
@@ -119,6 +149,14 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
     },
     'operation'
   );
+}
+
+/** `phase` as the clinician gives it: a phase number (valueInteger) or a phase id (valueString / valueCode). */
+function phaseParameter(p: ParametersParameter | undefined): string | undefined {
+  if (!p) {
+    return undefined;
+  }
+  return p.valueInteger !== undefined ? String(p.valueInteger) : (p.valueString ?? p.valueCode);
 }
 
 /** The request's Parameters; an empty body means no input parameters (R4 operations.html#request). */

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EvidenceOperationDeps } from '../../src/server/evidenceOperations';
+import type { SimulateOperationDeps } from '../../src/server/simulateOperation';
 import { startServer, type RunningServer } from '../../src/server/embeddedServer';
 import { embeddedOperations } from '../../src/server/operations/registry';
 import type { ServerLimits } from '../../src/server/serverLimits';
@@ -16,6 +17,7 @@ export interface EmbeddedTestServer extends RunningServer {
 export interface EmbeddedTestServerOptions {
   readonly limits?: Partial<ServerLimits>;
   readonly evidence?: EvidenceOperationDeps;
+  readonly simulate?: SimulateOperationDeps;
   readonly bulkExport?: boolean;
 }
 
@@ -49,6 +51,7 @@ export async function startEmbeddedTestServer(options: EmbeddedTestServerOptions
     operations: embeddedOperations({
       twinRefresh: { today: () => '2025-01-02' },
       ...(options.evidence ? { evidence: options.evidence } : {}),
+      ...(options.simulate ? { simulate: options.simulate } : {}),
     }),
     ...(options.bulkExport === false ? {} : { bulkExport: { dir: join(dataDir, 'bulk') } }),
     ...(options.limits ? { limits: options.limits } : {}),

@@ -8,7 +8,7 @@ import type { DetectorName, DetectorOptions } from '../causalScorer';
  * Version of the statistical detectors' code (src/detect/causalScorer.ts). Bump it when the scoring changes in a way
  * the options do not show: the Device identity (sha256 below) then changes, and findings name the new Device.
  */
-export const STATISTICAL_DETECTOR_VERSION = '1.0.0';
+export const STATISTICAL_DETECTOR_VERSION = '1.1.0';
 
 /** The exact configuration a statistical detector runs with: what its Device's sha256 is taken over. */
 export function detectorConfigurationJson(detector: DetectorName, options: DetectorOptions): string {

@@ -2,14 +2,14 @@ import type { Device } from '@medplum/fhirtypes';
 import { scoreSubject, type DayScore, type DetectorName, type DetectorOptions } from '../causalScorer';
 import type { SubjectSeries } from '../detectionInput';
 import { alarmThreshold, buildDetectorDevice } from './detectorDevice';
+import type { ScoreCalibration } from './findingLikelihood';
 
-/** The detectors whose findings can be written: the statistical ones and the learned LSTM autoencoder. */
 /** A detector name of the registry (src/detect/detectorRegistry.ts): in identifiers, notes and Task text. */
 export type FindingDetectorName = string;
 
 /**
  * Where a run's findings come from: the detector's name (in identifiers, notes and Task text), the model Device that
- * findings name as performer, the score at which it raises an alarm (for findingProbability.ts), and its causal
+ * findings name as performer, the score at which it raises an alarm (for findingLikelihood.ts), and its causal
  * day scores for one patient. findingsWriter.ts only needs this, so every detector shares one write path.
  */
 export interface FindingSource {
@@ -17,6 +17,10 @@ export interface FindingSource {
   /** The model Device (profile model-device), built before the run; written once by conditional update. */
   readonly device: Device;
   readonly alarmThreshold: number;
+  /** Episodes close by hysteresis (the person back near baseline), not merely below the threshold for a day. */
+  readonly hysteresis: boolean;
+  /** A calibration of the peak score on labelled data; absent: findings carry no probability (findingLikelihood.ts). */
+  readonly calibration?: ScoreCalibration;
   /** Day scores of one patient's series (scoreSubject's shape: one per day with data, ascending). */
   score(series: SubjectSeries): Promise<DayScore[]>;
 }
@@ -27,6 +31,7 @@ export function statisticalFindingSource(detector: DetectorName, options: Detect
     detector,
     device: buildDetectorDevice(detector, options),
     alarmThreshold: alarmThreshold(detector, options),
+    hysteresis: detector === 'ensemble',
     score: (series) => Promise.resolve(scoreSubject(series, detector, options)),
   };
 }

@@ -1,6 +1,6 @@
 import type { Observation } from '@medplum/fhirtypes';
-import type { MetricName } from '../../fhir/metricCatalogue';
-import { isoDay } from '../../calendar/calendarDay';
+import { isMetricName, type MetricName } from '../../fhir/metricCatalogue';
+import { isoDay, parseDay } from '../../calendar/calendarDay';
 import { dailySeries } from '../../twin/dailySeries';
 import { dedupeMeasurements, newerObservation } from '../../twin/measurementKey';
 import { METRIC_RULES } from '../../twin/metricRules';
@@ -10,9 +10,9 @@ import {
   subjectPatientId,
   type Measurement,
 } from '../../twin/normaliseObservation';
-import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
+import { TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import type { SubjectSeries } from '../detectionInput';
-import type { BasisIndex } from './findingResources';
+import type { BasisIndex, TwinOutputs } from './findingResources';
 
 /** A patient's daily series for the detectors, and which Observations gave each day's value of each metric. */
 export interface FindingsInput {
@@ -20,6 +20,10 @@ export interface FindingsInput {
   readonly basis: BasisIndex;
   /** Observations that gave no value (not a catalogue metric, not usable, retracted, other patient): a count only. */
   readonly unused: number;
+  /** The twin's own outputs on the server (daily states, baselines), for a finding's basis. */
+  readonly twin: TwinOutputs;
+  /** Sources (device, meta.source) of each day's values per metric, for device changes (episodeAttribution.ts). */
+  readonly sources: ReadonlyMap<number, ReadonlyMap<MetricName, readonly string[]>>;
 }
 
 /**
@@ -34,8 +38,13 @@ export function findingsInput(patientId: string, observations: readonly Observat
   const byIdentity = new Map<string, Observation[]>();
   const anonymous: Observation[] = [];
   let unused = 0;
+  const twin: { states: Map<number, string>; baselines: { metric: MetricName; id: string; asOf: number }[] } = {
+    states: new Map(),
+    baselines: [],
+  };
   for (const obs of observations) {
     if (obs.identifier?.some((i) => i.system === TWIN_RESOURCE_SYSTEM)) {
+      collectTwinOutput(obs, twin);
       unused++;
       continue;
     }
@@ -105,5 +114,48 @@ export function findingsInput(patientId: string, observations: readonly Observat
       ids.sort();
     }
   }
-  return { series: { subjectId: patientId, dayLabels, values }, basis, unused };
+  const sources = new Map<number, Map<MetricName, string[]>>();
+  for (const m of kept) {
+    let byMetric = sources.get(m.day);
+    if (!byMetric) {
+      byMetric = new Map();
+      sources.set(m.day, byMetric);
+    }
+    const list = byMetric.get(m.metric) ?? [];
+    if (!list.includes(m.source)) {
+      list.push(m.source);
+    }
+    byMetric.set(m.metric, list);
+  }
+  twin.baselines.sort((a, b) => a.asOf - b.asOf || (a.id < b.id ? -1 : 1));
+  return { series: { subjectId: patientId, dayLabels, values }, basis, unused, twin, sources };
+}
+
+/**
+ * A twin output read back: a daily recovery state (profile twin-recovery-state, or identifier `state/...`) by its
+ * day, or a baseline (profile twin-baseline, or identifier `baseline/{patient}/{metric}...`) by metric and as-of day
+ * (effectivePeriod.end, else effectiveDateTime).
+ */
+function collectTwinOutput(
+  obs: Observation,
+  twin: { states: Map<number, string>; baselines: { metric: MetricName; id: string; asOf: number }[] }
+): void {
+  if (!obs.id || obs.status === 'entered-in-error') {
+    return;
+  }
+  const key = obs.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value ?? '';
+  const profiles = obs.meta?.profile ?? [];
+  const dayText = (obs.effectivePeriod?.end ?? obs.effectiveDateTime ?? '').slice(0, 10);
+  const day = dayText ? parseDay(dayText) : undefined;
+  if (day === undefined) {
+    return;
+  }
+  if (profiles.includes(TWIN_PROFILE.recoveryState) || key.startsWith('state/')) {
+    twin.states.set(day, obs.id);
+  } else if (profiles.includes(TWIN_PROFILE.baseline) || key.startsWith('baseline/')) {
+    const metric = key.split('/')[2] ?? '';
+    if (isMetricName(metric)) {
+      twin.baselines.push({ metric, id: obs.id, asOf: day });
+    }
+  }
 }

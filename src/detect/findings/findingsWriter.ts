@@ -2,9 +2,11 @@ import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type {
   Bundle,
   BundleEntry,
+  Condition,
   Consent,
   Observation,
   Patient,
+  Procedure,
   Resource,
   RiskAssessment,
   Task,
@@ -17,9 +19,26 @@ import { consentAllowsProcessing } from '../../policy/consentPolicy';
 import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import { DEFAULT_DETECTOR_OPTIONS, type DetectorName, type DetectorOptions } from '../causalScorer';
 import { alarmEpisodes, DEFAULT_EPISODE_OPTIONS, type EpisodeOptions } from './alarmEpisodes';
-import { buildFinding, buildReviewTask, REVIEW_OWNER_PATTERN, type FindingContext } from './findingResources';
+import {
+  attributeEpisode,
+  dataGaps,
+  DEFAULT_ATTRIBUTION_OPTIONS,
+  deviceChanges,
+  recordedEvents,
+  type AttributionOptions,
+} from './episodeAttribution';
+import { episodeDeviations } from './episodeExplanation';
+import type { QualitativeRisk } from './findingLikelihood';
+import {
+  buildFinding,
+  buildReviewTask,
+  findingReviewIdentifierValue,
+  REVIEW_OWNER_PATTERN,
+  type FindingContext,
+} from './findingResources';
 import { statisticalFindingSource, type FindingSource } from './findingSource';
 import { findingsInput } from './findingsInput';
+import { isoDay, parseDay } from '../../calendar/calendarDay';
 
 export interface FindingsOptions {
   /** The statistical detector and its options: used when no `source` is given. */
@@ -31,8 +50,21 @@ export interface FindingsOptions {
    */
   readonly source?: FindingSource;
   readonly episodes: EpisodeOptions;
-  /** A review Task is created for a finding whose probability is at least this (0..1). */
+  /**
+   * A review Task is created for a finding whose calibrated probability is at least this (0..1); for a source
+   * without calibration (all today), `taskRisk` decides.
+   */
   readonly taskThreshold: number;
+  /** Without calibration: the lowest qualitative likelihood that gets a review Task. */
+  readonly taskRisk: QualitativeRisk;
+  /** When a deviation counts as starting at a recorded event (episodeAttribution.ts). */
+  readonly attribution: AttributionOptions;
+  /**
+   * A review Task nobody has picked up (still `requested`) is cancelled this many days after its episode closed, and
+   * none is created for an episode closed longer ago (a first run over years of history must not flood the worklist).
+   * The finding itself stays in the record. Undefined: never (the library default; `twin findings` uses 28).
+   */
+  readonly taskExpiryDays?: number;
   /** Reference of who reviews (Practitioner/..., PractitionerRole/..., Organization/..., CareTeam/...). */
   readonly taskOwner?: string;
   /** Activity-only episodes at least this many days long read as a recovery plateau. */
@@ -46,8 +78,10 @@ export const DEFAULT_FINDINGS_OPTIONS: Readonly<FindingsOptions> = Object.freeze
   detectorOptions: DEFAULT_DETECTOR_OPTIONS,
   episodes: DEFAULT_EPISODE_OPTIONS,
   taskThreshold: 0.5,
+  taskRisk: 'moderate',
+  attribution: DEFAULT_ATTRIBUTION_OPTIONS,
   plateauDays: 14,
-  maxBasis: 50,
+  maxBasis: 100,
 });
 
 export interface FindingsDeps {
@@ -73,7 +107,13 @@ export interface PatientFindingsSummary {
   readonly findingsWritten: number;
   readonly findingsUnchanged: number;
   readonly findingsWithdrawn: number;
+  /** Episodes attributed to a recorded condition, procedure or data gap (written, with that explanation). */
+  readonly findingsAttributed: number;
+  /** Episodes suppressed as starting at a device change (not written). */
+  readonly findingsSuppressed: number;
   readonly tasksCreated: number;
+  /** Open review Tasks cancelled: their finding was withdrawn, or nobody picked them up before they expired. */
+  readonly tasksCancelled: number;
 }
 
 /** The source a run uses: the one given, else the statistical detector of the options. */
@@ -122,14 +162,24 @@ export async function writePatientFindings(
       badRequest('Task owner must be a Practitioner, PractitionerRole, Organization or CareTeam reference', 'owner')
     );
   }
-  const [observations, existingFindings, existingTasks] = await Promise.all([
+  const [observations, existingFindings, existingTasks, conditions, procedures] = await Promise.all([
     client.searchAll<Observation>('Observation', { subject }),
     client.searchAll<RiskAssessment>('RiskAssessment', { subject, identifier: `${TWIN_RESOURCE_SYSTEM}|` }),
     client.searchAll<Task>('Task', { subject, identifier: `${TWIN_RESOURCE_SYSTEM}|` }),
+    client.searchAll<Condition>('Condition', { subject }),
+    client.searchAll<Procedure>('Procedure', { subject }),
   ]);
   const input = findingsInput(patientId, observations);
   const scores = await source.score(input.series);
   const episodes = alarmEpisodes(scores, options.episodes);
+  const knownEvents = [
+    ...recordedEvents(conditions, procedures),
+    ...dataGaps(
+      scores.map((s) => s.day),
+      options.attribution
+    ),
+    ...deviceChanges(input.sources),
+  ];
 
   const findingPrefix = `finding/${patientId}/${source.detector}/`;
   const onServer = new Map<string, RiskAssessment>();
@@ -139,7 +189,13 @@ export async function writePatientFindings(
       onServer.set(key, ra);
     }
   }
-  const tasksOnServer = new Set(existingTasks.map(twinKey).filter((k): k is string => k !== undefined));
+  const tasksOnServer = new Map<string, Task>();
+  for (const task of existingTasks) {
+    const key = twinKey(task);
+    if (key !== undefined) {
+      tasksOnServer.set(key, task);
+    }
+  }
 
   const context: FindingContext = {
     patientId,
@@ -147,16 +203,31 @@ export async function writePatientFindings(
     deviceReference: device.reference,
     deviceVersion: device.version,
     alarmThreshold: source.alarmThreshold,
+    hysteresis: source.hysteresis,
     plateauDays: options.plateauDays,
     maxBasis: options.maxBasis,
+    ...(source.calibration ? { calibration: source.calibration } : {}),
   };
   const entry: BundleEntry[] = [];
   const produced = new Set<string>();
   let unchanged = 0;
   let written = 0;
   let tasksCreated = 0;
+  let attributed = 0;
+  let suppressed = 0;
+  let tasksCancelled = 0;
+  const todayDay = parseDay(deps.today()) ?? Number.MAX_SAFE_INTEGER;
   for (const episode of episodes) {
-    const { riskAssessment, probability } = buildFinding(episode, input.basis, context);
+    const attribution = attributeEpisode(episode, episodeDeviations(episode), knownEvents, options.attribution);
+    if (attribution?.action === 'suppressed') {
+      // Not written (a finding written before for it is withdrawn below); counted in the run's summary.
+      suppressed++;
+      continue;
+    }
+    if (attribution) {
+      attributed++;
+    }
+    const { riskAssessment, outcome, likelihood } = buildFinding(episode, input, context, attribution);
     const key = twinKey(riskAssessment) ?? '';
     produced.add(key);
     const existing = onServer.get(key);
@@ -170,15 +241,40 @@ export async function writePatientFindings(
       entry.push({ fullUrl, resource: riskAssessment, request: conditional('PUT', 'RiskAssessment', key) });
       written++;
     }
-    if (probability >= options.taskThreshold) {
+    // A sustained change asks a clinician "new normal?" whatever its likelihood: it is never adopted silently.
+    const wantsTask =
+      outcome === 'sustained change (new normal?)' ||
+      (likelihood.probability !== undefined
+        ? likelihood.probability >= options.taskThreshold
+        : RISK_RANK[likelihood.qualitative] >= RISK_RANK[options.taskRisk]);
+    if (wantsTask) {
       const task = buildReviewTask(episode.onsetDay, {
         patientId,
         detector: source.detector,
         findingReference: findingReference ?? '',
         owner: options.taskOwner,
+        outcome,
+        likelihood,
+        authoredOn: deps.today(),
       });
       const taskKey = twinKey(task) ?? '';
-      if (!tasksOnServer.has(taskKey)) {
+      const existingTask = tasksOnServer.get(taskKey);
+      const closedDaysAgo = episode.open ? undefined : todayDay - episode.lastDay;
+      const expired =
+        options.taskExpiryDays !== undefined && closedDaysAgo !== undefined && closedDaysAgo > options.taskExpiryDays;
+      if (existingTask?.id && expired && existingTask.status === 'requested') {
+        entry.push(
+          cancelTask(
+            existingTask,
+            `Not picked up within ${options.taskExpiryDays} days after the episode ended (${isoDay(episode.lastDay)}); ` +
+              'the finding stays in the record',
+            'expired',
+            deps.validate
+          )
+        );
+        tasksCancelled++;
+      }
+      if (!existingTask && !expired) {
         // A new finding is referenced by its urn:uuid, which the server rewrites to RiskAssessment/{id} when it runs
         // the transaction (FHIR R4 http.html#trules); the profile's literal-reference rule is checked on that shape.
         deps.validate?.(
@@ -196,7 +292,19 @@ export async function writePatientFindings(
   }
   let withdrawn = 0;
   for (const [key, ra] of onServer) {
-    if (produced.has(key) || ra.status === 'entered-in-error') {
+    if (produced.has(key)) {
+      continue;
+    }
+    // The finding's open review Task is cancelled with it (also for a finding withdrawn by an earlier run).
+    const onset = key.slice(findingPrefix.length);
+    const task = tasksOnServer.get(findingReviewIdentifierValue(patientId, source.detector, parseDay(onset) ?? NaN));
+    if (task?.id && OPEN_TASK.has(task.status)) {
+      entry.push(
+        cancelTask(task, 'The finding was withdrawn: the data no longer produce it', 'withdrawn', deps.validate)
+      );
+      tasksCancelled++;
+    }
+    if (ra.status === 'entered-in-error') {
       continue;
     }
     const { id: _id, meta, ...rest } = ra;
@@ -221,7 +329,10 @@ export async function writePatientFindings(
     findingsWritten: written,
     findingsUnchanged: unchanged,
     findingsWithdrawn: withdrawn,
+    findingsAttributed: attributed,
+    findingsSuppressed: suppressed,
     tasksCreated,
+    tasksCancelled,
   };
 }
 
@@ -234,7 +345,10 @@ export interface FindingsRunSummary {
   readonly findingsWritten: number;
   readonly findingsUnchanged: number;
   readonly findingsWithdrawn: number;
+  readonly findingsAttributed: number;
+  readonly findingsSuppressed: number;
   readonly tasksCreated: number;
+  readonly tasksCancelled: number;
 }
 
 /**
@@ -261,7 +375,10 @@ export async function writeFindingsForPatients(
     findingsWritten: 0,
     findingsUnchanged: 0,
     findingsWithdrawn: 0,
+    findingsAttributed: 0,
+    findingsSuppressed: 0,
     tasksCreated: 0,
+    tasksCancelled: 0,
   };
   for (let i = 0; i < ids.length; i++) {
     try {
@@ -275,6 +392,9 @@ export async function writeFindingsForPatients(
         total.findingsUnchanged += s.findingsUnchanged;
         total.findingsWithdrawn += s.findingsWithdrawn;
         total.tasksCreated += s.tasksCreated;
+        total.findingsAttributed += s.findingsAttributed;
+        total.findingsSuppressed += s.findingsSuppressed;
+        total.tasksCancelled += s.tasksCancelled;
       }
     } catch (err) {
       total.failed++;
@@ -297,8 +417,48 @@ const EMPTY: PatientFindingsSummary = {
   findingsWritten: 0,
   findingsUnchanged: 0,
   findingsWithdrawn: 0,
+  findingsAttributed: 0,
+  findingsSuppressed: 0,
   tasksCreated: 0,
+  tasksCancelled: 0,
 };
+
+/** A review Task cancelled (R4 task.html#statemachine: "The task was not completed"), version-checked (If-Match). */
+function cancelTask(
+  task: Task,
+  reason: string,
+  business: string,
+  validate: ((resource: Resource) => void) | undefined
+): BundleEntry {
+  const cancelled: Task = {
+    ...task,
+    status: 'cancelled',
+    statusReason: { text: reason },
+    businessStatus: { text: business },
+  };
+  validate?.(cancelled);
+  return {
+    resource: cancelled,
+    request: {
+      method: 'PUT',
+      url: `Task/${task.id ?? ''}`,
+      ...(task.meta?.versionId ? { ifMatch: `W/"${task.meta.versionId}"` } : {}),
+    },
+  };
+}
+
+const RISK_RANK: Readonly<Record<QualitativeRisk, number>> = Object.freeze({ low: 0, moderate: 1 });
+
+/** Task statuses a withdrawn finding's review can still be cancelled from (R4 task.html#statemachine). */
+const OPEN_TASK: ReadonlySet<Task['status']> = new Set([
+  'draft',
+  'requested',
+  'received',
+  'accepted',
+  'ready',
+  'in-progress',
+  'on-hold',
+]);
 
 function twinKey(resource: RiskAssessment | Task): string | undefined {
   return resource.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value;

@@ -16,6 +16,7 @@ export function lstmFindingSource(detector: LstmDetector): FindingSource {
     detector: 'lstm',
     device: buildLstmModelDevice(detector.card),
     alarmThreshold: detector.scoring.onThreshold,
+    hysteresis: true,
     score: async (series) => {
       const [scores] = await detector.score([series]);
       return (scores ?? []).map((s) => (s.reason ? { ...s, reason: metricReason(s, series) } : s));

@@ -1,7 +1,13 @@
 import type { DayScore } from '../causalScorer';
 import type { SubjectSeries } from '../detectionInput';
 import { DEFAULT_LSTM_MODEL_DIR, loadVerifiedModel, type LstmModelCard } from './modelCard';
-import { DEFAULT_LSTM_SCORING_OPTIONS, scoreSubjectsLstm, type LstmScoringOptions } from './lstmScorer';
+import {
+  DEFAULT_LSTM_SCORING_OPTIONS,
+  dayErrorsOfSubjectsLstm,
+  scoreSubjectsLstm,
+  type DayError,
+  type LstmScoringOptions,
+} from './lstmScorer';
 import { OrtWorkerPool, type OrtWorkerPoolOptions } from './ortWorkerPool';
 
 /** The learned detector, ready to score: a verified model running in a worker pool. Close it when done. */
@@ -10,6 +16,8 @@ export interface LstmDetector {
   /** The scoring options it runs with (onThreshold is its alarm threshold). */
   readonly scoring: LstmScoringOptions;
   score(subjects: readonly SubjectSeries[]): Promise<DayScore[][]>;
+  /** Raw day errors before calibration (lstmScorer.calibrate turns them into scores at any threshold). */
+  errors(subjects: readonly SubjectSeries[]): Promise<DayError[][]>;
   close(): Promise<void>;
 }
 
@@ -31,6 +39,7 @@ export async function openLstmDetector(options: LstmDetectorOptions = {}): Promi
     card: model.card,
     scoring,
     score: (subjects) => scoreSubjectsLstm(subjects, pool, scoring),
+    errors: (subjects) => dayErrorsOfSubjectsLstm(subjects, pool, scoring),
     close: () => pool.close(),
   };
 }

@@ -66,7 +66,28 @@ export async function scoreSubjectsLstm(
   runner: SubjectErrorRunner,
   options: LstmScoringOptions = DEFAULT_LSTM_SCORING_OPTIONS
 ): Promise<DayScore[][]> {
-  const out = new Array<DayScore[]>(subjects.length);
+  return subjectsLstm(subjects, runner, options, (errors) => calibrate(errors, options));
+}
+
+/**
+ * The raw day errors of every subject (before calibration and hysteresis), in the order of `subjects`: an evaluation
+ * that sweeps the alarm threshold runs the model once and calibrates each threshold from these.
+ */
+export function dayErrorsOfSubjectsLstm(
+  subjects: readonly SubjectSeries[],
+  runner: SubjectErrorRunner,
+  options: LstmScoringOptions = DEFAULT_LSTM_SCORING_OPTIONS
+): Promise<DayError[][]> {
+  return subjectsLstm(subjects, runner, options, (errors) => errors);
+}
+
+async function subjectsLstm<T>(
+  subjects: readonly SubjectSeries[],
+  runner: SubjectErrorRunner,
+  options: LstmScoringOptions,
+  finish: (errors: DayError[]) => T
+): Promise<T[]> {
+  const out = new Array<T>(subjects.length);
   // Bounded in flight: two groups per worker keep every worker busy while this thread calibrates the last reply,
   // and bound the memory of replies waiting here.
   const maxInFlight = 2 * Math.max(1, runner.size);
@@ -78,7 +99,7 @@ export async function scoreSubjectsLstm(
     const days = group.days.slice();
     const job = runner.errors(group, options).then(async (result) => {
       for (let s = 0; from + s < to; s++) {
-        out[from + s] = calibrate(dayErrorsOf(days, dayStart, result, s), options);
+        out[from + s] = finish(dayErrorsOf(days, dayStart, result, s));
         await yieldToLoop();
       }
     });

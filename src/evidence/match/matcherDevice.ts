@@ -2,10 +2,13 @@ import type { Device } from '@medplum/fhirtypes';
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../fhir/canonicalJson';
 import { MODEL_SHA256_SYSTEM, TWIN_PROFILE, twinCoding } from '../../fhir/codes/twinCanonicals';
-import type { ProtocolLibrary } from '../protocols/protocolLibrary';
+import type { ProtocolLibrary } from '../../protocols/protocolLibrary';
 
 /** Version of the matcher's code (src/evidence/match/). Bump when ranking changes in a way the configuration hides. */
-export const EVIDENCE_MATCHER_VERSION = '1.0.0';
+export const EVIDENCE_MATCHER_VERSION = '1.1.0';
+
+/** Where the model card lives (HL7 AI Transparency on FHIR: a Device says what it is and links its model card). */
+export const MATCHER_MODEL_CARD = 'src/evidence/match/MODEL_CARD.md (recovery-twin repository)';
 
 /**
  * The evidence matcher as a model Device (profile model-device). It has no trained weights; its identity is the sha256
@@ -30,14 +33,21 @@ export function buildMatcherDevice(library: ProtocolLibrary, denseModel: string 
     identifier: [{ system: MODEL_SHA256_SYSTEM, value: sha256 }],
     deviceName: [{ name: 'recovery-twin evidence matcher', type: 'model-name' }],
     type: { coding: [twinCoding('twin-model')], text: 'Twin analytic model' },
+    status: 'active',
     version: [{ value: `${EVIDENCE_MATCHER_VERSION}+${sha256.slice(0, 12)}` }],
+    // The model card in Device.note, as in the AI Transparency on FHIR example "Device with Model-Card in
+    // Device.note.text": what it is, version, status, intended use, and where the full card is.
     note: [
       {
         text:
-          'Ranks the recovery protocol library against a patient: concepts of Conditions, Procedures and notes ' +
-          '(negated, uncertain and historical mentions excluded) matched to protocol indications, plus BM25F ranking ' +
-          `of the protocol texts${denseModel ? ` fused with sentence embeddings (${denseModel})` : ''}. Method: ` +
-          `src/evidence/match/ of recovery-twin; the sha256 identifier is over this configuration: ${json}`,
+          `Model card. What: recovery-twin evidence matcher ${EVIDENCE_MATCHER_VERSION}, a rule-and-ranking model ` +
+          '(no trained weights). Status: active; experimental as a clinical tool. Intended use: to draft recovery ' +
+          'care-plan proposals from current Conditions, Procedures and clinical notes, for a clinician to approve, ' +
+          'modify or reject; twin findings only raise the rank of a protocol the record supports. Not for diagnosis ' +
+          'or unreviewed treatment. Method: concepts of Conditions, Procedures and notes (negated, uncertain and ' +
+          'historical mentions excluded) matched to protocol indications, plus BM25F ranking of the protocol texts' +
+          `${denseModel ? ` fused with sentence embeddings (${denseModel})` : ''}. Full model card: ${MATCHER_MODEL_CARD}. ` +
+          `The sha256 identifier is over this configuration: ${json}`,
       },
     ],
   };

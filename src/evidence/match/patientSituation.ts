@@ -13,6 +13,7 @@ import type { FhirClient } from '../../fhir/fhirClient';
 import { getMetric } from '../../fhir/metricCatalogue';
 import { extractConcepts, type ExtractedConcept } from '../notes/conceptExtractor';
 import { noteText } from '../notes/noteText';
+import { verifiedDisplay } from './codedConditions';
 
 /** One input the matcher used, as a reference the proposal's supportingInfo and Provenance entities can name. */
 export interface SituationInput {
@@ -23,11 +24,17 @@ export interface SituationInput {
   readonly concepts: readonly ExtractedConcept[];
   /** When it happened (onset, performed, note date), ISO; feeds %daysSinceEvent of the protocol criteria. */
   readonly date?: string;
+  /** How a clinician names it: the code's text or first display, or the verified display of its code. */
+  readonly label?: string;
+  /** Findings: still open (RiskAssessment status preliminary). */
+  readonly open?: boolean;
 }
 
 /** What the matcher knows of a patient: the clinical picture the protocols are ranked against. */
 export interface PatientSituation {
   readonly patientId: string;
+  /** The instant the situation was read (ISO); what "current" and "recent" are measured from. */
+  readonly asOf?: string;
   readonly conditions: readonly SituationInput[];
   readonly procedures: readonly SituationInput[];
   readonly notes: readonly SituationInput[];
@@ -77,7 +84,10 @@ export async function readPatientSituation(
         })
       : Promise.resolve([]),
   ]);
-  return situationFromResources(patientId, { conditions, procedures, notes, findings, goals, pain: painObservations });
+  return {
+    ...situationFromResources(patientId, { conditions, procedures, notes, findings, goals, pain: painObservations }),
+    asOf: now,
+  };
 }
 
 /** The pure part: resources to situation. */
@@ -100,6 +110,7 @@ export function situationFromResources(patientId: string, r: SituationResources)
         reference: `DocumentReference/${d.id ?? ''}`,
         text: read.text,
         concepts: extractConcepts(read.text),
+        ...(d.date ? { date: d.date } : {}),
       });
     } catch (err) {
       // One unreadable note must not hide the others; the matcher reports it.
@@ -116,12 +127,14 @@ export function situationFromResources(patientId: string, r: SituationResources)
   const findings = r.findings
     .filter((f) => f.status !== 'entered-in-error' && f.status !== 'cancelled')
     .sort((a, b) => (b.occurrenceDateTime ?? '').localeCompare(a.occurrenceDateTime ?? ''))
-    .map((f) =>
-      coded(
+    .map((f) => ({
+      ...coded(
         `RiskAssessment/${f.id ?? ''}`,
-        f.prediction?.map((p) => p.outcome)
-      )
-    );
+        f.prediction?.map((p) => p.outcome),
+        f.occurrenceDateTime
+      ),
+      open: f.status === 'preliminary',
+    }));
   return {
     patientId,
     conditions: activeConditions.map((c) =>
@@ -153,15 +166,30 @@ function latestPainOf(observations: readonly Observation[]): Pick<PatientSituati
   return value >= 0 && value <= 10 ? { latestPain: { value, date: newest.effectiveDateTime ?? '' } } : {};
 }
 
-/** A coded resource's words: CodeableConcept.text and every coding's display (FHIR R4 datatypes.html#CodeableConcept). */
+/**
+ * A coded resource's words: CodeableConcept.text, every coding's display (FHIR R4 datatypes.html#CodeableConcept),
+ * and, for a coding that arrives without a display, the display of its code where the code is one the project has
+ * verified (codedConditions.ts): an EHR that sends only "S06.0" still says "Concussion".
+ */
 function coded(
   reference: string,
   concepts: readonly (CodeableConcept | undefined)[] | undefined,
   date?: string
 ): SituationInput {
   const words = (concepts ?? [])
-    .flatMap((c) => [c?.text, ...(c?.coding ?? []).map((k) => k.display)])
+    .flatMap((c) => [
+      c?.text,
+      ...(c?.coding ?? []).map((k) => k.display),
+      ...(c?.coding ?? []).map((k) => verifiedDisplay(k.system, k.code)),
+    ])
     .filter((w): w is string => typeof w === 'string' && w.trim() !== '');
-  const text = [...new Set(words)].join('. ');
-  return { reference, text, concepts: extractConcepts(text), ...(date ? { date } : {}) };
+  const unique = [...new Set(words)];
+  const text = unique.join('. ');
+  return {
+    reference,
+    text,
+    concepts: extractConcepts(text),
+    ...(date ? { date } : {}),
+    ...(unique[0] ? { label: unique[0] } : {}),
+  };
 }

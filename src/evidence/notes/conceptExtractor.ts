@@ -134,9 +134,12 @@ export function extractConcepts(text: string): ExtractedConcept[] {
       }
     }
     found.sort((a, b) => a.start - b.start);
+    // A trigger word inside a concept's own phrase is part of the concept, not a cue: "walking without crutches" is
+    // walking unaided, and must not negate what follows it ("..., normal gait").
+    const cues = triggers.filter((t) => !found.some((f) => t.start < f.end && f.start < t.end));
     const seen = new Set<string>();
     for (const f of found) {
-      const context = contextOf(f.start, f.end, triggers, words);
+      const context = contextOf(f.start, f.end, cues, words);
       const id = `${f.entry.key}|${context.negated}|${context.uncertain}|${context.historical}`;
       if (seen.has(id)) {
         continue;

@@ -161,7 +161,12 @@ export const CONCEPT_LEXICON: readonly ConceptEntry[] = Object.freeze([
     ],
     indications: ['overreaching-under-recovery'],
   },
-  { key: 'fracture', kind: 'injury', display: 'Fracture', phrases: ['fracture', 'broken bone'] },
+  {
+    key: 'fracture',
+    kind: 'injury',
+    display: 'Fracture',
+    phrases: ['fracture', 'fractured', 'broken bone', 'broken collarbone'],
+  },
   // Procedures
   {
     key: 'acl-reconstruction',
@@ -217,6 +222,22 @@ export const CONCEPT_LEXICON: readonly ConceptEntry[] = Object.freeze([
     phrases: ['fatigue', 'tired', 'tiredness', 'exhausted', 'lethargy'],
   },
   { key: 'fever', kind: 'symptom', display: 'Fever', phrases: ['fever', 'febrile', 'pyrexia', 'temperature'] },
+  {
+    key: 'systemic-symptoms',
+    kind: 'symptom',
+    display: 'Systemic symptoms of infection',
+    phrases: [
+      'systemic symptoms',
+      'infection',
+      'muscle aches',
+      'body aches',
+      'myalgia',
+      'chills',
+      'vomiting',
+      'diarrhoea',
+      'diarrhea',
+    ],
+  },
   { key: 'chest-pain', kind: 'symptom', display: 'Chest pain', phrases: ['chest pain', 'chest tightness'] },
   {
     key: 'breathlessness',
@@ -249,6 +270,32 @@ export const CONCEPT_LEXICON: readonly ConceptEntry[] = Object.freeze([
     kind: 'functional-limit',
     display: 'Limited weight bearing',
     phrases: ['unable to weight bear', 'non weight bearing', 'partial weight bearing', 'crutches', 'limp', 'limping'],
+  },
+  {
+    // "reduced limp" reports progress, not a limit: read as its own concept so it does not count as limping.
+    key: 'gait-improving',
+    kind: 'functional-limit',
+    display: 'Walking improving',
+    phrases: ['reduced limp', 'slight limp', 'less limp', 'limp improving', 'improving gait'],
+  },
+  {
+    key: 'full-weight-bearing',
+    kind: 'functional-limit',
+    display: 'Full weight bearing',
+    phrases: ['full weight bearing', 'fully weight bearing', 'weight bearing fully', 'bearing full weight'],
+  },
+  {
+    key: 'walking-unaided',
+    kind: 'functional-limit',
+    display: 'Walking without aids',
+    phrases: [
+      'walking without aid',
+      'walking without crutches',
+      'walks without crutches',
+      'off crutches',
+      'walking normally',
+      'normal gait',
+    ],
   },
   {
     key: 'cannot-run',
@@ -299,8 +346,30 @@ export const CONCEPT_LEXICON: readonly ConceptEntry[] = Object.freeze([
     key: 'infection-wound',
     kind: 'contraindication',
     display: 'Wound infection',
-    phrases: ['wound infection', 'infected wound', 'cellulitis'],
+    phrases: ['wound infection', 'infected wound', 'cellulitis', 'wound discharge', 'discharging wound'],
   },
+  {
+    key: 'calf-pain',
+    kind: 'contraindication',
+    display: 'Calf pain or swelling',
+    phrases: ['calf pain', 'calf swelling'],
+  },
+  // Concussion red flags (the concussion protocol's phase 1 stop rule lists them).
+  {
+    key: 'neck-pain',
+    kind: 'contraindication',
+    display: 'Neck pain or tenderness',
+    phrases: ['neck pain', 'neck tenderness'],
+  },
+  { key: 'double-vision', kind: 'contraindication', display: 'Double vision', phrases: ['double vision', 'diplopia'] },
+  { key: 'seizure', kind: 'contraindication', display: 'Seizure', phrases: ['seizure', 'seizures', 'convulsion'] },
+  {
+    key: 'deteriorating-consciousness',
+    kind: 'contraindication',
+    display: 'Deteriorating consciousness',
+    phrases: ['deteriorating consciousness', 'increasingly drowsy', 'loss of consciousness'],
+  },
+  { key: 'repeated-vomiting', kind: 'contraindication', display: 'Repeated vomiting', phrases: ['repeated vomiting'] },
   { key: 'myocarditis', kind: 'contraindication', display: 'Myocarditis', phrases: ['myocarditis', 'pericarditis'] },
   {
     key: 'cauda-equina',

@@ -19,7 +19,11 @@ export const TWIN_PROFILE = Object.freeze({
   carePlanProposal: `${TWIN_CANONICAL_BASE}/StructureDefinition/care-plan-proposal`,
   reviewTask: `${TWIN_CANONICAL_BASE}/StructureDefinition/review-task`,
   modelDevice: `${TWIN_CANONICAL_BASE}/StructureDefinition/model-device`,
+  simulatedRecovery: `${TWIN_CANONICAL_BASE}/StructureDefinition/simulated-recovery-risk-assessment`,
 } as const);
+
+/** OperationDefinition of `Patient/{id}/$simulate`. */
+export const SIMULATE_OPERATION = `${TWIN_CANONICAL_BASE}/OperationDefinition/Patient-simulate`;
 
 /** OperationDefinition of `Patient/{id}/$match-evidence`. */
 export const MATCH_EVIDENCE_OPERATION = `${TWIN_CANONICAL_BASE}/OperationDefinition/Patient-match-evidence`;

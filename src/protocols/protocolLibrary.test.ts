@@ -3,8 +3,8 @@ import type { OperationOutcomeIssue, PlanDefinition, PlanDefinitionAction, Resou
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBaseDefinitions } from '../../fhir/definitions';
-import { createValidator } from '../../fhir/validation';
+import { loadBaseDefinitions } from '../fhir/definitions';
+import { createValidator } from '../fhir/validation';
 import { defaultProtocolDir, loadProtocolLibrary } from './protocolLibrary';
 
 const DIR = defaultProtocolDir();

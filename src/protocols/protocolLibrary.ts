@@ -2,7 +2,7 @@ import { OperationOutcomeError } from '@medplum/core';
 import type { ActivityDefinition, CodeSystem, OperationOutcomeIssue, PlanDefinition } from '@medplum/fhirtypes';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { packageRoot } from '../../fhir/packageRoot';
+import { packageRoot } from '../fhir/packageRoot';
 
 /** A definitional resource the library holds. */
 export type ProtocolLibraryResource = PlanDefinition | ActivityDefinition | CodeSystem;
