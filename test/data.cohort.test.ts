@@ -301,9 +301,11 @@ describe('writing the cohort', () => {
     const obs = (p.bundle.entry ?? [])
       .map((e) => e.resource)
       .filter((r): r is Observation => r?.resourceType === 'Observation');
+    // Issue 11: the LOINC coding (40443-4) comes first; the project code is still there beside it.
     const rhr = obs.find(
-      (o) => o.code.coding?.[0]?.code === 'resting-heart-rate' && o.effectiveDateTime === '2024-01-01'
+      (o) => o.code.coding?.some((c) => c.code === 'resting-heart-rate') && o.effectiveDateTime === '2024-01-01'
     );
+    expect(rhr?.code.coding?.[0]?.code).toBe('40443-4');
     if (rhr) {
       expect(rhr.identifier?.[0]?.value).toBe('synthetic/syn-4-0001/resting-heart-rate/2024-01-01');
       expect(rhr.device?.display).toMatch(/wearable/);

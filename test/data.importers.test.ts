@@ -61,11 +61,15 @@ describe('fitbit importer (PMData excerpt)', () => {
     const built = buildImportBundles(parsed);
     const obs = observations(built.bundles);
     const rhr = byKey(obs, 'pmdata-fitbit/p01/resting-heart-rate/2019-11-01');
-    expect(rhr?.code.coding?.[0]).toEqual({
-      system: 'https://recovery-twin.dev/fhir/CodeSystem/recovery-metric',
-      code: 'resting-heart-rate',
-      display: 'Resting heart rate',
-    });
+    // Issue 11: the verified LOINC code first, the project code kept beside it for data already written.
+    expect(rhr?.code.coding).toEqual([
+      { system: 'http://loinc.org', code: '40443-4', display: 'Heart rate --resting' },
+      {
+        system: 'https://recovery-twin.dev/fhir/CodeSystem/recovery-metric',
+        code: 'resting-heart-rate',
+        display: 'Resting heart rate',
+      },
+    ]);
     expect(rhr?.valueQuantity).toEqual({
       value: 53.7,
       unit: '/min',
@@ -166,8 +170,9 @@ describe('welltory importer (excerpt)', () => {
       code: '%',
     });
     expect(byKey(obs, 'welltory/5d200bd1c6/oxygen-saturation/2020-04-09')?.code.coding?.map((c) => c.code)).toEqual([
-      '2708-6',
+      // Issue 11: pulse oximetry stays 59408-5 (first); 2708-6 beside it is what the R4 oxygensat profile requires.
       '59408-5',
+      '2708-6',
     ]);
     expect(byKey(obs, 'welltory/5d200bd1c6/resting-heart-rate/2020-04-09')?.valueQuantity?.value).toBe(57);
     // 6be5033971 2020-01-25 body_temperature_avg 36.800 Cel

@@ -207,7 +207,7 @@ describe('finding resources validate against the project profiles', () => {
     expect(riskAssessment.identifier?.[0]?.value).toBe('finding/p1/ensemble/2026-02-10');
     expect(riskAssessment.occurrenceDateTime).toBe('2026-02-10');
     expect(riskAssessment.basis).toEqual([{ reference: 'Observation/obs-1' }]);
-    // Heart rate up alone is not infection evidence (issue 11): it also rises with pain, poor sleep, strain.
+    // Heart rate up alone is not infection evidence: it also rises with pain, poor sleep, strain.
     expect(outcome).toBe('insufficient recovery');
     // Not calibrated: no probabilityDecimal, a qualitative likelihood (HL7 risk-probability) and the score's meaning.
     expect(riskAssessment.prediction?.[0]?.probabilityDecimal).toBeUndefined();

@@ -22,6 +22,7 @@ import {
   TWIN_PROFILE,
   TWIN_REFRESH_OPERATION,
   TWIN_RESOURCE_SYSTEM,
+  METRIC_DEVIATION_SYSTEM,
   twinCoding,
   UCUM_SYSTEM,
 } from '../src/fhir/codes/twinCanonicals';
@@ -58,7 +59,7 @@ function errorPaths(issues: OperationOutcomeIssue[]): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Samples, built exactly as notes/twin-model.md shows
+// Samples, built exactly as docs/twin-data-contract.md shows
 
 const PID = 'p-001';
 const DAY = '2026-01-03';
@@ -77,9 +78,9 @@ function baseline(): Observation {
     identifier: [{ system: TWIN_RESOURCE_SYSTEM, value: `baseline/${PID}/${metric.name}` }],
     status: 'final',
     category: [{ coding: [{ system: TWIN_CONCEPT_SYSTEM, code: 'twin-baseline', display: 'Twin personal baseline' }] }],
-    code: { coding: metric.codings.map((c) => ({ ...c })), text: metric.display },
+    code: { coding: [twinCoding('personal-baseline')], text: `Personal baseline: ${metric.display}` },
     subject: { reference: `Patient/${PID}` },
-    effectivePeriod: { start: '2025-12-05', end: DAY },
+    effectivePeriod: { start: '2025-12-06', end: '2026-01-02' },
     valueQuantity: { value: centre, unit: 'beats/minute', system: UCUM_SYSTEM, code: metric.unit },
     method: { coding: [{ system: TWIN_CONCEPT_SYSTEM, code: 'robust-median-mad' }] },
     referenceRange: [
@@ -91,6 +92,10 @@ function baseline(): Observation {
     ],
     component: [
       {
+        code: { coding: [twinCoding('baseline-metric')] },
+        valueCodeableConcept: { coding: metric.codings.map((c) => ({ ...c })), text: metric.display },
+      },
+      {
         code: { coding: [twinCoding('baseline-spread')] },
         valueQuantity: { value: spread, unit: 'beats/minute', system: UCUM_SYSTEM, code: metric.unit },
       },
@@ -98,12 +103,33 @@ function baseline(): Observation {
       { code: { coding: [twinCoding('baseline-window-days')] }, valueInteger: 28 },
       { code: { coding: [twinCoding('baseline-prior-weight')] }, valueQuantity: quantity(0.1, '1') },
     ],
+    derivedFrom: [{ reference: 'Observation/rhr-1' }, { reference: 'Observation/rhr-2' }],
   };
+}
+
+/** Issue 11: too few personal values -> no centre, no band, and "not enough data" said in dataAbsentReason. */
+function notEnoughData(): Observation {
+  const o = baseline();
+  delete o.valueQuantity;
+  delete o.referenceRange;
+  o.identifier = [{ system: TWIN_RESOURCE_SYSTEM, value: `baseline/${PID}/resting-heart-rate/${DAY}` }];
+  o.dataAbsentReason = {
+    coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'temp-unknown' }],
+    text: 'not enough data: 3 personal day(s) in the window, at least 7 needed',
+  };
+  o.component = o.component
+    ?.filter((c) =>
+      c.code.coding?.some(
+        (k) => k.code === 'baseline-metric' || k.code?.startsWith('baseline-s') || k.code === 'baseline-window-days'
+      )
+    )
+    .filter((c) => !c.code.coding?.some((k) => k.code === 'baseline-spread'));
+  return o;
 }
 
 function recoveryState(): Observation {
   const deviation = (name: 'resting-heart-rate' | 'hrv-rmssd' | 'heart-rate', z: number): ObservationComponent => ({
-    code: { coding: METRICS[name].codings.map((c) => ({ ...c })) },
+    code: { coding: [{ system: METRIC_DEVIATION_SYSTEM, code: name }] },
     valueQuantity: quantity(z, '1'),
   });
   return {
@@ -176,6 +202,7 @@ function device(): Device {
 
 const validSamples: [string, () => Resource][] = [
   ['twin-baseline', baseline],
+  ['twin-baseline (not enough data)', notEnoughData],
   ['twin-recovery-state', recoveryState],
   ['anomaly-risk-assessment', riskAssessment],
   ['care-plan-proposal', carePlan],
@@ -240,6 +267,8 @@ describe('fhir-profiles/: generated, committed, valid FHIR R4', () => {
         'twin-baseline',
         'twin-recovery-state',
         'recovery-index',
+        'personal-baseline',
+        'baseline-metric',
         'robust-median-mad',
         'baseline-spread',
         'baseline-sample-count',
@@ -287,10 +316,21 @@ describe('profiles constrain what they claim (project validator)', () => {
 
   /** [case, broken resource, the path an error must name] */
   const brokenSamples: [string, () => Resource, string][] = [
+    ['baseline without referenceRange', () => ({ ...baseline(), referenceRange: undefined }), 'Observation'],
     [
-      'baseline without referenceRange',
-      () => ({ ...baseline(), referenceRange: undefined }),
-      'Observation.referenceRange',
+      'baseline coded with the measurement code (it would answer a search for the measurement)',
+      () => ({ ...baseline(), code: { coding: METRICS['resting-heart-rate'].codings.map((c) => ({ ...c })) } }),
+      'Observation.code',
+    ],
+    [
+      'baseline without the metric it describes',
+      () => ({ ...baseline(), component: baseline().component?.slice(1) }),
+      'Observation.component',
+    ],
+    [
+      '"not enough data" baseline that still shows a band',
+      () => ({ ...notEnoughData(), referenceRange: baseline().referenceRange }),
+      'Observation',
     ],
     ['baseline without method', () => ({ ...baseline(), method: undefined }), 'Observation.method'],
     [
@@ -304,30 +344,30 @@ describe('profiles constrain what they claim (project validator)', () => {
       'Observation.effectiveDateTime',
     ],
     [
-      'baseline without the prior-weight component',
-      () => ({ ...baseline(), component: baseline().component?.slice(0, 3) }),
-      'Observation.component',
+      'baseline with a centre but without the prior-weight component',
+      () => ({ ...baseline(), component: baseline().component?.slice(0, 4) }),
+      'Observation',
     ],
     [
       'baseline with a sample count that is not an integer',
       () => {
         const o = baseline();
-        o.component = o.component?.map((c, i) => (i === 1 ? { code: c.code, valueQuantity: quantity(28, '1') } : c));
+        o.component = o.component?.map((c, i) => (i === 2 ? { code: c.code, valueQuantity: quantity(28, '1') } : c));
         return o;
       },
-      'Observation.component[1]',
+      'Observation.component[2]',
     ],
     [
       'baseline with a prior weight above 1',
       () => {
         const o = baseline();
-        o.component = o.component?.map((c, i) => (i === 3 ? { ...c, valueQuantity: quantity(1.5, '1') } : c));
+        o.component = o.component?.map((c, i) => (i === 4 ? { ...c, valueQuantity: quantity(1.5, '1') } : c));
         return o;
       },
-      'Observation.component[3]',
+      'Observation.component[4]',
     ],
     [
-      'baseline with a fifth component',
+      'baseline with a sixth component',
       () => ({
         ...baseline(),
         component: [
@@ -335,7 +375,7 @@ describe('profiles constrain what they claim (project validator)', () => {
           { code: { coding: [twinCoding('data-completeness')] }, valueInteger: 1 },
         ],
       }),
-      'Observation.component[4]',
+      'Observation.component[5]',
     ],
     [
       'baseline whose normal band is in another unit',
@@ -347,9 +387,15 @@ describe('profiles constrain what they claim (project validator)', () => {
       'Observation',
     ],
     [
-      'baseline whose code is not a catalogue metric',
-      () => ({ ...baseline(), code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] } }),
-      'Observation.code',
+      'baseline whose metric is not a catalogue metric',
+      () => {
+        const o = baseline();
+        o.component = o.component?.map((c, i) =>
+          i === 0 ? { ...c, valueCodeableConcept: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] } } : c
+        );
+        return o;
+      },
+      'Observation.component[0]',
     ],
     [
       'baseline in a unit other than the metric unit',
@@ -390,6 +436,17 @@ describe('profiles constrain what they claim (project validator)', () => {
       () => {
         const o = recoveryState();
         o.component = o.component?.map((c, i) => (i === 0 ? { ...c, valueQuantity: quantity(1.6, '/min') } : c));
+        return o;
+      },
+      'Observation.component[0]',
+    ],
+    [
+      'state with a deviation coded with the measurement code (it would answer a component-code search)',
+      () => {
+        const o = recoveryState();
+        o.component = o.component?.map((c, i) =>
+          i === 0 ? { ...c, code: { coding: METRICS['resting-heart-rate'].codings.map((k) => ({ ...k })) } } : c
+        );
         return o;
       },
       'Observation.component[0]',

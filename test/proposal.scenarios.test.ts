@@ -1,5 +1,5 @@
 /**
- * Clinical scenarios (issue 12): patients written as FHIR records — coded and free-text Conditions, Procedures, notes
+ * Clinical scenarios: patients written as FHIR records — coded and free-text Conditions, Procedures, notes
  * with negation and history, wearable and patient-reported data, twin findings — each with the protocol it must get
  * (or an explicit "none"), the phase it starts at, the cautions a clinician must see, and the requests approval
  * creates. Every scenario runs the real path: proposeCarePlan on the embedded store, then the review state machine.

@@ -278,7 +278,10 @@ describe('$twin-refresh operation', () => {
         body.parameter.find((p) => p.name === name)?.valueInteger ??
         body.parameter.find((p) => p.name === name)?.valueCode;
       expect(value('status')).toBe('refreshed');
-      expect(value('statesWritten')).toBeGreaterThan(40);
+      // Issue 11: cohort[0] is injured on its first day, so it has no pre-injury data and no personal baseline (hence
+      // no daily state) until a week of data after the excluded 28 days; never a population prior in its place.
+      expect(value('statesWritten')).toBeGreaterThan(5);
+      expect(value('baselinesWritten')).toBeGreaterThan(5);
       // Second call: nothing left to write.
       const again = (await (await post(patient.id as string)).json()) as typeof body;
       expect(again.parameter.find((p) => p.name === 'statesWritten')?.valueInteger).toBe(0);

@@ -2,6 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { matchEvidenceOperation, reviewOperation, simulateOperation, twinRefreshOperation } from './twinOperations';
 import { twinProfiles } from './twinProfiles';
 import {
+  metricDeviationCodeSystem,
   recoveryMetricCodeSystem,
   twinBaselineComponentValueSet,
   twinCategoryValueSet,
@@ -29,6 +30,7 @@ export function conformanceFiles(): ConformanceFile[] {
     ...twinProfiles(),
     twinConceptCodeSystem(),
     recoveryMetricCodeSystem(),
+    metricDeviationCodeSystem(),
     twinCategoryValueSet(),
     twinBaselineComponentValueSet(),
     twinMetricValueSet(),

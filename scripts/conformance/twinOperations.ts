@@ -1,15 +1,22 @@
-import type { OperationDefinition } from '@medplum/fhirtypes';
+import type { OperationDefinition, OperationDefinitionParameter } from '@medplum/fhirtypes';
 import { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } from '../../src/fhir/codes/twinCodes';
 import { simulateOperationDefinition } from '../../src/server/simulateOperation';
 import { CONFORMANCE_VERSION, PUBLISHER } from './twinTerminology';
 
 /**
  * `POST [base]/Patient/{id}/$twin-refresh` (FHIR R4 operationdefinition.html): recomputes one patient's twin
- * (baselines and daily recovery states) from the Observations on the server and writes it back. No input parameter
- * (a body, when sent, must be an empty Parameters); the output is a Parameters resource of counts, never values, which
- * is what the server answers (R4 operations.html#response: several out parameters make a Parameters body).
+ * (baselines and daily recovery states) from the Observations on the server and writes it back. No input parameter;
+ * the output is a Parameters resource of counts and of the inputs it had to ignore (src/server/twinRefreshOperation.ts).
  */
 export function twinRefreshOperation(): OperationDefinition {
+  const count = (name: string, documentation: string): OperationDefinitionParameter => ({
+    name,
+    use: 'out',
+    min: 1,
+    max: '1',
+    type: 'integer',
+    documentation,
+  });
   return {
     resourceType: 'OperationDefinition',
     id: 'Patient-twin-refresh',
@@ -25,7 +32,8 @@ export function twinRefreshOperation(): OperationDefinition {
       "Recomputes the patient's personal baselines and daily recovery states from the Observations on this server " +
       'and writes them as profiled Observations (twin-baseline, twin-recovery-state) by conditional update in one ' +
       'transaction. Idempotent: the same Observations give the same twin, however often it runs. A patient whose ' +
-      'active Consent denies this processing is skipped.',
+      'active Consent denies this processing is skipped. The response says what was read, used and written, and ' +
+      'which inputs were ignored, per code, reason and unit (no values).',
     affectsState: true,
     code: 'twin-refresh',
     resource: ['Patient'],
@@ -33,77 +41,28 @@ export function twinRefreshOperation(): OperationDefinition {
     type: false,
     instance: true,
     parameter: [
+      { name: 'status', use: 'out', min: 1, max: '1', type: 'code', documentation: 'refreshed | skipped-consent' },
+      count('observationsRead', "Observations read (the twin's own excluded)."),
+      count('accepted', 'Measurements used after de-duplication.'),
+      count('duplicates', 'Copies of a measurement already counted.'),
+      count('retracted', 'Observations withdrawn (entered-in-error).'),
+      count('rejected', 'Observations ignored; the ignored parameters say which and why.'),
+      count('baselinesWritten', 'Current baselines written or changed.'),
+      count('baselinesInForceWritten', 'Baselines in force on a past day written or changed.'),
+      count('statesWritten', 'Daily recovery states written or changed.'),
+      count('removed', 'Twin resources removed because their data were withdrawn.'),
       {
-        name: 'status',
+        name: 'ignored',
         use: 'out',
-        min: 1,
-        max: '1',
-        type: 'code',
-        documentation: 'refreshed | skipped-consent (an active Consent denies this processing; nothing was read).',
-      },
-      {
-        name: 'observationsRead',
-        use: 'out',
-        min: 1,
-        max: '1',
-        type: 'integer',
-        documentation: 'Observations of the patient read from the server.',
-      },
-      {
-        name: 'accepted',
-        use: 'out',
-        min: 1,
-        max: '1',
-        type: 'integer',
-        documentation: 'Observations that entered the twin (known metric, valid unit and value).',
-      },
-      {
-        name: 'duplicates',
-        use: 'out',
-        min: 1,
-        max: '1',
-        type: 'integer',
-        documentation: 'Observations left out as duplicates of one already counted.',
-      },
-      {
-        name: 'retracted',
-        use: 'out',
-        min: 1,
-        max: '1',
-        type: 'integer',
-        documentation: 'Observations left out because their measurement was marked entered-in-error.',
-      },
-      {
-        name: 'rejected',
-        use: 'out',
-        min: 1,
-        max: '1',
-        type: 'integer',
-        documentation: 'Observations left out as unusable (unknown metric, unit or value).',
-      },
-      {
-        name: 'baselinesWritten',
-        use: 'out',
-        min: 1,
-        max: '1',
-        type: 'integer',
-        documentation: 'Baseline Observations created or changed.',
-      },
-      {
-        name: 'statesWritten',
-        use: 'out',
-        min: 1,
-        max: '1',
-        type: 'integer',
-        documentation: 'Daily recovery-state Observations created or changed.',
-      },
-      {
-        name: 'removed',
-        use: 'out',
-        min: 1,
-        max: '1',
-        type: 'integer',
-        documentation: 'Twin Observations deleted because their inputs are gone.',
+        min: 0,
+        max: '*',
+        documentation: 'One per kind of ignored input, most frequent first.',
+        part: [
+          { name: 'code', use: 'out', min: 1, max: '1', type: 'string', documentation: 'system|code of the input.' },
+          { name: 'reason', use: 'out', min: 1, max: '1', type: 'string', documentation: 'Why it was ignored.' },
+          { name: 'unit', use: 'out', min: 0, max: '1', type: 'string', documentation: 'The unit it carried.' },
+          { name: 'count', use: 'out', min: 1, max: '1', type: 'integer', documentation: 'How many.' },
+        ],
       },
     ],
   };

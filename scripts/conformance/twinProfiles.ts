@@ -4,6 +4,7 @@ import type { DifferentialElement } from './snapshotGenerator';
 import { baseResourceDefinition, generateSnapshot } from './snapshotGenerator';
 import type { TwinConceptCode } from '../../src/fhir/codes/twinCanonicals';
 import {
+  METRIC_DEVIATION_SYSTEM,
   MODEL_SHA256_SYSTEM,
   TWIN_CONCEPT_SYSTEM,
   TWIN_PROFILE,
@@ -212,27 +213,36 @@ function patientSubject(path: string, key: string): DifferentialElement {
 
 function baselineProfile(): ProfileSource {
   const metricNames = METRIC_NAMES.join('|');
+  const metricComponent = `component.where(${hasTwinCode('baseline-metric')})`;
   const units = catalogueMetrics().map((m) => {
     const primary = m.codings[0];
-    return `(code.coding.where(system = ${str(primary.system ?? '')} and code = ${str(primary.code ?? '')}).exists() implies value.code = ${str(m.unit)})`;
+    return (
+      `(${metricComponent}.value.coding.where(system = ${str(primary.system ?? '')} and code = ${str(primary.code ?? '')}).exists() ` +
+      `implies (value.empty() or value.code = ${str(m.unit)}))`
+    );
   });
   const spread = `component.where(${hasTwinCode('baseline-spread')})`;
+  const priorWeight = `component.where(${hasTwinCode('baseline-prior-weight')})`;
   return {
     url: TWIN_PROFILE.baseline,
     id: 'twin-baseline',
     name: 'TwinBaseline',
     title: 'Twin personal baseline Observation',
     description:
-      "A patient's personal baseline for one metric: robust centre (value), personal normal band (referenceRange), " +
-      'spread, sample count, window and population-prior weight (components), estimated by robust median/MAD over a ' +
-      'trailing window (method). One per patient and metric, updated as data arrives.',
+      "A patient's personal baseline for one metric, computed from the patient's own values: robust centre (value), " +
+      'personal normal band within the plausible range (referenceRange), the metric described, spread, sample count, ' +
+      'window and population-prior weight (components), the input Observations (derivedFrom). Its code is ' +
+      "twin-concept#personal-baseline, never the metric's own code, so a search for a measurement never returns it. " +
+      'With too few personal values there is no value and no band, and dataAbsentReason says "not enough data". ' +
+      'Identifier baseline/{patient}/{metric} is the current baseline; baseline/{patient}/{metric}/{Monday} the one ' +
+      'in force during the week starting that Monday (docs/twin-data-contract.md).',
     type: 'Observation',
     differential: [
       el('Observation', {
         constraint: [
           invariant(
             'twin-bl-1',
-            'The centre is in the UCUM unit of the metric the code names (metric catalogue)',
+            'The centre is in the UCUM unit of the metric the baseline-metric component names (metric catalogue)',
             units.join(' and ')
           ),
           invariant(
@@ -241,30 +251,38 @@ function baselineProfile(): ProfileSource {
             'referenceRange.all(low.code = %resource.value.code and high.code = %resource.value.code) and ' +
               `${spread}.all(value.code = %resource.value.code)`
           ),
+          invariant(
+            'twin-bl-11',
+            'Either a centre with its band, spread and prior weight, or no centre and a dataAbsentReason ' +
+              '("not enough data") with no band',
+            `(value.exists() and dataAbsentReason.empty() and referenceRange.exists() and ${spread}.exists() and ` +
+              `${priorWeight}.exists()) or (value.empty() and dataAbsentReason.exists() and referenceRange.empty())`
+          ),
         ],
       }),
-      ...twinIdentifier('baseline', 'twin-bl-3', `^baseline/${ID}/(${metricNames})$`, 'baseline/p1/heart-rate'),
+      ...twinIdentifier(
+        'baseline',
+        'twin-bl-3',
+        `^baseline/${ID}/(${metricNames})(/[0-9]{4}-[0-9]{2}-[0-9]{2})?$`,
+        'baseline/p1/heart-rate or baseline/p1/heart-rate/2026-01-03'
+      ),
       observationStatus('twin-bl-4'),
       ...twinCategory('twin-baseline'),
       el('Observation.code', {
-        short: 'The metric: its codings from the metric catalogue',
+        short: 'twin-concept#personal-baseline: a computed baseline, not a measurement',
+        patternCodeableConcept: twinConcept('personal-baseline'),
         mustSupport: true,
-        binding: { strength: 'required', valueSet: TWIN_VALUE_SET.metric },
-        constraint: [
-          invariant('twin-bl-5', 'The code carries the primary coding of a catalogue metric', isCatalogueMetric()),
-        ],
       }),
       patientSubject('Observation.subject', 'twin-bl-6'),
       el('Observation.effective[x]', {
-        short: 'Baseline window: first day to as-of day',
+        short: 'The window actually used: first to last day whose values entered the baseline',
         min: 1,
         type: [{ code: 'Period' }],
         mustSupport: true,
         constraint: [invariant('twin-bl-7', 'The window has a start and an end', 'start.exists() and end.exists()')],
       }),
       el('Observation.value[x]', {
-        short: 'Robust centre (median), in the UCUM unit of the metric',
-        min: 1,
+        short: "Robust centre (median of the patient's own values), in the UCUM unit of the metric",
         type: [{ code: 'Quantity' }],
         mustSupport: true,
         constraint: [
@@ -275,14 +293,17 @@ function baselineProfile(): ProfileSource {
           ),
         ],
       }),
+      el('Observation.dataAbsentReason', {
+        short: 'Why there is no baseline: not enough personal data (text says how much)',
+        mustSupport: true,
+      }),
       el('Observation.method', {
         min: 1,
         patternCodeableConcept: twinConcept('robust-median-mad'),
         mustSupport: true,
       }),
       el('Observation.referenceRange', {
-        short: 'Personal normal band: centre ± 2 robust SD',
-        min: 1,
+        short: 'Personal normal band: centre ± 2 SD of own day-to-day values, within the plausible range',
         max: '1',
         mustSupport: true,
         constraint: [
@@ -293,8 +314,12 @@ function baselineProfile(): ProfileSource {
           ),
         ],
       }),
+      el('Observation.derivedFrom', {
+        short: 'The Observations the baseline was computed from',
+        mustSupport: true,
+      }),
       el('Observation.component', {
-        min: 4,
+        min: 3,
         mustSupport: true,
         slicing: {
           discriminator: [{ type: 'pattern', path: 'code' }],
@@ -304,10 +329,11 @@ function baselineProfile(): ProfileSource {
         constraint: [
           invariant(
             'twin-bl-10',
-            'A component is one of the four baseline components, with the value type it needs: spread and prior ' +
-              'weight a Quantity (prior weight in [0,1], unit 1), sample count an integer >= 0, window days an ' +
-              'integer >= 1',
+            'A component is one of the five baseline components, with the value type it needs: the metric a ' +
+              'CodeableConcept with a catalogue coding, spread and prior weight a Quantity (prior weight in [0,1], ' +
+              'unit 1), sample count an integer >= 0, window days an integer >= 1',
             [
+              `(${hasTwinCode('baseline-metric')} and value is CodeableConcept and value.${isCatalogueMetric()})`,
               `(${hasTwinCode('baseline-spread')} and value is Quantity and value.value >= 0)`,
               `(${hasTwinCode('baseline-sample-count')} and value is integer and value >= 0)`,
               `(${hasTwinCode('baseline-window-days')} and value is integer and value >= 1)`,
@@ -316,21 +342,34 @@ function baselineProfile(): ProfileSource {
           ),
         ],
       }),
-      ...componentSlice('spread', 'baseline-spread', 'Quantity', 'Robust spread (scaled MAD), unit of the centre'),
+      ...componentSlice('metric', 'baseline-metric', 'CodeableConcept', 'The metric the baseline describes'),
+      ...componentSlice('spread', 'baseline-spread', 'Quantity', 'Robust spread (scaled MAD), unit of the centre', 0),
       ...componentSlice('sampleCount', 'baseline-sample-count', 'integer', 'Number of values in the baseline'),
       ...componentSlice('windowDays', 'baseline-window-days', 'integer', 'Window length in days'),
-      ...componentSlice('priorWeight', 'baseline-prior-weight', 'Quantity', 'Weight of the population prior, 0..1'),
+      ...componentSlice(
+        'priorWeight',
+        'baseline-prior-weight',
+        'Quantity',
+        "Weight of the population's within-person spread, 0..1",
+        0
+      ),
     ],
   };
 }
 
 /**
- * One component slice (1..1) recognised by its code, with the value type it needs. The slice's value type is for
+ * One component slice (min..1) recognised by its code, with the value type it needs. The slice's value type is for
  * readers and other validators: Medplum checks only the slice count, so the profile repeats it as an invariant.
  */
-function componentSlice(name: string, code: TwinConceptCode, valueType: string, short: string): DifferentialElement[] {
+function componentSlice(
+  name: string,
+  code: TwinConceptCode,
+  valueType: string,
+  short: string,
+  min = 1
+): DifferentialElement[] {
   return [
-    slice('Observation.component', name, { short, min: 1, max: '1', mustSupport: true }),
+    slice('Observation.component', name, { short, min, max: '1', mustSupport: true }),
     {
       id: `Observation.component:${name}.code`,
       path: 'Observation.component.code',
@@ -356,8 +395,10 @@ function recoveryStateProfile(): ProfileSource {
     name: 'TwinRecoveryState',
     title: 'Twin daily recovery state Observation',
     description:
-      "A patient's recovery state for one day: the recovery index (value), one component per metric with a value " +
-      'that day holding its signed deviation from the personal baseline in robust units, and the data completeness.',
+      "A patient's recovery state for one (local) day: the recovery index (value), one component per metric with a " +
+      'value that day and a personal baseline, holding its signed deviation from that baseline in robust units ' +
+      '(coded in the metric-deviation CodeSystem, not with the measurement code), the data completeness, and ' +
+      "derivedFrom the day's measurements and the baselines in force that day.",
     type: 'Observation',
     differential: [
       ...twinIdentifier('state', 'twin-rs-1', `^state/${ID}/[0-9]{4}-[0-9]{2}-[0-9]{2}$`, 'state/p1/2026-01-03'),
@@ -406,10 +447,12 @@ function recoveryStateProfile(): ProfileSource {
           invariant(
             'twin-rs-6',
             'A component is the data completeness (a percentage in [0,100], UCUM %) or the deviation of a catalogue ' +
-              'metric (a dimensionless UCUM quantity, code 1)',
+              'metric, coded in the metric-deviation CodeSystem (never the measurement code), as a dimensionless ' +
+              'UCUM quantity, code 1',
             `(${hasTwinCode('data-completeness')} and value is Quantity and value.system = ${str(UCUM_SYSTEM)} and ` +
               `value.code = '%' and value.value >= 0 and value.value <= 100) or ` +
-              `(code.${isCatalogueMetric()} and ${ucumOne} and value.value.exists())`
+              `(code.coding.where(system = ${str(METRIC_DEVIATION_SYSTEM)} and code in (${METRIC_NAMES.map(str).join(' | ')})).exists() and ` +
+              `${ucumOne} and value.value.exists())`
           ),
         ],
       }),

@@ -1,7 +1,8 @@
 import type { CodeSystem, Coding, ValueSet, ValueSetComposeInclude } from '@medplum/fhirtypes';
 import type { MetricDefinition } from '../../src/fhir/metricCatalogue';
-import { METRIC_NAMES, METRICS, RECOVERY_METRIC_SYSTEM } from '../../src/fhir/metricCatalogue';
+import { METRIC_NAMES, METRICS, RECOVERY_METRIC_SYSTEM, recognisedCodings } from '../../src/fhir/metricCatalogue';
 import {
+  METRIC_DEVIATION_SYSTEM,
   TWIN_CONCEPT_SYSTEM,
   TWIN_CONCEPTS,
   TWIN_VALUE_SET,
@@ -28,7 +29,7 @@ export function primaryMetricCodings(): Coding[] {
   });
 }
 
-/** CodeSystem twin-concept: every code of notes/twin-model.md (FHIR R4 codesystem.html). */
+/** CodeSystem twin-concept: every code of docs/twin-data-contract.md (FHIR R4 codesystem.html). */
 export function twinConceptCodeSystem(): CodeSystem {
   return {
     resourceType: 'CodeSystem',
@@ -92,6 +93,36 @@ export function recoveryMetricCodeSystem(): CodeSystem {
   };
 }
 
+/**
+ * CodeSystem metric-deviation: one code per catalogue metric (its stable name) for the per-metric deviation
+ * components of a daily recovery state. A deviation is not the measurement, so it does not carry the measurement's
+ * code (a search for the measurement must not return the state).
+ */
+export function metricDeviationCodeSystem(): CodeSystem {
+  return {
+    resourceType: 'CodeSystem',
+    id: 'metric-deviation',
+    url: METRIC_DEVIATION_SYSTEM,
+    version: CONFORMANCE_VERSION,
+    name: 'MetricDeviation',
+    title: 'Recovery twin per-metric deviations',
+    status: 'active',
+    experimental: false,
+    publisher: PUBLISHER,
+    description:
+      "Codes of the per-metric components of a twin daily recovery state: the signed deviation of the day's value of " +
+      "one metric from the patient's personal baseline, in robust SD units. Generated from the metric catalogue.",
+    caseSensitive: true,
+    content: 'complete',
+    count: METRIC_NAMES.length,
+    concept: catalogueMetrics().map((m) => ({
+      code: m.name,
+      display: `${m.display}: deviation from personal baseline`,
+      definition: `(value - personal baseline centre) / personal baseline spread for ${m.display}; dimensionless.`,
+    })),
+  };
+}
+
 /** ValueSet of the two twin Observation categories. */
 export function twinCategoryValueSet(): ValueSet {
   return twinValueSet(
@@ -109,8 +140,9 @@ export function twinBaselineComponentValueSet(): ValueSet {
     'twin-baseline-component',
     'TwinBaselineComponent',
     'Recovery twin baseline components',
-    'Codes of the components of a twin baseline Observation: spread, sample count, window length and prior weight.',
-    ['baseline-spread', 'baseline-sample-count', 'baseline-window-days', 'baseline-prior-weight']
+    'Codes of the components of a twin baseline Observation: the metric described, spread, sample count, window ' +
+      'length and prior weight.',
+    ['baseline-metric', 'baseline-spread', 'baseline-sample-count', 'baseline-window-days', 'baseline-prior-weight']
   );
 }
 
@@ -121,7 +153,7 @@ export function twinBaselineComponentValueSet(): ValueSet {
 export function twinMetricValueSet(): ValueSet {
   const bySystem = new Map<string, ValueSetComposeInclude>();
   for (const metric of catalogueMetrics()) {
-    for (const coding of metric.codings) {
+    for (const coding of recognisedCodings(metric)) {
       const system = coding.system ?? '';
       let include = bySystem.get(system);
       if (!include) {
@@ -144,9 +176,8 @@ export function twinMetricValueSet(): ValueSet {
     experimental: false,
     publisher: PUBLISHER,
     description:
-      'Every coding of the metrics in the recovery twin metric catalogue (src/fhir/metricCatalogue.ts): the code of ' +
-      'a baseline Observation and of the per-metric components of a daily recovery state. Generated from the ' +
-      'catalogue.',
+      'Every coding of the metrics in the recovery twin metric catalogue (src/fhir/metricCatalogue.ts), written or ' +
+      'recognised: the value of the baseline-metric component of a baseline Observation. Generated from the catalogue.',
     compose: { include: [...bySystem.values()] },
   };
 }

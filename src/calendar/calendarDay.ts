@@ -1,6 +1,7 @@
 /**
- * Calendar days as integers (days since 1970-01-01, UTC) so windows are integer ranges and day arithmetic never
- * meets a time zone or a daylight-saving shift. The twin's day is always a UTC calendar date.
+ * Calendar days as integers (days since 1970-01-01) so windows are integer ranges and day arithmetic never meets a
+ * time zone or a daylight-saving shift. A day number names a calendar date; which date a reading belongs to (the
+ * patient's local day) is decided once, in src/twin/normaliseObservation.ts.
  */
 const MS_PER_DAY = 86_400_000;
 
@@ -74,4 +75,44 @@ export function isoDay(day: number): string {
 /** ISO day `days` after (or before, when negative) `iso`. */
 export function addDays(iso: string, days: number): string {
   return isoDay(dayNumber(iso) + days);
+}
+
+/** The time zone the twin assumes when a source recorded no local offset (twin data contract: UTC unless configured). */
+export const DEFAULT_TIME_ZONE = 'UTC';
+
+const ZONE_FORMATS = new Map<string, Intl.DateTimeFormat>();
+
+/** True when `timeZone` is an IANA time zone name the runtime knows (`Europe/Oslo`, `UTC`, ...). */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    zoneFormat(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function zoneFormat(timeZone: string): Intl.DateTimeFormat {
+  let format = ZONE_FORMATS.get(timeZone);
+  if (!format) {
+    // en-CA formats dates as YYYY-MM-DD; throws RangeError for an unknown zone.
+    format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    ZONE_FORMATS.set(timeZone, format);
+  }
+  return format;
+}
+
+/**
+ * The calendar day, in `timeZone` (IANA name), containing an instant in epoch milliseconds. UTC takes the fast path;
+ * other zones go through Intl, daylight-saving rules included.
+ */
+export function dayOfInstantIn(ms: number, timeZone: string): number {
+  if (timeZone === 'UTC' || timeZone === 'Etc/UTC') {
+    return dayOfInstant(ms);
+  }
+  const day = parseDay(zoneFormat(timeZone).format(ms));
+  if (day === undefined) {
+    throw new RangeError(`cannot place an instant in time zone '${timeZone}'`);
+  }
+  return day;
 }

@@ -47,7 +47,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       const today = (): string => new Date().toISOString().slice(0, 10);
       const evidence = await openEvidenceEngine({ env: process.env, log });
       return embeddedOperations({
-        twinRefresh: { today },
+        twinRefresh: { today, timeZone: process.env.TWIN_TIME_ZONE },
         evidence: { ...evidence, now: () => new Date().toISOString() },
         simulate: { library: evidence.library, today },
       });

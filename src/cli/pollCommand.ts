@@ -44,6 +44,7 @@ async function runPoll(flags: PollFlags): Promise<unknown> {
       client: target.client,
       validate: target.validate,
       today,
+      timeZone: process.env.TWIN_TIME_ZONE,
     });
   } finally {
     target.close();

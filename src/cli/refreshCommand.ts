@@ -8,6 +8,7 @@ interface RefreshFlags {
   readonly all?: boolean;
   readonly fhir?: string;
   readonly dataDir: string;
+  readonly timeZone: string;
 }
 
 /**
@@ -23,12 +24,23 @@ export function registerRefreshCommand(program: Command, deps: CliDependencies):
     .option('--all', 'refresh every Patient on the server')
     .option('--fhir <url>', 'FHIR R4 base URL of the server (default: the embedded store in --data-dir)')
     .option('--data-dir <dir>', 'embedded store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
+    .option(
+      '--time-zone <iana>',
+      "the patient's time zone for readings recorded in UTC without a local offset (env TWIN_TIME_ZONE)",
+      deps.env.TWIN_TIME_ZONE ?? 'UTC'
+    )
     .action(async (flags: RefreshFlags, command: Command) => {
       try {
         if (!flags.all && !flags.patient?.length) {
           throw new Error('give --patient ID or --all');
         }
         const summary = await runRefresh(flags);
+        // Dropped data is visible: per code, reason and unit (no values), then the whole summary as JSON.
+        for (const g of summary.ignored) {
+          process.stderr.write(
+            `twin refresh: ignored ${g.count} x ${g.code}${g.unit === undefined ? '' : ` [unit ${g.unit}]`}: ${g.reason}\n`
+          );
+        }
         deps.log(JSON.stringify(summary));
         if (summary.failed > 0) {
           process.exitCode = 1;
@@ -48,7 +60,12 @@ async function runRefresh(
   const ids = flags.all ? 'all' : (flags.patient ?? []);
   const target = await openEngineTarget(flags);
   try {
-    return await refreshPatients(target.client, ids, { validate: target.validate, today }, log);
+    return await refreshPatients(
+      target.client,
+      ids,
+      { validate: target.validate, today, timeZone: flags.timeZone },
+      log
+    );
   } finally {
     target.close();
   }

@@ -138,7 +138,7 @@ export function scoreSubject(
       } else {
         // No baseline to compare with (the window fell below minBaselineDays, e.g. a spot metric measured rarely):
         // the sum cannot update, so it must not keep counting either. A frozen sum re-entering the score on every
-        // day the metric appears raised repeated alarms at a constant score (issue 11).
+        // day the metric appears raised repeated alarms at a constant score.
         state.cusum = 0;
         state.lastScored = undefined;
       }

@@ -76,16 +76,40 @@ describe('metric catalogue', () => {
     for (const name of METRIC_NAMES) {
       const m = METRICS[name];
       if (m.profiles.length > 1) {
+        // The coding the specific vital-signs profile requires is there (for SpO2 2708-6, beside 59408-5).
         expect(m.codings[0]?.system).toBe(LOINC_SYSTEM);
-        expect(codes.has(m.codings[0]?.code as string)).toBe(true);
+        expect(m.codings.some((c) => c.system === LOINC_SYSTEM && codes.has(c.code as string))).toBe(true);
       }
     }
   });
 
-  test('codes not verifiable in the stored sources use the project CodeSystem, not a guessed LOINC', () => {
-    for (const name of ['resting-heart-rate', 'hrv-sdnn', 'sleep-duration', 'steps'] as const) {
-      expect(METRICS[name].codings.map((c) => c.system)).toEqual([RECOVERY_METRIC_SYSTEM]);
+  // Issue 11: the verified LOINC codes come first (what the project writes), the project code stays for data already
+  // written; a metric is found by any of them.
+  test('core wearable metrics carry their verified LOINC code first and keep the project code', () => {
+    const expected: Record<string, string[]> = {
+      'resting-heart-rate': ['40443-4', 'resting-heart-rate'],
+      'hrv-sdnn': ['80404-7', 'hrv-sdnn'],
+      'sleep-duration': ['93832-4', 'sleep-duration'],
+      steps: ['41950-7', 'steps'],
+    };
+    for (const [name, codes] of Object.entries(expected)) {
+      const m = getMetric(name);
+      expect(m.codings.map((c) => c.code)).toEqual(codes);
+      expect(m.codings.map((c) => c.system)).toEqual([LOINC_SYSTEM, RECOVERY_METRIC_SYSTEM]);
+      for (const code of codes) {
+        const system = code.includes('-') && /^\d/.test(code) ? LOINC_SYSTEM : RECOVERY_METRIC_SYSTEM;
+        expect(findMetricByConcept({ coding: [{ system, code }] })?.name).toBe(name);
+      }
     }
+    expect(findMetricByConcept({ coding: [{ system: LOINC_SYSTEM, code: '55423-8' }] })?.name).toBe('steps');
+    expect(getMetric('oxygen-saturation').codings[0]).toEqual({
+      system: LOINC_SYSTEM,
+      code: '59408-5',
+      display: 'Oxygen saturation in Arterial blood by Pulse oximetry',
+    });
+    expect(getMetric('hrv-rmssd').codings.map((c) => c.system)).toEqual([RECOVERY_METRIC_SYSTEM]);
+    expect(checkMetricValue('steps', 812, 'steps')).toMatchObject({ ok: true, value: 812 });
+    expect(checkMetricValue('oxygen-saturation', 1, '1')).toMatchObject({ ok: true, value: 100 });
     expect(getMetric('heart-rate').codings[0]).toEqual({ system: LOINC_SYSTEM, code: '8867-4', display: 'Heart rate' });
     expect(findMetricByConcept({ coding: [{ system: LOINC_SYSTEM, code: '9279-1' }] })?.name).toBe('respiratory-rate');
     expect(() => getMetric('vo2max')).toThrow(OperationOutcomeError);

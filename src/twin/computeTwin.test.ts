@@ -160,6 +160,12 @@ describe('computeTwin', () => {
     expect(partial.states.length).toBe(inRange.length);
     expect(partial.states.length).toBeGreaterThan(20);
     expect(JSON.stringify(partial.states)).toBe(JSON.stringify(inRange));
+    // The weekly baselines in force renewed inside the range are the same too (retrievable for any day).
+    const monday = (o: { identifier?: { value?: string }[] }): string => o.identifier?.[0].value?.split('/')[3] ?? '';
+    const weeks = (list: typeof full.baselinesInForce): string[] =>
+      list.filter((b) => monday(b) > range.from && monday(b) <= range.to).map((b) => JSON.stringify(b));
+    expect(weeks(partial.baselinesInForce).length).toBeGreaterThan(10);
+    expect(weeks(partial.baselinesInForce)).toEqual(weeks(full.baselinesInForce));
   });
 
   test('rejects malformed options as a 400', () => {

@@ -53,4 +53,32 @@ export class ExclusionCalendar {
   get size(): number {
     return this.starts.length;
   }
+
+  /**
+   * First day of the window of W usable days before d: the earliest x such that [x, d - 1] holds exactly W days that
+   * are not excluded. Without exclusions that is d - W; an excluded period inside the window pushes its start back by
+   * the period's length, so a baseline during and after an injury is still the person's own pre-injury normal (the
+   * window reaches back over the excluded weeks) rather than nothing. O(p) in the periods before d.
+   */
+  windowStart(d: number, windowDays: number): number {
+    let need = windowDays;
+    let cursor = d; // the window so far is [cursor, d - 1]
+    for (let i = this.starts.length - 1; i >= 0; i--) {
+      if (this.starts[i] >= cursor) {
+        continue;
+      }
+      const free = cursor - 1 - Math.min(this.ends[i], cursor - 1);
+      if (free >= need) {
+        return cursor - need;
+      }
+      need -= free;
+      cursor = this.starts[i];
+    }
+    return cursor - need;
+  }
+
+  /** Excluded periods as [start, end] day numbers, ascending. */
+  periods(): [number, number][] {
+    return this.starts.map((s, i) => [s, this.ends[i]]);
+  }
 }

@@ -36,8 +36,10 @@ export const METRIC_RULES: Readonly<Record<MetricName, MetricRule>> = Object.fre
   'oxygen-saturation': { aggregation: 'mean', goodDirection: 1, spreadFloor: 0.5 },
   // Fever is the deviation that matters in a recovery context; hypothermia is out of this product's scope.
   'body-temperature': { aggregation: 'mean', goodDirection: -1, spreadFloor: 0.1 },
-  // Sleep of the night ending on that day; two devices reporting the same night are averaged, not added.
-  'sleep-duration': { aggregation: 'mean', goodDirection: 1, spreadFloor: 0.25 },
+  // Sleep of the night ending on that day. Summed per source: a source sends either one total for the night or the
+  // night's segments (one night arrives as 40+ samples from HealthKit bridges), and either way its sum is the night;
+  // two devices reporting the same night are then averaged, not added (dailySeries.ts).
+  'sleep-duration': { aggregation: 'sum', goodDirection: 1, spreadFloor: 0.25 },
   // Moving more is recovering (steps fall with illness and after injury, rise with rehabilitation).
   steps: { aggregation: 'sum', goodDirection: 1, spreadFloor: 250 },
   'active-minutes': { aggregation: 'sum', goodDirection: 1, spreadFloor: 5 },

@@ -20,7 +20,7 @@ function reason(n: Normalised): string {
 }
 
 describe('normaliseObservation', () => {
-  test('accepts a good Observation: metric from the coding, value in the catalogue unit, UTC day', () => {
+  test('accepts a good Observation: metric from the coding, value in the catalogue unit, local day', () => {
     const m = measurement(
       normaliseObservation(
         obs({
@@ -33,8 +33,8 @@ describe('normaliseObservation', () => {
       )
     );
     expect(m).toMatchObject({ metric: 'resting-heart-rate', value: 52.4, source: 'device:Device/w', sourceId: 'o1' });
-    // 23:30 at UTC-2 is 01:30 UTC on the next calendar day.
-    expect(m.day).toBe(dayNumber('2026-03-02'));
+    // 23:30 at UTC-2 is 01:30 UTC on the next calendar day, but the patient's day is still the 1st.
+    expect(m.day).toBe(dayNumber('2026-03-01'));
     expect(m.time).toBe(String(Date.parse('2026-03-02T01:30:00Z')));
   });
 
@@ -107,7 +107,12 @@ describe('normaliseObservation', () => {
     const period = obs({ metric: 'sleep-duration', value: 7 });
     delete period.effectiveDateTime;
     period.effectivePeriod = { start: '2026-03-05T23:00:00Z', end: '2026-03-06T06:00:00Z' };
-    expect(measurement(normaliseObservation(period)).day).toBe(dayNumber('2026-03-05'));
+    // A night counts for the morning it ends on (metricRules.ts); other metrics date a period by its start.
+    expect(measurement(normaliseObservation(period)).day).toBe(dayNumber('2026-03-06'));
+    const walk = obs({ metric: 'steps', value: 800 });
+    delete walk.effectiveDateTime;
+    walk.effectivePeriod = { start: '2026-03-05T23:00:00Z', end: '2026-03-06T00:30:00Z' };
+    expect(measurement(normaliseObservation(walk)).day).toBe(dayNumber('2026-03-05'));
   });
 
   test('status: entered-in-error retracts, amended/corrected are used, preliminary/cancelled/registered refused', () => {
@@ -142,6 +147,122 @@ describe('normaliseObservation', () => {
       sourceId: `${RECORD_KEY_SYSTEM}|pmdata-fitbit/p01/steps/2026-03-01`,
     });
     expect(measurement(normaliseObservation(obs({ metric: 'steps', value: 1 }))).source).toBe('unknown');
+  });
+});
+
+/** An Observation exactly as a HealthKit / Health Connect bridge or an EHR flowsheet sends it. */
+function sent(code: string, display: string, quantity: Observation['valueQuantity'], time: string): Observation {
+  return {
+    resourceType: 'Observation',
+    id: `sent-${code}`,
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code, display }] },
+    subject: { reference: `Patient/${PATIENT}` },
+    effectiveDateTime: time,
+    valueQuantity: quantity,
+  };
+}
+
+describe('standard codes and units as real systems send them', () => {
+  const UCUM = 'http://unitsofmeasure.org';
+  test('each LOINC code of the core wearable metrics is recognised, alone', () => {
+    const cases: [string, string, Observation['valueQuantity'], string, number][] = [
+      [
+        '40443-4',
+        'Heart rate --resting',
+        { value: 58, unit: 'beats/minute', system: UCUM, code: '/min' },
+        'resting-heart-rate',
+        58,
+      ],
+      [
+        '80404-7',
+        'R-R interval.standard deviation (Heart rate variability)',
+        { value: 48.2, unit: 'ms', system: UCUM, code: 'ms' },
+        'hrv-sdnn',
+        48.2,
+      ],
+      ['93832-4', 'Sleep duration', { value: 7.5, unit: 'h', system: UCUM, code: 'h' }, 'sleep-duration', 7.5],
+      ['93832-4', 'Sleep duration', { value: 450, unit: 'min', system: UCUM, code: 'min' }, 'sleep-duration', 7.5],
+      [
+        '41950-7',
+        'Number of steps in 24 hour Measured',
+        { value: 7267, unit: '/d', system: UCUM, code: '/d' },
+        'steps',
+        7267,
+      ],
+      [
+        '55423-8',
+        'Number of steps in unspecified time Pedometer',
+        { value: 812, unit: 'steps', system: UCUM, code: 'steps' },
+        'steps',
+        812,
+      ],
+      [
+        '55423-8',
+        'Number of steps in unspecified time Pedometer',
+        { value: 812, unit: 'steps', system: UCUM, code: '{steps}' },
+        'steps',
+        812,
+      ],
+      [
+        '59408-5',
+        'Oxygen saturation in Arterial blood by Pulse oximetry',
+        { value: 97, unit: '%', system: UCUM, code: '%' },
+        'oxygen-saturation',
+        97,
+      ],
+    ];
+    for (const [code, display, quantity, metric, value] of cases) {
+      const m = measurement(normaliseObservation(sent(code, display, quantity, '2026-03-05T07:00:00+09:00')));
+      expect({ code, metric: m.metric, value: m.value }).toEqual({ code, metric, value });
+    }
+  });
+
+  test('a valueQuantity with only a unit text: known texts are mapped, the rest refused with the unit named', () => {
+    for (const unit of ['beats/minute', 'bpm', 'beats/min', '/min']) {
+      const o = sent('40443-4', 'Heart rate --resting', { value: 61, unit }, '2026-03-05');
+      expect({ unit, value: measurement(normaliseObservation(o)).value }).toEqual({ unit, value: 61 });
+    }
+    const odd = normaliseObservation(
+      sent('40443-4', 'Heart rate --resting', { value: 61, unit: 'pulses' }, '2026-03-05')
+    );
+    expect(odd).toEqual({
+      kind: 'rejected',
+      reason: 'resting-heart-rate: unknown unit',
+      code: 'http://loinc.org|40443-4',
+      unit: 'pulses',
+    });
+    const wrong = normaliseObservation(
+      sent('93832-4', 'Sleep duration', { value: 7, unit: 'kg', system: UCUM, code: 'kg' }, '2026-03-05')
+    );
+    expect(wrong).toMatchObject({ reason: 'sleep-duration: unit cannot be converted to h', unit: 'kg' });
+    const unknownCode = normaliseObservation(
+      sent('8480-6', 'Systolic blood pressure', { value: 120, unit: 'mm[Hg]' }, '2026-03-05')
+    );
+    expect(unknownCode).toEqual({
+      kind: 'rejected',
+      reason: 'code is not a catalogue metric',
+      code: 'http://loinc.org|8480-6',
+    });
+  });
+
+  test("the day is the patient's local day: the recorded offset, else the configured time zone", () => {
+    const day = (time: string, timeZone?: string): string =>
+      new Date(
+        measurement(
+          normaliseObservation(sent('40443-4', 'Heart rate --resting', { value: 55, unit: 'bpm' }, time), { timeZone })
+        ).day * 86_400_000
+      )
+        .toISOString()
+        .slice(0, 10);
+    // 07:00 in Tokyo is 22:00 UTC the day before; an evening in New York is the next UTC day.
+    expect(day('2026-03-05T07:00:00+09:00')).toBe('2026-03-05');
+    expect(day('2026-03-05T21:30:00-05:00')).toBe('2026-03-05');
+    // A UTC time says nothing about where the patient was: the configured zone decides (default UTC).
+    expect(day('2026-03-05T22:00:00Z')).toBe('2026-03-05');
+    expect(day('2026-03-05T22:00:00Z', 'Asia/Tokyo')).toBe('2026-03-06');
+    expect(day('2026-03-06T02:30:00Z', 'America/New_York')).toBe('2026-03-05');
+    expect(day('2026-03-05T22:00:00+00:00', 'Asia/Tokyo')).toBe('2026-03-05');
   });
 });
 

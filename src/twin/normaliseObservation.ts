@@ -1,9 +1,9 @@
 import type { Observation, Reference } from '@medplum/fhirtypes';
 import type { MetricDefinition, MetricName } from '../fhir/metricCatalogue';
-import { checkMetricValue, METRICS, METRIC_NAMES } from '../fhir/metricCatalogue';
-import { isConvertible, toUcumCode, UCUM_SYSTEM } from '../fhir/ucum';
+import { checkMetricValue, metricUnitCode, METRICS, METRIC_NAMES, recognisedCodings } from '../fhir/metricCatalogue';
+import { isConvertible, UCUM_SYSTEM } from '../fhir/ucum';
 import { RECORD_KEY_SYSTEM } from '../ingest/importers/metricObservation';
-import { dayOfInstant, parseDay } from '../calendar/calendarDay';
+import { DEFAULT_TIME_ZONE, dayOfInstantIn, parseDay } from '../calendar/calendarDay';
 import { internalFault } from '../fhir/outcomes';
 
 /**
@@ -14,7 +14,10 @@ export interface Measurement {
   readonly metric: MetricName;
   /** Value in the catalogue unit of the metric (converted and bounds-checked). */
   readonly value: number;
-  /** UTC calendar day as a day number (calendarDay.ts). */
+  /**
+   * The patient's local calendar day as a day number (calendarDay.ts): the date as the source wrote it when the
+   * effective time carries a local offset, else the date in the configured default time zone (see effectiveOf).
+   */
   readonly day: number;
   /**
    * The effective time as a de-duplication key: epoch milliseconds for a dateTime/instant with a time, the date
@@ -25,6 +28,11 @@ export interface Measurement {
   readonly source: string;
   /** Identity of the Observation: its id, else `system|value` of its first identifier; retractions match on it. */
   readonly sourceId?: string;
+  /**
+   * `system|value` of the Observation's first complete identifier: how the twin's derivedFrom names its inputs when
+   * it can, since an identifier is the same on every server the data reach (an id is not).
+   */
+  readonly identifier?: string;
   /** Observation.subject as written (a Patient reference, a transaction urn:uuid, or a logical identifier). */
   readonly subject: string;
   /** meta.lastUpdated and meta.versionId, to prefer the newest copy when two copies say the same thing. */
@@ -35,7 +43,16 @@ export interface Measurement {
 export type Normalised =
   | { kind: 'measurement'; m: Measurement }
   | { kind: 'retraction'; sourceId: string }
-  | { kind: 'rejected'; reason: string };
+  | { kind: 'rejected'; reason: string; code?: string; unit?: string };
+
+/** What normalisation needs to know about the deployment. */
+export interface NormaliseOptions {
+  /**
+   * IANA time zone of the patient's day when a source recorded no local offset (a UTC `Z` time): default UTC.
+   * A time with a real offset (`+09:00`, `-05:00`, `+00:00`) always counts for the date it was written with.
+   */
+  readonly timeZone?: string;
+}
 
 /**
  * Every coding of every catalogue metric (primary and alternative codings both denote the metric), as
@@ -49,7 +66,7 @@ const METRIC_BY_CODING: ReadonlyMap<
 function buildCodingIndex(): Map<string | undefined, Map<string | undefined, MetricName>> {
   const index = new Map<string | undefined, Map<string | undefined, MetricName>>();
   for (const name of METRIC_NAMES) {
-    for (const coding of METRICS[name].codings) {
+    for (const coding of recognisedCodings(METRICS[name])) {
       let bySystem = index.get(coding.system);
       if (!bySystem) {
         bySystem = new Map();
@@ -73,14 +90,17 @@ function buildCodingIndex(): Map<string | undefined, Map<string | undefined, Met
  * - status (FHIR R4 valueset-observation-status): entered-in-error -> retraction of that Observation; final, amended
  *   and corrected are used (the caller passes the latest version); registered, preliminary, cancelled, unknown are
  *   refused: they are not (yet) a result.
- * - code: any coding of a catalogue metric (LOINC or project code), else refused.
+ * - code: any coding of a catalogue metric (LOINC, project code, or a recognised alternative), else refused; the
+ *   rejection names the code (system|code of the first coding) so dropped data can be reported per code.
  * - subject: a Patient reference (relative, absolute, or a transaction urn:uuid) or a logical identifier.
- * - effective time: effectiveDateTime, effectiveInstant or effectivePeriod.start, at least to the day; a dateTime
- *   with a time must carry a zone (FHIR R4 datatypes.html#dateTime), and its day is the UTC calendar day.
+ * - effective time: effectiveDateTime, effectiveInstant or effectivePeriod (its start; for sleep its end, the morning
+ *   the night counts for), at least to the day; a dateTime with a time must carry a zone (FHIR R4
+ *   datatypes.html#dateTime). The day is the patient's LOCAL day: the date written with a local offset (07:00+09:00
+ *   on the 5th is the 5th), or for a UTC `Z` time the date in `options.timeZone` (default UTC). docs/twin-data-contract.md.
  * - value: valueQuantity without comparator, converted with the catalogue's UCUM table and checked against the
  *   metric's plausible bounds: out of bounds is refused, never clamped.
  */
-export function normaliseObservation(obs: Observation): Normalised {
+export function normaliseObservation(obs: Observation, options?: NormaliseOptions): Normalised {
   if ((obs as { resourceType?: unknown }).resourceType !== 'Observation') {
     return rejected('not an Observation');
   }
@@ -107,29 +127,30 @@ export function normaliseObservation(obs: Observation): Normalised {
 
   const metric = metricOf(obs);
   if (metric === undefined) {
-    return rejected('code is not a catalogue metric');
+    return rejected('code is not a catalogue metric', codeText(obs));
   }
   if (metric === null) {
-    return rejected('code denotes more than one catalogue metric');
+    return rejected('code denotes more than one catalogue metric', codeText(obs));
   }
+  const code = codeText(obs);
   const def = METRICS[metric];
 
   const subject = subjectText(obs.subject);
   if (subject === undefined) {
-    return rejected('missing subject');
+    return rejected('missing subject', code);
   }
   if (subject === null) {
-    return rejected('subject is not a Patient');
+    return rejected('subject is not a Patient', code);
   }
 
-  const effective = effectiveOf(obs);
+  const effective = effectiveOf(obs, metric, options?.timeZone ?? DEFAULT_TIME_ZONE);
   if (typeof effective === 'string') {
-    return rejected(effective);
+    return rejected(effective, code);
   }
 
   const value = valueOf(obs, def);
   if (typeof value === 'string') {
-    return rejected(value);
+    return rejected(value, code, unitText(obs));
   }
 
   const m: Measurement = {
@@ -139,6 +160,7 @@ export function normaliseObservation(obs: Observation): Normalised {
     time: effective.time,
     source: sourceOf(obs),
     sourceId: observationIdentity(obs),
+    identifier: firstIdentifier(obs),
     subject,
     lastUpdated: obs.meta?.lastUpdated,
     versionId: obs.meta?.versionId,
@@ -146,8 +168,44 @@ export function normaliseObservation(obs: Observation): Normalised {
   return { kind: 'measurement', m };
 }
 
-function rejected(reason: string): Normalised {
-  return { kind: 'rejected', reason };
+function rejected(reason: string, code?: string, unit?: string): Normalised {
+  const r: Normalised = { kind: 'rejected', reason };
+  if (code !== undefined) {
+    r.code = code;
+  }
+  if (unit !== undefined) {
+    r.unit = unit;
+  }
+  return r;
+}
+
+/** Longest code or unit text a report repeats (a code is not health data, but it is still free text). */
+const TEXT_LIMIT = 64;
+
+/**
+ * The code of an Observation as `system|code`: the coding the catalogue recognised, else the first coding, else
+ * `text:<text>`; undefined when there is no code at all.
+ */
+function codeText(obs: Observation): string | undefined {
+  const codings = obs.code?.coding ?? [];
+  const known = codings.find((c) => METRIC_BY_CODING.get(c.system)?.get(c.code) !== undefined);
+  const coding = known ?? codings[0];
+  if (coding) {
+    return `${coding.system ?? ''}|${coding.code ?? ''}`.slice(0, TEXT_LIMIT);
+  }
+  return obs.code?.text ? `text:${obs.code.text}`.slice(0, TEXT_LIMIT) : undefined;
+}
+
+/** The unit as the source wrote it (code, else unit text), for the report of dropped data. */
+function unitText(obs: Observation): string | undefined {
+  const q = obs.valueQuantity;
+  const unit = q?.code ?? q?.unit;
+  return unit === undefined ? undefined : unit.slice(0, TEXT_LIMIT);
+}
+
+function firstIdentifier(obs: Observation): string | undefined {
+  const identifier = obs.identifier?.find((i) => i.system && i.value);
+  return identifier ? `${identifier.system}|${identifier.value}` : undefined;
 }
 
 /** The Observation's identity: its id, else `system|value` of its first complete identifier. */
@@ -233,9 +291,12 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/;
 const PARTIAL_DATE = /^\d{4}(-\d{2})?$/;
 
-/** The effective day and time key, or the reason there is none. */
-function effectiveOf(obs: Observation): { day: number; time: string } | string {
-  const text = obs.effectiveDateTime ?? obs.effectiveInstant ?? obs.effectivePeriod?.start;
+/** The effective day (local) and time key, or the reason there is none. */
+function effectiveOf(obs: Observation, metric: MetricName, timeZone: string): { day: number; time: string } | string {
+  // A night of sleep counts for the day it ends on (metricRules.ts), so a sleep period is dated by its end.
+  const period = obs.effectivePeriod;
+  const periodTime = metric === 'sleep-duration' ? (period?.end ?? period?.start) : (period?.start ?? period?.end);
+  const text = obs.effectiveDateTime ?? obs.effectiveInstant ?? periodTime;
   if (text === undefined) {
     return obs.effectiveTiming
       ? 'effectiveTiming is not supported: no single effective time'
@@ -257,10 +318,14 @@ function effectiveOf(obs: Observation): { day: number; time: string } | string {
       return 'effective time has a time of day but no time zone';
     }
     const ms = Date.parse(text);
-    if (!Number.isFinite(ms) || parseDay(text.slice(0, 10)) === undefined) {
+    const written = parseDay(text.slice(0, 10));
+    if (!Number.isFinite(ms) || written === undefined) {
       return 'effective time is not a valid dateTime';
     }
-    return { day: dayOfInstant(ms), time: String(ms) };
+    // A local offset was recorded: the date as written is the patient's day (an 07:00+09:00 reading belongs to that
+    // morning, not to the previous UTC day). `Z` says only "UTC", not where the patient was: use the configured zone.
+    const day = match[1] === 'Z' ? dayOfInstantIn(ms, timeZone) : written;
+    return { day, time: String(ms) };
   }
   return PARTIAL_DATE.test(text)
     ? 'effective time is not precise to the day'
@@ -292,10 +357,8 @@ function valueOf(obs: Observation, def: MetricDefinition): number | string {
     const same = checkMetricValue(def.name, value);
     return same.ok ? same.value : same.reason;
   }
-  let from: string;
-  try {
-    from = toUcumCode(unit);
-  } catch {
+  const from = metricUnitCode(def, unit);
+  if (from === undefined) {
     return `${def.name}: unknown unit`;
   }
   if (!isConvertible(from, def.unit)) {

@@ -1,5 +1,5 @@
 /**
- * The clinical scenarios of issue 12 as FHIR records (synthetic): coded and free-text Conditions, Procedures, notes
+ * The clinical scenarios of the proposal suite as FHIR records (synthetic): coded and free-text Conditions, Procedures, notes
  * with negation and history, patient-reported pain from the app, twin findings; each with the protocol it must get or
  * an explicit "none", the starting phase, the cautions and the requests approval must create. Used by
  * test/proposal.scenarios.test.ts.

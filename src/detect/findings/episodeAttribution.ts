@@ -5,8 +5,7 @@ import type { AlarmEpisode } from './alarmEpisodes';
 import { feverEvidence, infectionEvidence, type MetricDeviation } from './episodeExplanation';
 
 /**
- * What the record already says about the start of a deviation (issue 11, "Findings that respect what the record
- * already says"): a condition's onset or a procedure's date (an injury, an operation, an illness already diagnosed),
+ * What the record already says about the start of a deviation: a condition's onset or a procedure's date (an injury, an operation, an illness already diagnosed),
  * a change of measuring device or source, or a gap in the data. A deviation that starts there is attributed to it
  * (written with that explanation, low likelihood, no review Task) or, for a device change, suppressed (not written;
  * the run's summary counts it), unless the evidence says infection: after a recorded condition or procedure only a

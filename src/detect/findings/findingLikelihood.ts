@@ -1,5 +1,5 @@
 /**
- * How likely a finding's outcome is, as the RiskAssessment states it (issue 11): a probability only when the
+ * How likely a finding's outcome is, as the RiskAssessment states it: a probability only when the
  * detector's scores were calibrated on labelled data (the calibration names its data and reliability figures,
  * as a model card would); otherwise a qualitative likelihood from the HL7 risk-probability code system with the score
  * and what it means. A score that is not calibrated never passes for a probability.

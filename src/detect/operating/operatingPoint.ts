@@ -3,7 +3,7 @@ import { packageRoot } from '../../fhir/packageRoot';
 import type { DetectionFigures } from '../detectionEvaluation';
 
 /**
- * Operating points chosen by a false-alarm budget (issue 11, "Early warning that generalises"): instead of a fixed
+ * Operating points chosen by a false-alarm budget: instead of a fixed
  * alarm threshold, each detector runs at the lowest threshold whose false-alarm rate stays within a budget of
  * false-alarm episodes per 30 event-free days (src/detect/detectionEvaluation.ts counts both), on every tuning set.
  *

@@ -1,5 +1,5 @@
 /**
- * Canonical URLs and codes of the twin's conformance resources (the shared contract in notes/twin-model.md).
+ * Canonical URLs and codes of the twin's conformance resources (the shared contract: docs/twin-data-contract.md).
  *
  * The URLs and systems are defined once, in src/twin/twinCodes.ts (the stages that write the resources), and
  * re-exported here; test/profiles.test.ts checks the concept displays of both agree.
@@ -8,6 +8,7 @@ import { TWIN_CANONICAL_BASE, TWIN_CONCEPT_SYSTEM, type TwinConceptCode as CoreT
 
 // One definition of each string, in the twin core; the conformance resources publish exactly those.
 export {
+  METRIC_DEVIATION_SYSTEM,
   TWIN_CANONICAL_BASE,
   TWIN_CONCEPT_SYSTEM,
   TWIN_PROFILE,
@@ -38,7 +39,7 @@ export interface TwinConcept {
 export type TwinConceptCode = CoreTwinConceptCode | 'twin-model';
 
 /**
- * Every code of the twin-concept CodeSystem. All but `twin-model` come from notes/twin-model.md; `twin-model` is the
+ * Every code of the twin-concept CodeSystem. All but `twin-model` come from docs/twin-data-contract.md; `twin-model` is the
  * Device.type of a model-device (the contract asks for a type coding from the project CodeSystem but names none).
  */
 export const TWIN_CONCEPTS: readonly TwinConcept[] = Object.freeze([
@@ -64,12 +65,27 @@ export const TWIN_CONCEPTS: readonly TwinConcept[] = Object.freeze([
       'deviations in robust units.',
   },
   {
+    code: 'personal-baseline',
+    display: 'Personal baseline of a metric',
+    definition:
+      "Code of an Observation holding a patient's personal baseline of one metric (named in its baseline-metric " +
+      "component): a computed summary of the patient's own values, never a measurement. Its own code keeps it out of " +
+      'searches for the metric.',
+  },
+  {
     code: 'robust-median-mad',
     display: 'Robust median and MAD',
     definition:
       'Baseline method: the centre is the median of the values in the trailing window and the spread is the ' +
       'median absolute deviation scaled to estimate a standard deviation, blended with a population prior while ' +
       'the person has too little data.',
+  },
+  {
+    code: 'baseline-metric',
+    display: 'Metric the baseline describes',
+    definition:
+      'Component of a baseline Observation whose value (a CodeableConcept) is the metric the baseline describes, with ' +
+      'the codings of the metric catalogue (LOINC where one exists, and the project code).',
   },
   {
     code: 'baseline-spread',

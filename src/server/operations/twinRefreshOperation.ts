@@ -11,13 +11,17 @@ import { publishedOperationDefinition } from './operationDefinitions';
 export interface TwinRefreshOperationDeps {
   readonly validate?: (resource: Resource) => void;
   readonly today: () => string;
+  /** IANA time zone of the patient's day for UTC-only times (env TWIN_TIME_ZONE; default UTC). */
+  readonly timeZone?: string;
 }
 
 /**
  * `POST [base]/Patient/{id}/$twin-refresh` (OperationDefinition Patient-twin-refresh in fhir-profiles/): recomputes
  * the patient's twin on the embedded server and answers with a Parameters resource of counts (no values), per
- * FHIR R4 operations.html#response. A body that is not an empty Parameters -> 400; unknown patient -> 404; a Consent
- * that denies processing -> 200 with status `skipped-consent`, since the request itself was valid.
+ * FHIR R4 operations.html#response, and one `ignored` parameter per kind of dropped input (code, reason, unit, count) so a
+ * sender can see which of its codes and units the twin could not use. A body that is not an empty Parameters -> 400;
+ * unknown patient -> 404; a Consent that denies processing -> 200 with status `skipped-consent`, since the request
+ * itself was valid.
  */
 export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationModule {
   const operationDefinition = publishedOperationDefinition('Patient-twin-refresh');
@@ -49,8 +53,18 @@ export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationM
             { name: 'retracted', valueInteger: summary.retracted },
             { name: 'rejected', valueInteger: summary.rejected },
             { name: 'baselinesWritten', valueInteger: summary.baselinesWritten },
+            { name: 'baselinesInForceWritten', valueInteger: summary.baselinesInForceWritten },
             { name: 'statesWritten', valueInteger: summary.statesWritten },
             { name: 'removed', valueInteger: summary.removed },
+            ...summary.ignored.map((g) => ({
+              name: 'ignored',
+              part: [
+                { name: 'code', valueString: g.code },
+                { name: 'reason', valueString: g.reason },
+                ...(g.unit === undefined ? [] : [{ name: 'unit', valueString: g.unit }]),
+                { name: 'count', valueInteger: g.count },
+              ],
+            })),
           ],
         };
         return [allOk, parameters];

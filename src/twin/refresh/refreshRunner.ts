@@ -1,7 +1,15 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { FhirClient } from '../../fhir/fhirClient';
 import { addDays } from '../../calendar/observationDay';
-import { refreshPatientTwin, type RefreshDeps, type RefreshSummary, type RefreshWindow } from './refreshPatientTwin';
+import { firstDayNeeded } from '../affectedDays';
+import {
+  mergeIgnored,
+  refreshPatientTwin,
+  type IgnoredInput,
+  type RefreshDeps,
+  type RefreshSummary,
+  type RefreshWindow,
+} from './refreshPatientTwin';
 
 export interface RefreshAllSummary {
   readonly patients: number;
@@ -10,6 +18,8 @@ export interface RefreshAllSummary {
   readonly failed: number;
   readonly rejected: number;
   readonly rejectionReasons: Readonly<Record<string, number>>;
+  /** Dropped inputs of all patients, per code, reason and unit, most frequent first. */
+  readonly ignored: readonly IgnoredInput[];
 }
 
 /**
@@ -32,6 +42,7 @@ export async function refreshPatients(
   let failed = 0;
   let rejected = 0;
   const rejectionReasons: Record<string, number> = {};
+  let ignored: IgnoredInput[] = [];
   for (let i = 0; i < ids.length; i++) {
     try {
       const s = await refreshPatientTwin(ids[i], { ...deps, client });
@@ -44,6 +55,7 @@ export async function refreshPatients(
         for (const [reason, n] of Object.entries(s.rejectionReasons)) {
           rejectionReasons[reason] = (rejectionReasons[reason] ?? 0) + n;
         }
+        ignored = mergeIgnored([...ignored, ...s.ignored]);
       }
     } catch (err) {
       failed++;
@@ -55,12 +67,21 @@ export async function refreshPatients(
       log(`twin refresh: ${i + 1}/${ids.length} patients`);
     }
   }
-  return { patients: ids.length, refreshed, skippedConsent, failed, rejected, rejectionReasons };
+  return { patients: ids.length, refreshed, skippedConsent, failed, rejected, rejectionReasons, ignored };
 }
 
-/** Every twin a change from `day` on can affect: states from that day on, baselines, reading a baseline window earlier. */
+/**
+ * Every twin a change from UTC day `day` on can affect: states from that day on, baselines, reading from a baseline
+ * window before the Monday of that week (weekly baselines, affectedDays.ts). The patient's local day of a reading can be the UTC day before (a +09:00 morning), so both start one day
+ * earlier.
+ */
 export function windowFromDay(day: string, windowDays: number): RefreshWindow {
-  return { readFrom: addDays(day, -windowDays), states: { from: day, to: '9999-12-31' }, baselines: true };
+  const from = addDays(day, -1);
+  return {
+    readFrom: addDays(firstDayNeeded({ from }, windowDays), -1),
+    states: { from, to: '9999-12-31' },
+    baselines: true,
+  };
 }
 
 export interface RefreshTally {
