@@ -304,6 +304,20 @@ describe('the embedded server keeps its word', () => {
       expect((await send('POST', 'Patient', gzipSync(plain), { 'Content-Encoding': 'gzip' })).status).toBe(201);
     });
 
+    test('a JSON Patch into a prototype or into a primitive -> 400, and nothing is polluted', async () => {
+      for (const patch of [
+        [{ op: 'add', path: '/__proto__/polluted', value: 1 }],
+        [{ op: 'add', path: '/constructor/prototype/polluted', value: 1 }],
+        [{ op: 'add', path: '/birthDate/x', value: 1 }],
+      ]) {
+        await expectOutcome(
+          await send('PATCH', 'Patient/p1', JSON.stringify(patch), { 'Content-Type': 'application/json-patch+json' }),
+          400
+        );
+      }
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+
     test('a transaction with entry:[null] -> 400', async () => {
       await expectOutcome(await send('POST', '', '{"resourceType":"Bundle","type":"transaction","entry":[null]}'), 400);
     });

@@ -226,7 +226,14 @@ export class SqliteRepository extends FhirRepository {
     return this.withTransaction(async () => {
       const current = await this.readResource<T>(resourceType, id);
       const patched = structuredClone(current) as T;
-      const errors = applyPatch(patched, patch).filter((e) => e !== null);
+      refuseInheritedPaths(patch);
+      let errors: { message: string }[];
+      try {
+        errors = applyPatch(patched, patch).flatMap((e) => (e === null ? [] : [e]));
+      } catch {
+        // A malformed operation (a path into a primitive, a missing `value`) throws instead of reporting.
+        throw new OperationOutcomeError(badRequest('Invalid JSON Patch'));
+      }
       if (errors.length > 0) {
         throw new OperationOutcomeError(badRequest(`Invalid JSON Patch: ${errors.map((e) => e.message).join('; ')}`));
       }
@@ -619,6 +626,26 @@ export class SqliteRepository extends FhirRepository {
       n: number;
     };
     return Number(row.n);
+  }
+}
+
+/** JSON Pointer tokens (RFC 6901) that name members every object inherits; no FHIR element is called so. */
+const INHERITED_TOKENS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** A patch may not walk into an object's prototype (`/__proto__/x`, `/constructor/prototype/x`). */
+function refuseInheritedPaths(patch: Operation[]): void {
+  for (const [i, op] of patch.entries()) {
+    for (const pointer of [op.path, (op as { from?: unknown }).from]) {
+      if (typeof pointer !== 'string') {
+        continue;
+      }
+      const tokens = pointer.split('/').map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
+      if (tokens.some((t) => INHERITED_TOKENS.has(t))) {
+        throw new OperationOutcomeError(
+          badRequest('A JSON Patch path names no element of the resource', `[${i}].path`)
+        );
+      }
+    }
   }
 }
 

@@ -425,6 +425,27 @@ const GENERATORS: readonly Generator[] = [
       expect: 'refuse',
     };
   },
+  // JSON Patch that walks into prototypes or into primitives.
+  (random) => {
+    const patch = choose(random, [
+      [{ op: 'add', path: '/__proto__/polluted', value: 1 }],
+      [{ op: 'add', path: '/constructor/prototype/polluted', value: 1 }],
+      [{ op: 'add', path: '/constructor', value: {} }],
+      [{ op: 'add', path: '/birthDate/x', value: 1 }],
+      [{ op: 'move', from: '/__proto__', path: '/x' }],
+      [{ op: 'add', path: '/name', value: [1] }],
+      [{ op: 'replace', path: '/id', value: 'other' }],
+      [{ op: 'nope' }],
+    ]);
+    return {
+      label: `PATCH ${JSON.stringify(patch).slice(0, 50)}`,
+      method: 'PATCH',
+      path: 'Patient/fuzz-p1',
+      headers: { 'Content-Type': 'application/json-patch+json' },
+      body: JSON.stringify(patch),
+      expect: 'refuse',
+    };
+  },
   // Accept headers.
   (random) => {
     const accept = choose(random, [
