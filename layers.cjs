@@ -17,6 +17,12 @@ const LAYERS = [
   { folder: 'policy', rank: 2, layer: 'ground', what: 'consent and AI-transparency labels' },
   { folder: 'store', rank: 3, layer: 'ground', what: 'the durable FHIR repository (node:sqlite)' },
   { folder: 'deliver', rank: 4, layer: 'ground', what: 'write plans and the one validated, conditional write-back' },
+  {
+    folder: 'auth',
+    rank: 5,
+    layer: 'ground',
+    what: 'SMART scopes, signing keys, JWT verification, the FHIR access guard, patient compartment, HTTP hardening',
+  },
   // stages: a stage imports only the ground and stages to its left
   {
     folder: 'protocols',
@@ -43,6 +49,13 @@ const LAYERS = [
   { folder: 'proposal', rank: 14, layer: 'stage', what: 'care-plan proposals' },
   { folder: 'review', rank: 15, layer: 'stage', what: 'the clinician review state machines' },
   // doors: thin, assemble stages and the world (client, clock, seed, configuration)
+  {
+    folder: 'authServer',
+    rank: 19,
+    layer: 'door',
+    what: 'the local SMART authorization server (discovery, authorize, token, JWKS, introspection, EHR-launch simulator)',
+  },
+  { folder: 'cdsHooks', rank: 19, layer: 'door', what: 'CDS Hooks 2.0 discovery, patient-view service, feedback' },
   {
     folder: 'server',
     rank: 20,

@@ -4,6 +4,7 @@ import { DEFAULT_LSTM_MODEL_DIR } from '../detect/lstm/modelCard';
 import { startServer } from '../server/embeddedServer';
 import { serverLimitsFromEnv } from '../server/serverLimits';
 import type { CliDependencies } from './commands';
+import { clinicianDoorFromSettings, parseAuthMode, parseList, type DoorSettings } from './clinicianDoorFromSettings';
 
 // The server is assembled in src/server/embeddedServer.ts; these names stay importable from here for existing callers.
 export { startServer } from '../server/embeddedServer';
@@ -30,6 +31,12 @@ interface ServeFlags {
   readonly dataDir: string;
   readonly seed: boolean;
   readonly modelDir: string;
+  readonly auth: DoorSettings['auth'];
+  readonly authIssuer?: string;
+  readonly authJwksUrl?: string;
+  readonly allowedOrigins?: string;
+  readonly frameAncestors?: string;
+  readonly allowedHosts?: string;
 }
 
 /** `twin serve`: the embedded FHIR R4 server over the durable store, until SIGINT/SIGTERM. */
@@ -50,8 +57,44 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
       'learned (LSTM) detector folder, checked against its model card on start (env TWIN_LSTM_MODEL_DIR)',
       deps.env.TWIN_LSTM_MODEL_DIR ?? DEFAULT_LSTM_MODEL_DIR()
     )
+    .option(
+      '--auth <mode>',
+      'local (embedded SMART authorization server), external (a hospital issuer), open (loopback demo, no tokens) (env TWIN_AUTH)',
+      parseAuthMode,
+      parseAuthMode(deps.env.TWIN_AUTH ?? 'local')
+    )
+    .option('--auth-issuer <url>', 'external issuer (env TWIN_AUTH_ISSUER)', deps.env.TWIN_AUTH_ISSUER)
+    .option('--auth-jwks-url <url>', "external issuer's JWKS (env TWIN_AUTH_JWKS_URL)", deps.env.TWIN_AUTH_JWKS_URL)
+    .option(
+      '--allowed-origins <list>',
+      'browser origins allowed by CORS (env TWIN_ALLOWED_ORIGINS)',
+      deps.env.TWIN_ALLOWED_ORIGINS
+    )
+    .option(
+      '--frame-ancestors <list>',
+      'EHR origins that may frame the app (env TWIN_FRAME_ANCESTORS)',
+      deps.env.TWIN_FRAME_ANCESTORS
+    )
+    .option(
+      '--allowed-hosts <list>',
+      'Host names answered besides the bound one (env TWIN_ALLOWED_HOSTS)',
+      deps.env.TWIN_ALLOWED_HOSTS
+    )
     .action(async (flags: ServeFlags): Promise<void> => {
+      const settings: DoorSettings = {
+        extraHosts: parseList(flags.allowedHosts),
+        auth: flags.auth,
+        ...(flags.authIssuer ? { issuer: flags.authIssuer } : {}),
+        ...(flags.authJwksUrl ? { jwksUrl: flags.authJwksUrl } : {}),
+        allowedOrigins: parseList(flags.allowedOrigins),
+        frameAncestors: parseList(flags.frameAncestors),
+        ...(deps.env.TWIN_LOGIN_PASSCODE ? { loginPasscode: deps.env.TWIN_LOGIN_PASSCODE } : {}),
+        ...(deps.env.TWIN_CDS_CLIENTS ? { cdsClients: deps.env.TWIN_CDS_CLIENTS } : {}),
+        ...(deps.env.TWIN_BACKEND_CLIENTS ? { backendClients: deps.env.TWIN_BACKEND_CLIENTS } : {}),
+      };
       const running = await startServer({
+        door: (context) =>
+          clinicianDoorFromSettings(settings, { ...context, host: flags.host, dataDir: flags.dataDir, log: deps.log }),
         learnedModelDir: flags.modelDir,
         port: flags.port,
         host: flags.host,

@@ -2,7 +2,7 @@ import { FhirRouter } from '@medplum/fhir-router';
 import type { FhirRepository, FhirRequestConfig, FhirResponse } from '@medplum/fhir-router';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 import express from 'express';
-import type { Express, NextFunction, Request, Response } from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import { bulkExportRoutes } from './bulk/bulkExportRoutes';
 import type { BulkExportService } from './bulk/bulkExportService';
 import { loadBaseDefinitions } from '../fhir/definitions';
@@ -50,9 +50,26 @@ export interface AppOptions {
   readonly bulkExport?: BulkExportService;
   /** Operations the server serves (router modules and express-served ones); any other `$name` is answered 404. */
   readonly operations?: readonly OperationDeclaration[];
-  /** Non-FHIR doors mounted outside the FHIR base (src/server/doorMount.ts). */
+  /** Non-FHIR doors mounted at their own path outside the FHIR base (src/server/doorMount.ts). */
   readonly mounts?: readonly DoorMount[];
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * The clinician's door (src/auth, src/authServer, src/cdsHooks): hardening before every route, routers mounted
+   * beside the FHIR API (authorization server, CDS Hooks, the SMART app), and guards in front of the FHIR API.
+   * Without it the API answers anyone: the local demo on loopback only, and `twin serve` says so at start.
+   */
+  readonly door?: DoorOptions;
+}
+
+export interface DoorOptions {
+  /** Before every route (Host allow-list, security headers, CORS). */
+  readonly hardening?: readonly RequestHandler[];
+  /** Mounted at the root before the FHIR API; each serves its own paths. */
+  readonly mounts?: readonly RequestHandler[];
+  /** In front of the FHIR API, after /metadata (which stays public, SMART App Launch "Conformance"). */
+  readonly fhirGuard?: readonly RequestHandler[];
+  /** After the body is parsed (checks of the resource a request writes). */
+  readonly afterBody?: readonly RequestHandler[];
 }
 
 /**
@@ -79,10 +96,16 @@ export function createApp(options: AppOptions): Express {
   // ETags are the resource versionId (FHIR R4 http.html#versioning), not express's hash of the body.
   app.set('etag', false);
   app.use(requestLog(log, now));
+  for (const handler of options.door?.hardening ?? []) {
+    app.use(handler);
+  }
   app.get('/healthz', healthHandler(options.isReady));
   for (const mount of options.mounts ?? []) {
     assertMountable(mount, FHIR_BASE_PATH);
     app.use(mount.path, mount.handler);
+  }
+  for (const handler of options.door?.mounts ?? []) {
+    app.use(handler);
   }
 
   const fhir = express.Router();
@@ -91,18 +114,25 @@ export function createApp(options: AppOptions): Express {
   fhir.get('/metadata', (_req: Request, res: Response): void => {
     sendFhirJson(res, 200, options.capabilityStatement);
   });
+  for (const handler of options.door?.fhirGuard ?? []) {
+    fhir.use(handler);
+  }
   if (options.bulkExport) {
     // Before the gate: the status and file paths are not resource types, and kick-off POSTs carry Parameters.
     fhir.use(bulkExportRoutes(options.bulkExport, options.baseUrl));
   }
   fhir.use(resourceTypeGate(declaredResourceTypes(options.capabilityStatement)));
-  fhir.use(
-    operationGate(options.operations ?? [], (method, path, name) => routesOperation(router, method, path, name))
-  );
   fhir.use(ifMatchGate());
   fhir.use(requireSupportedContentType());
   fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT, limits.maxJsonDepth));
   fhir.use(requireResourceBody());
+  for (const handler of options.door?.afterBody ?? []) {
+    fhir.use(handler);
+  }
+  // After the door's body guards, so an access decision is never pre-empted by "no such operation".
+  fhir.use(
+    operationGate(options.operations ?? [], (method, path, name) => routesOperation(router, method, path, name))
+  );
   fhir.use(bundleInteractionGate(systemInteractions, limits.maxBundleEntries));
   fhir.use(searchQueryGate(limits));
   fhir.use((req: Request, res: Response, next: NextFunction): void => {

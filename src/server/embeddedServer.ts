@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { checkLearnedDetector } from '../detect/lstm/learnedDetectorCheck';
 import { createApp, FHIR_BASE_PATH } from './app';
+import type { ClinicianDoor } from './clinicianDoor';
 import { BulkExportService, type BulkExportOptions } from './bulk/bulkExportService';
 import { buildCapabilityStatement } from './capabilityStatement';
 import type { ResourceSupport, SystemInteraction } from './capabilityStatement';
@@ -69,6 +70,8 @@ export interface StartServerOptions {
   readonly mounts?: readonly DoorMount[];
   /** Bounds on request work (bundle entries, JSON depth, search values); defaults in src/server/serverLimits.ts. */
   readonly limits?: Partial<ServerLimits>;
+  /** The clinician's door (auth, hardening, SMART app, CDS Hooks); without it the FHIR API is OPEN and says so. */
+  readonly door?: (context: { origin: string; repo: FhirRepository; router: FhirRouter }) => Promise<ClinicianDoor>;
 }
 
 export interface RunningServer {
@@ -155,6 +158,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   registerOperations(router, operations);
   const declarations: OperationDeclaration[] = [...operations, ...(bulkExport ? BULK_EXPORT_DECLARATIONS : [])];
   const resources = withOperations(opened.supports, declarations);
+  let door: ClinicianDoor | undefined;
+  try {
+    door = await options.door?.({ origin, repo: opened.repo, router });
+  } catch (err) {
+    server.close();
+    await closeStore();
+    throw err;
+  }
+  const openWarning = [
+    '*** WARNING: the FHIR API is OPEN: no access token is needed to read or write health data. ***',
+    '*** Local demo on loopback only (twin serve --auth local is the default). ***',
+  ];
   const supportsPatch = opened.supports.some((r) => r.interactions.includes('patch'));
   const capabilityStatement = buildCapabilityStatement({
     baseUrl,
@@ -176,6 +191,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       log,
       operations: declarations,
       mounts: options.mounts ?? [],
+      ...(door ? { door: door.door } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
       ...(bulkExport ? { bulkExport } : {}),
@@ -203,6 +219,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   log(`Data directory: ${options.dataDir}`);
   for (const mount of options.mounts ?? []) {
     log(`${(mount.description ?? 'Door').padEnd(15)} ${origin}${mount.path}`);
+  }
+  for (const line of door ? door.startupLines : openWarning) {
+    log(line);
   }
 
   try {

@@ -1,0 +1,29 @@
+/** The app's registration with the authorization server (the local one registers it under this id). */
+export const CLIENT_ID = 'recovery-twin-app';
+
+/**
+ * SMART v2 scopes the app asks for. It copes with fewer: every action is shown only when the granted scopes allow
+ * it (grantedScopes.ts). user/Task.rs and user/Patient.rs feed the care-team list across patients.
+ */
+export const SCOPES = [
+  'launch',
+  'launch/patient',
+  'openid',
+  'fhirUser',
+  'online_access',
+  'patient/Patient.r',
+  'patient/Observation.rs',
+  'patient/RiskAssessment.rs',
+  'patient/CarePlan.rus',
+  'patient/Task.rus',
+  'patient/ServiceRequest.rs',
+  'patient/PlanDefinition.rs',
+  'user/Task.rs',
+  'user/Patient.rs',
+].join(' ');
+
+/** The twin's code system (src/fhir/codes/twinCodes.ts TWIN_CONCEPT_SYSTEM). */
+export const TWIN_CONCEPT_SYSTEM = 'https://recovery-twin.dev/fhir/CodeSystem/twin-concept';
+export const TWIN_PROFILE_BASE = 'https://recovery-twin.dev/fhir/StructureDefinition';
+/** planApplier.ts FROM_APPROVAL: the starting phase's activities, ordered on approval. */
+export const FROM_APPROVAL = 'from approval';

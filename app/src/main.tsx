@@ -1,0 +1,616 @@
+import type {
+  CarePlan,
+  Observation,
+  Parameters,
+  Patient,
+  PlanDefinition,
+  RiskAssessment,
+  Task,
+} from '@medplum/fhirtypes';
+import FHIR from 'fhirclient';
+import { render } from 'preact';
+import { useState } from 'preact/hooks';
+import { Chart, type ChartSeries } from './Chart';
+import { TWIN_CONCEPT_SYSTEM } from './config';
+import { scopeAllows } from './grantedScopes';
+import {
+  bandOn,
+  BAND_SPREADS,
+  bandVersions,
+  dailyDeviation,
+  dailyValues,
+  daySeconds,
+  drivers,
+  isAwaitingReview,
+  isOpenFinding,
+  metricToken,
+  orderedOnApproval,
+  recoveryIndexSeries,
+  type BandVersion,
+  type DayValue,
+} from './twinData';
+
+type Client = Awaited<ReturnType<typeof FHIR.oauth2.ready>>;
+
+interface MetricView {
+  readonly label: string;
+  readonly unit: string;
+  readonly values: DayValue[];
+  readonly bands: BandVersion[];
+  /** Day -> z against the baseline in force that day (the twin's daily state). */
+  readonly deviation: ReadonlyMap<string, number>;
+}
+
+interface Proposal {
+  readonly task: Task;
+  readonly plan: CarePlan;
+  readonly citations: string[];
+}
+
+interface PatientView {
+  readonly patient: Patient;
+  readonly index: DayValue[];
+  readonly drivers: Array<{ label: string; z: number }>;
+  readonly metrics: MetricView[];
+  readonly findings: RiskAssessment[];
+  /** Review Tasks of findings, by RiskAssessment id (findingResources.ts buildReviewTask). */
+  readonly findingTasks: ReadonlyMap<string, Task>;
+  readonly proposals: Proposal[];
+}
+
+interface CareTeamRow {
+  readonly patient: string;
+  /** The patient's name when the scopes allow reading other patients (user/Patient.rs). */
+  readonly name?: string;
+  readonly open: number;
+}
+
+async function all<T>(client: Client, url: string): Promise<T[]> {
+  return (await client.request<T[]>(url, { pageLimit: 0, flat: true })) ?? [];
+}
+
+function patientName(p: Patient): string {
+  const n = p.name?.[0];
+  return n?.text ?? ([...(n?.given ?? []), n?.family ?? ''].join(' ').trim() || `Patient ${p.id ?? ''}`);
+}
+
+async function loadPatient(client: Client, granted: string): Promise<PatientView> {
+  const id = client.patient.id ?? '';
+  const can = (type: string): boolean => scopeAllows(granted, type, 's');
+  const [patient, twin, findings, tasks] = await Promise.all([
+    client.request<Patient>(`Patient/${id}`),
+    can('Observation')
+      ? all<Observation>(
+          client,
+          `Observation?patient=${id}&category=${encodeURIComponent(`${TWIN_CONCEPT_SYSTEM}|`)}&_count=500`
+        )
+      : [],
+    can('RiskAssessment') ? all<RiskAssessment>(client, `RiskAssessment?patient=${id}&_count=200`) : [],
+    can('Task') ? all<Task>(client, `Task?patient=${id}&_count=200`) : [],
+  ]);
+  const states = twin.filter((o) =>
+    (o.category ?? []).some((c) => c.coding?.some((x) => x.code === 'twin-recovery-state'))
+  );
+  const baselines = twin.filter((o) =>
+    (o.category ?? []).some((c) => c.coding?.some((x) => x.code === 'twin-baseline'))
+  );
+  const metrics = await Promise.all(
+    baselines.map(async (b): Promise<MetricView> => {
+      const token = metricToken(b);
+      const [measured, history] = await Promise.all([
+        token
+          ? all<Observation>(client, `Observation?patient=${id}&code=${encodeURIComponent(token)}&_count=1000`)
+          : [],
+        all<Observation>(client, `Observation/${b.id ?? ''}/_history?_count=1000`).catch(() => [b]),
+      ]);
+      return {
+        label: b.code.text ?? b.code.coding?.[0]?.display ?? 'metric',
+        unit: b.valueQuantity?.unit ?? '',
+        values: dailyValues(measured),
+        bands: bandVersions(history.length > 0 ? history : [b]),
+        deviation: token ? dailyDeviation(states, token) : new Map(),
+      };
+    })
+  );
+  const proposals: Proposal[] = [];
+  for (const task of tasks.filter(isAwaitingReview)) {
+    const plan = await client.request<CarePlan>(task.focus?.reference ?? '');
+    let citations: string[] = [];
+    const canonical = plan.instantiatesCanonical?.[0]?.split('|')[0];
+    if (canonical && can('PlanDefinition')) {
+      const defs = await all<PlanDefinition>(client, `PlanDefinition?url=${encodeURIComponent(canonical)}`).catch(
+        () => []
+      );
+      citations = (defs[0]?.relatedArtifact ?? []).map((r) => r.citation ?? r.display ?? r.url ?? '').filter((t) => t);
+    }
+    proposals.push({ task, plan, citations });
+  }
+  return {
+    patient,
+    index: recoveryIndexSeries(states),
+    drivers: drivers(states),
+    metrics,
+    findings: findings.filter(isOpenFinding),
+    findingTasks: new Map(
+      tasks
+        .filter((t) => (t.focus?.reference ?? '').startsWith('RiskAssessment/'))
+        .map((t) => [(t.focus?.reference ?? '').slice('RiskAssessment/'.length), t] as const)
+    ),
+    proposals,
+  };
+}
+
+async function loadCareTeam(client: Client, granted: string): Promise<CareTeamRow[]> {
+  const tasks = await all<Task>(client, `Task?status=requested,received,accepted,in-progress&_count=500`);
+  const byPatient = new Map<string, number>();
+  for (const t of tasks) {
+    const patient = t.for?.reference;
+    if (patient?.startsWith('Patient/')) {
+      byPatient.set(patient, (byPatient.get(patient) ?? 0) + 1);
+    }
+  }
+  const names = new Map<string, string>();
+  const ids = [...byPatient.keys()].map((ref) => ref.slice('Patient/'.length));
+  if (ids.length > 0 && scopeAllows(granted, 'Patient', 's', ['user'])) {
+    for (const p of await all<Patient>(client, `Patient?_id=${ids.map(encodeURIComponent).join(',')}&_count=500`).catch(
+      () => []
+    )) {
+      names.set(`Patient/${p.id ?? ''}`, patientName(p));
+    }
+  }
+  return [...byPatient.entries()]
+    .map(([patient, open]) => ({ patient, open, ...(names.has(patient) ? { name: names.get(patient) } : {}) }))
+    .sort((a, b) => b.open - a.open);
+}
+
+function IndexSection({ view }: { view: PatientView }) {
+  if (view.index.length === 0) {
+    return (
+      <section aria-labelledby="h-index">
+        <h2 id="h-index">Recovery index</h2>
+        <p>No recovery state computed yet.</p>
+      </section>
+    );
+  }
+  const x = view.index.map((p) => daySeconds(p.day));
+  const series: ChartSeries[] = [
+    { label: 'Recovery index', values: view.index.map((p) => p.value), stroke: '#0b5cad' },
+  ];
+  return (
+    <section aria-labelledby="h-index">
+      <h2 id="h-index">Recovery index</h2>
+      <Chart label={`Recovery index over ${view.index.length} days`} x={x} series={series} />
+      <p class="note">
+        Latest ({view.index[view.index.length - 1]?.day}): {view.index[view.index.length - 1]?.value}. What drives it,
+        in standard deviations from the personal baseline:
+      </p>
+      <ul class="drivers">
+        {view.drivers.slice(0, 5).map((d) => (
+          <li key={d.label}>
+            {d.label}: {d.z > 0 ? '+' : ''}
+            {d.z}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function MetricChart({ metric }: { metric: MetricView }) {
+  const x = metric.values.map((p) => daySeconds(p.day));
+  const bands = metric.values.map((p) => bandOn(p.day, metric.bands));
+  // Judged by the twin's own deviation of that day against that day's baseline; a day without one is not judged.
+  const outside = metric.values.map((p) => {
+    const z = metric.deviation.get(p.day);
+    return z !== undefined && Math.abs(z) > BAND_SPREADS ? p.value : null;
+  });
+  const flagged = outside.filter((v) => v !== null).length;
+  const judged = metric.values.filter((p) => metric.deviation.has(p.day)).length;
+  const verdict =
+    judged === 0
+      ? 'no day with a personal baseline yet'
+      : `${flagged} of ${judged} day${judged === 1 ? '' : 's'} outside the personal band in force that day`;
+  const series: ChartSeries[] = [
+    { label: `${metric.label} (measured)`, values: metric.values.map((p) => p.value), stroke: '#222' },
+    { label: 'band low', values: bands.map((b) => b?.low ?? null), stroke: '#2e7d32', dash: [4, 4] },
+    { label: 'band high', values: bands.map((b) => b?.high ?? null), stroke: '#2e7d32', dash: [4, 4] },
+    { label: 'outside band', values: outside, stroke: '#b00020', pointsOnly: true },
+  ];
+  return (
+    <figure class="metric">
+      <figcaption>
+        {metric.label} {metric.unit ? `(${metric.unit})` : ''}: {verdict}
+      </figcaption>
+      {metric.values.length > 0 ? (
+        <Chart label={`${metric.label} daily values against the personal band`} x={x} series={series} height={130} />
+      ) : (
+        <p>No measurements.</p>
+      )}
+    </figure>
+  );
+}
+
+const OPEN_TASK = new Set(['requested', 'received', 'accepted', 'in-progress']);
+
+/**
+ * A finding's review: confirm or dismiss (with a reason) completes its review Task in the clinician's name; the
+ * finding itself stays as the detector wrote it (its episode may still be open). Shown only when the granted scopes
+ * allow updating Tasks and the user is a Practitioner.
+ */
+function FindingReview(props: {
+  task: Task;
+  client: Client;
+  mayDecide: boolean;
+  fhirUser: string | undefined;
+  onDone: (m: string) => void;
+}) {
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const { task } = props;
+  if (!OPEN_TASK.has(task.status)) {
+    return <p class="note">Review: {task.businessStatus?.text ?? task.status}</p>;
+  }
+  if (!props.mayDecide) {
+    return <p class="note">Awaiting review.</p>;
+  }
+  const decide = async (verdict: 'confirmed' | 'dismissed'): Promise<void> => {
+    setBusy(true);
+    try {
+      const updated: Task = {
+        ...task,
+        status: 'completed',
+        businessStatus: { text: verdict === 'confirmed' ? 'finding confirmed' : 'finding dismissed' },
+        owner: task.owner ?? { reference: props.fhirUser },
+        lastModified: new Date().toISOString(),
+        ...(verdict === 'dismissed' ? { statusReason: { text: reason } } : {}),
+      };
+      await props.client.request({
+        url: `Task/${task.id ?? ''}`,
+        method: 'PUT',
+        // Optimistic locking (FHIR R4 http.html#concurrency): a colleague's decision in the meantime wins.
+        headers: { 'Content-Type': 'application/fhir+json', 'If-Match': `W/"${task.meta?.versionId ?? ''}"` },
+        body: JSON.stringify(updated),
+      });
+      props.onDone(`Done: finding ${verdict}.`);
+    } catch (err) {
+      setError(`Not done: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const id = task.id ?? '';
+  return (
+    <div class="actions">
+      <button type="button" disabled={busy} onClick={() => void decide('confirmed')}>
+        Confirm finding
+      </button>{' '}
+      <label for={`dismiss-${id}`}>Reason to dismiss</label>{' '}
+      <input id={`dismiss-${id}`} value={reason} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />{' '}
+      <button
+        type="button"
+        class="secondary"
+        disabled={busy || !reason.trim()}
+        onClick={() => void decide('dismissed')}
+      >
+        Dismiss finding
+      </button>
+      {error ? <p role="alert">{error}</p> : null}
+    </div>
+  );
+}
+
+function FindingsSection(props: {
+  findings: RiskAssessment[];
+  tasks: ReadonlyMap<string, Task>;
+  client: Client;
+  mayDecide: boolean;
+  fhirUser: string | undefined;
+  onDone: (m: string) => void;
+}) {
+  const { findings } = props;
+  return (
+    <section aria-labelledby="h-findings">
+      <h2 id="h-findings">Open findings</h2>
+      {findings.length === 0 ? (
+        <p>No open early-warning finding.</p>
+      ) : (
+        <ul class="findings">
+          {findings.map((f) => {
+            const task = props.tasks.get(f.id ?? '');
+            return (
+              <li key={f.id}>
+                <strong>
+                  Since {f.occurrenceDateTime?.slice(0, 10)}:{' '}
+                  {f.prediction?.[0]?.outcome?.text ?? 'deviation from the personal baseline'}
+                </strong>
+                <p>{f.note?.[0]?.text}</p>
+                <p class="note">Based on {f.basis?.length ?? 0} measurements. AI-generated, not a diagnosis.</p>
+                {task ? (
+                  <FindingReview
+                    task={task}
+                    client={props.client}
+                    mayDecide={props.mayDecide}
+                    fhirUser={props.fhirUser}
+                    onDone={props.onDone}
+                  />
+                ) : null}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function ProposalSection(props: {
+  proposal: Proposal;
+  client: Client;
+  granted: string;
+  fhirUser: string | undefined;
+  onDone: (message: string) => void;
+}) {
+  const { plan, task, citations } = props.proposal;
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState('');
+  const [reason, setReason] = useState('');
+  const [drop, setDrop] = useState<number[]>([]);
+  const [note, setNote] = useState('');
+  const mayDecide =
+    scopeAllows(props.granted, 'Task', 'u') &&
+    scopeAllows(props.granted, 'CarePlan', 'u') &&
+    Boolean(props.fhirUser?.startsWith('Practitioner/'));
+  const orders = orderedOnApproval(plan);
+
+  const review = async (decision: string, extra: Parameters['parameter'] = []): Promise<Parameters> =>
+    props.client.request<Parameters>({
+      url: `Task/${task.id ?? ''}/$review`,
+      method: 'POST',
+      headers: { 'Content-Type': 'application/fhir+json' },
+      body: JSON.stringify({
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'decision', valueCode: decision },
+          { name: 'practitioner', valueReference: { reference: props.fhirUser } },
+          ...(extra ?? []),
+        ],
+      } satisfies Parameters),
+    });
+
+  const decide = async (decision: 'approve' | 'modify' | 'reject'): Promise<void> => {
+    setBusy(true);
+    setMessage('');
+    try {
+      // The review state machine wants the review taken (accepted) before approve or modify.
+      if (decision !== 'reject' && (task.status === 'requested' || task.status === 'received')) {
+        await review('accept');
+      }
+      const extra: Parameters['parameter'] =
+        decision === 'reject'
+          ? [{ name: 'reason', valueString: reason }]
+          : decision === 'modify'
+            ? [
+                ...drop.map((i) => ({ name: 'removeActivity', valueInteger: i })),
+                ...(note ? [{ name: 'note', valueString: note }] : []),
+              ]
+            : [];
+      const result = await review(decision, extra);
+      const status = result.parameter?.find((p) => p.name === 'carePlanStatus')?.valueCode;
+      // Announced by the app (this section goes once the proposal is decided).
+      props.onDone(`Done: care plan "${plan.title ?? ''}" ${status ?? 'updated'}.`);
+    } catch (err) {
+      setMessage(`Not done: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby={`h-plan-${plan.id ?? ''}`} class="proposal">
+      <h2 id={`h-plan-${plan.id ?? ''}`}>Proposed care plan: {plan.title}</h2>
+      <p class="badge">Draft proposal, AI-assisted: not in force until a clinician approves it.</p>
+      <h3>Why this protocol, and where to start</h3>
+      <p>{plan.description}</p>
+      <h3>Activities</h3>
+      <ol class="activities">
+        {(plan.activity ?? []).map((a, i) => (
+          <li key={i}>
+            <label>
+              {mayDecide ? (
+                <input
+                  type="checkbox"
+                  checked={drop.includes(i)}
+                  onChange={(e) =>
+                    setDrop((d) => ((e.target as HTMLInputElement).checked ? [...d, i] : d.filter((x) => x !== i)))
+                  }
+                  aria-label={`Remove activity ${i + 1} when modifying`}
+                />
+              ) : null}{' '}
+              <strong>{a.detail?.code?.text}</strong> — {a.detail?.scheduledString}
+            </label>
+            <div class="note">{a.detail?.description}</div>
+          </li>
+        ))}
+      </ol>
+      {(plan.note ?? []).map((n, i) => (
+        <p key={i} class="note">
+          {n.text}
+        </p>
+      ))}
+      {citations.length > 0 ? (
+        <>
+          <h3>Sources</h3>
+          <ul>
+            {citations.map((c) => (
+              <li key={c}>{c}</li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      <h3>What approval will order</h3>
+      {orders.length === 0 ? (
+        <p>Nothing is ordered on approval (no starting-phase request).</p>
+      ) : (
+        <ul data-testid="orders">
+          {orders.map((a, i) => (
+            <li key={i}>
+              {a.detail?.kind}: {a.detail?.code?.text}
+            </li>
+          ))}
+        </ul>
+      )}
+      {mayDecide ? (
+        <div class="actions">
+          <button type="button" disabled={busy} onClick={() => void decide('approve')}>
+            Approve plan
+          </button>
+          <p>
+            <label for={`note-${plan.id ?? ''}`}>Note for a modification</label>
+            <br />
+            <input
+              id={`note-${plan.id ?? ''}`}
+              value={note}
+              onInput={(e) => setNote((e.target as HTMLInputElement).value)}
+            />
+          </p>
+          <button type="button" disabled={busy || (drop.length === 0 && !note)} onClick={() => void decide('modify')}>
+            Save modification
+          </button>
+          <p>
+            <label for={`reason-${plan.id ?? ''}`}>Reason for rejecting</label>
+            <br />
+            <textarea
+              id={`reason-${plan.id ?? ''}`}
+              value={reason}
+              onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)}
+            />
+          </p>
+          <button
+            type="button"
+            class="secondary"
+            disabled={busy || !reason.trim()}
+            onClick={() => void decide('reject')}
+          >
+            Reject plan
+          </button>
+        </div>
+      ) : (
+        <p class="note">Your access does not include deciding on proposals.</p>
+      )}
+      {message ? <p role="alert">{message}</p> : null}
+    </section>
+  );
+}
+
+function CareTeam({ rows }: { rows: CareTeamRow[] }) {
+  return (
+    <section aria-labelledby="h-team">
+      <h2 id="h-team">Care team: patients awaiting review</h2>
+      {rows.length === 0 ? (
+        <p>No patient has an open finding or a proposal awaiting review.</p>
+      ) : (
+        <ul>
+          {rows.map((r) => (
+            <li key={r.patient}>
+              {r.name ? `${r.name} (${r.patient})` : r.patient}: {r.open} open review{r.open === 1 ? '' : 's'}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function App(props: {
+  client: Client;
+  granted: string;
+  fhirUser: string | undefined;
+  initial: PatientView;
+  team: CareTeamRow[] | undefined;
+}) {
+  const [view, setView] = useState(props.initial);
+  const [announcement, setAnnouncement] = useState('');
+  const refresh = (message: string): void => {
+    setAnnouncement(message);
+    void loadPatient(props.client, props.granted).then(setView);
+  };
+  return (
+    <main>
+      <header>
+        <h1>Recovery twin: {patientName(view.patient)}</h1>
+        <p class="note">Signed in as {props.fhirUser ?? 'unknown user'}.</p>
+        <p role="status" data-testid="review-status" class="announcement">
+          {announcement}
+        </p>
+      </header>
+      <IndexSection view={view} />
+      <section aria-labelledby="h-metrics">
+        <h2 id="h-metrics">Metrics against the personal band</h2>
+        {view.metrics.length === 0 ? (
+          <p>No personal baseline yet.</p>
+        ) : (
+          view.metrics.map((m) => <MetricChart key={m.label} metric={m} />)
+        )}
+      </section>
+      <FindingsSection
+        findings={view.findings}
+        tasks={view.findingTasks}
+        client={props.client}
+        mayDecide={scopeAllows(props.granted, 'Task', 'u') && Boolean(props.fhirUser?.startsWith('Practitioner/'))}
+        fhirUser={props.fhirUser}
+        onDone={refresh}
+      />
+      {view.proposals.length === 0 ? (
+        <section aria-labelledby="h-plan">
+          <h2 id="h-plan">Proposed care plan</h2>
+          <p>No proposal awaiting review.</p>
+        </section>
+      ) : (
+        view.proposals.map((p) => (
+          <ProposalSection
+            key={p.plan.id}
+            proposal={p}
+            client={props.client}
+            granted={props.granted}
+            fhirUser={props.fhirUser}
+            onDone={refresh}
+          />
+        ))
+      )}
+      {props.team ? <CareTeam rows={props.team} /> : null}
+    </main>
+  );
+}
+
+async function start(): Promise<void> {
+  const root = document.getElementById('root');
+  if (!root) {
+    return;
+  }
+  try {
+    const started = performance.now();
+    const client = await FHIR.oauth2.ready();
+    const granted = String((client.state.tokenResponse as { scope?: string } | undefined)?.scope ?? '');
+    const fhirUser = client.getFhirUser() ?? undefined;
+    const [initial, team] = await Promise.all([
+      loadPatient(client, granted),
+      scopeAllows(granted, 'Task', 's', ['user'])
+        ? loadCareTeam(client, granted).catch(() => undefined)
+        : Promise.resolve(undefined),
+    ]);
+    render(<App client={client} granted={granted} fhirUser={fhirUser} initial={initial} team={team} />, root);
+    // First meaningful render, read by `npm run bench -- app`.
+    (window as unknown as { twinFirstRenderMs?: number }).twinFirstRenderMs = performance.now() - started;
+    document.body.dataset.ready = 'true';
+  } catch (err) {
+    root.innerHTML = '';
+    const p = document.createElement('p');
+    p.setAttribute('role', 'alert');
+    p.textContent = `The recovery twin could not start: ${err instanceof Error ? err.message : String(err)}`;
+    root.appendChild(p);
+    document.body.dataset.ready = 'error';
+  }
+}
+
+void start();
