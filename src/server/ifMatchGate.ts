@@ -1,8 +1,6 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-
-/** A version-specific ETag as FHIR R4 http.html#versioning writes it: `W/"<versionId>"` (or its strong form). */
-export const ETAG = /^(?:W\/)?"[A-Za-z0-9\-.]{1,64}"$/;
+import { FHIR_ETAG } from '../fhir/etag';
 
 /**
  * If-Match must be one valid ETag (FHIR R4 http.html#concurrency, RFC 9110 §13.1.1). Anything else (`1`, `W/1`,
@@ -11,7 +9,7 @@ export const ETAG = /^(?:W\/)?"[A-Za-z0-9\-.]{1,64}"$/;
 export function ifMatchGate(): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction): void => {
     const value = req.headers['if-match'];
-    if (value !== undefined && !ETAG.test(value.trim())) {
+    if (value !== undefined && !FHIR_ETAG.test(value.trim())) {
       next(new OperationOutcomeError(badRequest('If-Match must be one ETag of the form W/"<versionId>"')));
       return;
     }

@@ -1,10 +1,10 @@
 import { badRequest, isResourceType, OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { FhirRepository } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import { FHIR_ETAG } from '../fhir/etag';
 
 /** Types the store does not hold as resources of their own (storeCapabilities.ts), so no Bundle entry may write them. */
 const NOT_STORED: ReadonlySet<string> = new Set(['Bundle', 'Binary', 'Parameters']);
-const ETAG = /^(?:W\/)?"[A-Za-z0-9\-.]{1,64}"$/;
 /** `Type?query`: a conditional reference (FHIR R4 http.html#trules). */
 const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]+)\?(.+)$/;
 
@@ -38,7 +38,7 @@ export function checkBundleRules(bundle: Bundle): void {
     if (!isResourceType(type) || NOT_STORED.has(type)) {
       throw refuse('The entry does not address a resource type this server stores', `${at}.request.url`);
     }
-    if (entry.request?.ifMatch !== undefined && !ETAG.test(entry.request.ifMatch)) {
+    if (entry.request?.ifMatch !== undefined && !FHIR_ETAG.test(entry.request.ifMatch)) {
       throw refuse('ifMatch must be one ETag of the form W/"<versionId>"', `${at}.request.ifMatch`);
     }
     if (!transaction) {
