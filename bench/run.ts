@@ -1,6 +1,7 @@
 // Benchmark entry: `npm run bench -- <name> [options]`. Each benchmark prints its figures, with the reference it is
 // compared against measured in the same run; nothing here runs in the test suite.
 import { runAppBench } from './appBench';
+import { runConformanceBench } from './conformanceBench';
 import { runDetectBench } from './detectBench';
 import { runEvidenceBench } from './evidenceBench';
 import { runSimulateBench } from './simulateBench';
@@ -24,6 +25,7 @@ async function runTwin(args: string[]): Promise<void> {
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   app: runAppBench,
+  conformance: runConformanceBench,
   evidence: runEvidenceBench,
   store: runStoreBench,
   twin: runTwin,

@@ -21,7 +21,19 @@ async function startServer(dataDir: string): Promise<Server> {
   // One process (node with tsx's loader), so SIGKILL hits the server itself, not a wrapper around it.
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--data-dir', dataDir, '--no-seed'],
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/main.ts'),
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--no-seed',
+      '--auth',
+      'open',
+    ],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],

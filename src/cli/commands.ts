@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { DoorMount } from '../server/doorMount';
+import type { OperationModule } from '../server/operations/operationModule';
 import type { OpenRepository, SeedRepository } from './serveCommand';
 import { registerDetectCommands } from './detectCommand';
 import { registerFindingsCommand } from './findingsCommand';
@@ -17,6 +19,10 @@ export interface CliDependencies {
   readonly openRepository: OpenRepository;
   /** Loads the synthetic cohort into a repository; absent until a seed loader is wired. */
   readonly seedRepository?: SeedRepository;
+  /** The FHIR operations `twin serve` offers (src/server/operations/registry.ts); built when the server starts. */
+  readonly operations?: () => Promise<readonly OperationModule[]>;
+  /** Non-FHIR doors `twin serve` mounts (SMART authorization, CDS Hooks, app, metrics). */
+  readonly mounts?: readonly DoorMount[];
   readonly version: string;
   readonly env: NodeJS.ProcessEnv;
   readonly log: (line: string) => void;

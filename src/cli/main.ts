@@ -18,11 +18,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { openSqliteStore } = await import('../store/sqliteStore');
   const { createEmbeddedRouter } = await import('../store/transactionBundle');
   const { seedEmbeddedStore } = await import('../server/seedEmbeddedStore');
-  const { registerTwinRefreshOperation } = await import('../server/twinRefreshOperation');
-  const { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } =
-    await import('../fhir/codes/twinCodes');
-  const { registerEvidenceOperations } = await import('../server/evidenceOperations');
-  const { registerSimulateOperation, SIMULATE_OPERATION_DECLARATION } = await import('../server/simulateOperation');
+  const { embeddedOperations } = await import('../server/operations/registry');
   const { openEvidenceEngine } = await import('../evidence/evidenceEngine');
   const log = (line: string): void => console.log(line);
   const version = readVersion();
@@ -33,54 +29,28 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerCommands(program, {
     openRepository: async (dataDir, { baseUrl }) => {
       const store = await openSqliteStore(dataDir, { baseUrl });
-      const router = createEmbeddedRouter();
       // No engine-side validation here: in-process, every twin write goes through the store, which validates it
       // against the same profiles before anything is stored (src/store/sqliteStore.ts).
-      registerTwinRefreshOperation(router, {
-        today: () => new Date().toISOString().slice(0, 10),
-        timeZone: process.env.TWIN_TIME_ZONE,
-      });
-      const evidence = await openEvidenceEngine({ env: process.env, log });
-      registerEvidenceOperations(router, { ...evidence, now: () => new Date().toISOString() });
-      registerSimulateOperation(router, {
-        library: evidence.library,
-        today: () => new Date().toISOString().slice(0, 10),
-      });
-      // `supports` is the store's own list of what it implements; it becomes the CapabilityStatement.
       return {
         repo: store.repo,
         close: () => store.close(),
-        // Operations are declared where they are served: $twin-refresh (src/server/twinRefreshOperation.ts) and the
-        // Bulk Data exports (src/server/bulk/; canonical URLs of the Bulk Data Access IG's OperationDefinitions).
-        supports: store.supports.map((r) => {
-          if (r.type === 'Patient') {
-            return {
-              ...r,
-              operations: [
-                { name: 'twin-refresh', definition: TWIN_REFRESH_OPERATION },
-                { name: 'match-evidence', definition: MATCH_EVIDENCE_OPERATION },
-                SIMULATE_OPERATION_DECLARATION,
-                { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
-              ],
-            };
-          }
-          if (r.type === 'Task') {
-            return { ...r, operations: [{ name: 'review', definition: REVIEW_OPERATION }] };
-          }
-          if (r.type === 'Group') {
-            return {
-              ...r,
-              operations: [
-                { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' },
-              ],
-            };
-          }
-          return r;
-        }),
+        // The store's own list of what it implements; the server adds the operations it serves and builds the
+        // CapabilityStatement from both.
+        supports: store.supports,
         // The store runs transaction Bundles atomically in one SQLite transaction (src/store/transactionBundle.ts).
-        router,
+        router: createEmbeddedRouter(),
         systemInteractions: ['transaction', 'batch'],
       };
+    },
+    // Every operation is one module in src/server/operations/, listed in registry.ts: routed and declared together.
+    operations: async () => {
+      const today = (): string => new Date().toISOString().slice(0, 10);
+      const evidence = await openEvidenceEngine({ env: process.env, log });
+      return embeddedOperations({
+        twinRefresh: { today, timeZone: process.env.TWIN_TIME_ZONE },
+        evidence: { ...evidence, now: () => new Date().toISOString() },
+        simulate: { library: evidence.library, today },
+      });
     },
     // The embedded default serves a small synthetic cohort (src/cohort/), one atomic transaction per patient;
     // patients already present are skipped, so a restart (or a crash mid-seed) never duplicates anything.

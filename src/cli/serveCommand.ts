@@ -1,220 +1,21 @@
-import { FhirRouter } from '@medplum/fhir-router';
-import type { FhirRepository } from '@medplum/fhir-router';
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { BulkExportService, type BulkExportOptions } from '../server/bulk/bulkExportService';
-import { createApp, FHIR_BASE_PATH } from '../server/app';
-import { buildCapabilityStatement } from '../server/capabilityStatement';
-import type { ResourceSupport, SystemInteraction } from '../server/capabilityStatement';
-import { checkLearnedDetector } from '../detect/lstm/learnedDetectorCheck';
 import { DEFAULT_LSTM_MODEL_DIR } from '../detect/lstm/modelCard';
-import type { ClinicianDoor } from '../server/clinicianDoor';
+import { startServer } from '../server/embeddedServer';
+import { serverLimitsFromEnv } from '../server/serverLimits';
 import type { CliDependencies } from './commands';
 import { clinicianDoorFromSettings, parseAuthMode, parseList, type DoorSettings } from './clinicianDoorFromSettings';
 
-/** A repository opened on a data directory, with the truth about what it supports. */
-export interface OpenedRepository {
-  readonly repo: FhirRepository;
-  close(): void | Promise<void>;
-  /** Per resource type: interactions and search parameters the store really implements. */
-  readonly supports: readonly ResourceSupport[];
-  /** System interactions the store implements; defaults to ['batch'] (the router runs batch entries one by one). */
-  readonly systemInteractions?: readonly SystemInteraction[];
-  /** A router with the store's own handlers (e.g. atomic transactions); defaults to a plain FhirRouter. */
-  readonly router?: FhirRouter;
-}
-
-export interface OpenRepositoryContext {
-  /** The public FHIR base URL. Known only once the server listens (port 0), hence a function. */
-  readonly baseUrl: () => string;
-}
-
-export type OpenRepository = (dataDir: string, context: OpenRepositoryContext) => Promise<OpenedRepository>;
-/** Loads the seed into the repository, through the same router the server uses. */
-export type SeedRepository = (repo: FhirRepository, router: FhirRouter) => Promise<void>;
-
-export interface StartServerOptions {
-  readonly port: number;
-  readonly host: string;
-  readonly dataDir: string;
-  readonly seed: boolean;
-  readonly openRepository: OpenRepository;
-  readonly seedRepository?: SeedRepository;
-  readonly version?: string;
-  readonly bodyLimit?: string;
-  readonly log?: (line: string) => void;
-  readonly clock?: () => Date;
-  /** Serve Bulk Data $export; job records and files go to `dir` (default `<dataDir>/bulk`). Off when omitted. */
-  readonly bulkExport?: Partial<BulkExportOptions>;
-  /**
-   * Folder of the learned detector's model (model-card.json + ONNX file), checked before anything else starts: a
-   * model that does not match its card refuses the start; no folder means the detector is not installed. No check
-   * when omitted (tests that do not concern the model).
-   */
-  readonly learnedModelDir?: string;
-  /** The clinician's door (auth, hardening, SMART app, CDS Hooks); without it the FHIR API is OPEN and says so. */
-  readonly door?: (context: { origin: string; repo: FhirRepository; router: FhirRouter }) => Promise<ClinicianDoor>;
-}
-
-export interface RunningServer {
-  /** e.g. http://127.0.0.1:8080 */
-  readonly origin: string;
-  /** e.g. http://127.0.0.1:8080/fhir/R4 */
-  readonly baseUrl: string;
-  /** Stops accepting requests, lets in-flight ones finish, then closes the store. Safe to call twice. */
-  close(): Promise<void>;
-}
-
-/** Connections still open this long after close() are cut, so a stuck client cannot hold shutdown forever. */
-const SHUTDOWN_GRACE_MS = 5000;
-
-/** FHIR JSON formats this server reads and writes: FHIR R4 http.html#mime-type ('json' is the R4 shorthand). */
-const FORMATS = ['application/fhir+json', 'json'] as const;
-
-function hostForUrl(host: string): string {
-  if (host === '0.0.0.0' || host === '::') {
-    return 'localhost';
-  }
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-/**
- * Opens the store, starts listening, then seeds; /healthz says 503 until seeding is done, so a client or CI
- * can tell "starting" from "ready". The store and the seeding are injected: tests pass a MemoryRepository.
- */
-export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const log = options.log ?? ((line: string): void => console.log(line));
-  if (options.learnedModelDir !== undefined) {
-    // Before the store opens or the port is bound: a refused model leaves nothing half-started.
-    await checkLearnedDetector(options.learnedModelDir, log);
-  }
-  let baseUrl = '';
-  const opened = await options.openRepository(options.dataDir, {
-    baseUrl: (): string => {
-      if (!baseUrl) {
-        throw new Error('The FHIR base URL is not known before the server listens');
-      }
-      return baseUrl;
-    },
-  });
-  const server = createServer();
-  let ready = false;
-  let closing: Promise<void> | undefined;
-
-  let bulkExport: BulkExportService | undefined;
-  const closeStore = async (): Promise<void> => {
-    // Running exports read the store: stop them first.
-    await bulkExport?.close();
-    await opened.close();
-  };
-
-  try {
-    server.listen(options.port, options.host);
-    await once(server, 'listening');
-  } catch (err) {
-    await closeStore();
-    throw err;
-  }
-
-  const { port } = server.address() as AddressInfo;
-  const origin = `http://${hostForUrl(options.host)}:${port}`;
-  baseUrl = `${origin}${FHIR_BASE_PATH}`;
-  if (options.bulkExport) {
-    try {
-      bulkExport = await BulkExportService.open(opened.repo, {
-        dir: join(options.dataDir, 'bulk'),
-        log,
-        ...options.bulkExport,
-      });
-    } catch (err) {
-      server.close();
-      await closeStore();
-      throw err;
-    }
-  }
-  const router = opened.router ?? new FhirRouter();
-  const supportsPatch = opened.supports.some((r) => r.interactions.includes('patch'));
-  const capabilityStatement = buildCapabilityStatement({
-    baseUrl,
-    software: { name: 'recovery-twin', version: options.version ?? '0.0.0' },
-    resources: opened.supports,
-    systemInteractions: opened.systemInteractions ?? ['batch'],
-    formats: [...FORMATS],
-    ...(supportsPatch ? { patchFormats: ['application/json-patch+json'] } : {}),
-    clock: options.clock ?? ((): Date => new Date()),
-  });
-  let door: ClinicianDoor | undefined;
-  try {
-    door = await options.door?.({ origin, repo: opened.repo, router });
-  } catch (err) {
-    server.close();
-    await closeStore();
-    throw err;
-  }
-  const openWarning = [
-    '*** WARNING: the FHIR API is OPEN: no access token is needed to read or write health data. ***',
-    '*** Local demo on loopback only (twin serve --auth local is the default). ***',
-  ];
-  server.on(
-    'request',
-    createApp({
-      ...(door ? { door: door.door } : {}),
-      repo: opened.repo,
-      router,
-      baseUrl,
-      capabilityStatement,
-      isReady: () => ready,
-      log,
-      ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
-      ...(bulkExport ? { bulkExport } : {}),
-    })
-  );
-
-  const close = (): Promise<void> => {
-    closing ??= (async (): Promise<void> => {
-      ready = false;
-      const closed = once(server, 'close');
-      server.close();
-      server.closeIdleConnections();
-      const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-      cut.unref();
-      await closed;
-      clearTimeout(cut);
-      await closeStore();
-    })();
-    return closing;
-  };
-
-  log(`FHIR R4 base:   ${baseUrl}`);
-  log(`Metadata:       ${baseUrl}/metadata`);
-  log(`Health:         ${origin}/healthz`);
-  log(`Data directory: ${options.dataDir}`);
-  for (const line of door ? door.startupLines : openWarning) {
-    log(line);
-  }
-
-  try {
-    if (!options.seed) {
-      log('Seeding: skipped (--no-seed)');
-    } else if (options.seedRepository) {
-      log('Seeding: loading the synthetic cohort...');
-      await options.seedRepository(opened.repo, router);
-      log('Seeding: done');
-    } else {
-      log('Seeding: no seed loader is wired in; serving the store as it is');
-    }
-  } catch (err) {
-    await close();
-    throw err;
-  }
-  ready = true;
-  log('Ready.');
-  return { origin, baseUrl, close };
-}
+// The server is assembled in src/server/embeddedServer.ts; these names stay importable from here for existing callers.
+export { startServer } from '../server/embeddedServer';
+export type {
+  OpenedRepository,
+  OpenRepository,
+  OpenRepositoryContext,
+  RunningServer,
+  SeedRepository,
+  StartServerOptions,
+} from '../server/embeddedServer';
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -304,6 +105,9 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
         version: deps.version,
         log: deps.log,
         bulkExport: {},
+        limits: serverLimitsFromEnv(deps.env),
+        ...(deps.operations ? { operations: await deps.operations() } : {}),
+        ...(deps.mounts ? { mounts: deps.mounts } : {}),
       });
       await new Promise<void>((resolve, reject) => {
         // `on`, not `once`: `npm start` forwards the signal it receives to us, so the same SIGTERM can arrive twice,

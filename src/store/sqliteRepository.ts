@@ -45,6 +45,9 @@ export interface SqliteRepositoryOptions {
   readonly maxCount?: number;
 }
 
+/** Nested repository calls inside one transaction between two turns given to the event loop. */
+const YIELD_EVERY_STEPS = 16;
+
 interface ResourceRow {
   pk: number;
   version: number;
@@ -72,6 +75,7 @@ export class SqliteRepository extends FhirRepository {
   private readonly defaultCount: number;
   private readonly maxCount: number;
   private closed = false;
+  private topLevelSteps = 0;
 
   constructor(private readonly options: SqliteRepositoryOptions) {
     super();
@@ -118,6 +122,11 @@ export class SqliteRepository extends FhirRepository {
   async withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>): Promise<TResult> {
     const scope = this.serializer.current();
     if (scope) {
+      // A long transaction (a large Bundle) gives the event loop a turn every few writes, so reads on the reader
+      // connection, /healthz and new requests are served meanwhile; other writes still wait for the writer.
+      if (++scope.steps % YIELD_EVERY_STEPS === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       // Nested: a savepoint, so a failed inner step (e.g. a conditional create) can be undone on its own.
       const name = `sp${++scope.savepoints}`;
       this.writer.exec(`SAVEPOINT ${name}`);
@@ -132,6 +141,10 @@ export class SqliteRepository extends FhirRepository {
       } finally {
         scope.savepoints--;
       }
+    }
+    // Back-to-back top-level writes (a batch Bundle runs one per entry) also leave the event loop a turn now and then.
+    if (++this.topLevelSteps % YIELD_EVERY_STEPS === 0) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return this.serializer.exclusive(async () => {
       this.writer.exec('BEGIN IMMEDIATE');
@@ -213,7 +226,14 @@ export class SqliteRepository extends FhirRepository {
     return this.withTransaction(async () => {
       const current = await this.readResource<T>(resourceType, id);
       const patched = structuredClone(current) as T;
-      const errors = applyPatch(patched, patch).filter((e) => e !== null);
+      refuseInheritedPaths(patch);
+      let errors: { message: string }[];
+      try {
+        errors = applyPatch(patched, patch).flatMap((e) => (e === null ? [] : [e]));
+      } catch {
+        // A malformed operation (a path into a primitive, a missing `value`) throws instead of reporting.
+        throw new OperationOutcomeError(badRequest('Invalid JSON Patch'));
+      }
       if (errors.length > 0) {
         throw new OperationOutcomeError(badRequest(`Invalid JSON Patch: ${errors.map((e) => e.message).join('; ')}`));
       }
@@ -415,7 +435,7 @@ export class SqliteRepository extends FhirRepository {
   async readHistory<T extends Resource>(
     resourceType: string,
     id: string,
-    options?: ReadHistoryOptions
+    options?: ReadHistoryOptions & { readonly since?: number }
   ): Promise<Bundle<WithId<T>>> {
     const db = this.readDb();
     const current = this.currentRow(db, resourceType, id);
@@ -426,34 +446,94 @@ export class SqliteRepository extends FhirRepository {
     const offset = options?.offset ?? 0;
     const rows = this.stmt(
       db,
-      'SELECT version, last_updated, deleted, content FROM history WHERE pk = ? ORDER BY version DESC LIMIT ? OFFSET ?'
-    ).all(current.pk, limit, offset) as {
+      'SELECT version, last_updated, deleted, content FROM history WHERE pk = ? AND last_updated >= ? ORDER BY version DESC LIMIT ? OFFSET ?'
+    ).all(current.pk, options?.since ?? Number.MIN_SAFE_INTEGER, limit, offset) as {
       version: number;
       last_updated: number;
       deleted: number;
       content: string | null;
     }[];
-    const url = `${resourceType}/${id}`;
-    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => {
-      const response = {
-        status: row.deleted ? '410' : row.version === 1 ? '201' : '200',
-        etag: `W/"${row.version}"`,
-        lastModified: new Date(row.last_updated).toISOString(),
-      };
-      if (row.deleted || !row.content) {
-        return { fullUrl: `${this.baseUrl()}/${url}`, request: { method: 'DELETE', url }, response };
-      }
-      return {
-        fullUrl: `${this.baseUrl()}/${url}`,
-        resource: JSON.parse(row.content) as WithId<T>,
-        request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? resourceType : url },
-        response,
-      };
-    });
+    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => this.historyEntry<T>(resourceType, id, row));
     const total = Number(
-      (this.stmt(db, 'SELECT COUNT(*) AS n FROM history WHERE pk = ?').get(current.pk) as { n: number }).n
+      (
+        this.stmt(db, 'SELECT COUNT(*) AS n FROM history WHERE pk = ? AND last_updated >= ?').get(
+          current.pk,
+          options?.since ?? Number.MIN_SAFE_INTEGER
+        ) as { n: number }
+      ).n
     );
-    return { resourceType: 'Bundle', type: 'history', total, entry };
+    // FHIR JSON has no empty arrays (R4 json.html#arrays).
+    return { resourceType: 'Bundle', type: 'history', total, ...(entry.length ? { entry } : {}) };
+  }
+
+  /**
+   * Type history (FHIR R4 http.html#history): every version of every resource of a type, newest first, optionally
+   * since an instant, paged with `_count` / `_offset`.
+   */
+  async readTypeHistory<T extends Resource>(
+    resourceType: string,
+    options: { readonly limit?: number; readonly offset?: number; readonly since?: number } = {}
+  ): Promise<Bundle<WithId<T>>> {
+    const db = this.readDb();
+    const limit = Math.max(0, Math.min(options.limit ?? this.defaultCount, this.maxCount));
+    const offset = Math.max(0, options.offset ?? 0);
+    const since = options.since ?? Number.MIN_SAFE_INTEGER;
+    const rows = this.stmt(
+      db,
+      `SELECT r.id, h.version, h.last_updated, h.deleted, h.content FROM history h JOIN resources r ON r.pk = h.pk
+       WHERE r.rt = ? AND h.last_updated >= ? ORDER BY h.last_updated DESC, h.pk DESC, h.version DESC LIMIT ? OFFSET ?`
+    ).all(resourceType, since, limit, offset) as {
+      id: string;
+      version: number;
+      last_updated: number;
+      deleted: number;
+      content: string | null;
+    }[];
+    const total = Number(
+      (
+        this.stmt(
+          db,
+          'SELECT COUNT(*) AS n FROM history h JOIN resources r ON r.pk = h.pk WHERE r.rt = ? AND h.last_updated >= ?'
+        ).get(resourceType, since) as { n: number }
+      ).n
+    );
+    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => this.historyEntry<T>(resourceType, row.id, row));
+    const link: BundleLink[] = [];
+    if (offset + rows.length < total && limit > 0) {
+      link.push({
+        relation: 'next',
+        url: `${this.baseUrl()}/${resourceType}/_history?_count=${limit}&_offset=${offset + limit}`,
+      });
+    }
+    return {
+      resourceType: 'Bundle',
+      type: 'history',
+      total,
+      ...(link.length ? { link } : {}),
+      ...(entry.length ? { entry } : {}),
+    };
+  }
+
+  private historyEntry<T extends Resource>(
+    resourceType: string,
+    id: string,
+    row: { version: number; last_updated: number; deleted: number; content: string | null }
+  ): BundleEntry<WithId<T>> {
+    const url = `${resourceType}/${id}`;
+    const response = {
+      status: row.deleted ? '410' : row.version === 1 ? '201' : '200',
+      etag: `W/"${row.version}"`,
+      lastModified: new Date(row.last_updated).toISOString(),
+    };
+    if (row.deleted || !row.content) {
+      return { fullUrl: `${this.baseUrl()}/${url}`, request: { method: 'DELETE', url }, response };
+    }
+    return {
+      fullUrl: `${this.baseUrl()}/${url}`,
+      resource: JSON.parse(row.content) as WithId<T>,
+      request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? resourceType : url },
+      response,
+    };
   }
 
   // ---------------------------------------------------------------- search
@@ -546,6 +626,26 @@ export class SqliteRepository extends FhirRepository {
       n: number;
     };
     return Number(row.n);
+  }
+}
+
+/** JSON Pointer tokens (RFC 6901) that name members every object inherits; no FHIR element is called so. */
+const INHERITED_TOKENS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** A patch may not walk into an object's prototype (`/__proto__/x`, `/constructor/prototype/x`). */
+function refuseInheritedPaths(patch: Operation[]): void {
+  for (const [i, op] of patch.entries()) {
+    for (const pointer of [op.path, (op as { from?: unknown }).from]) {
+      if (typeof pointer !== 'string') {
+        continue;
+      }
+      const tokens = pointer.split('/').map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
+      if (tokens.some((t) => INHERITED_TOKENS.has(t))) {
+        throw new OperationOutcomeError(
+          badRequest('A JSON Patch path names no element of the resource', `[${i}].path`)
+        );
+      }
+    }
   }
 }
 

@@ -7,7 +7,10 @@ import {
   type FhirResponse,
 } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import { parseFhirInstant } from '../fhir/fhirInstant';
 import { internalFault } from '../fhir/outcomes';
+import { SqliteRepository } from './sqliteRepository';
+import { checkBundleRules, resolveConditionalReferences } from './transactionRules';
 
 /**
  * Runs a `transaction` Bundle atomically (FHIR R4 http.html#transaction: "all or nothing").
@@ -29,9 +32,11 @@ export async function processTransactionBundle(
   if (bundle.type !== 'transaction') {
     throw new OperationOutcomeError(badRequest('Not a transaction bundle'));
   }
+  checkBundleRules(bundle);
   return repo.withTransaction(
     async (txRepo) => {
-      const response = await processBatch(req, txRepo, router, { ...bundle, type: 'batch' });
+      const resolved = await resolveConditionalReferences(txRepo, bundle);
+      const response = await processBatch(req, txRepo, router, { ...resolved, type: 'batch' });
       const entries = response.entry ?? [];
       for (let i = 0; i < entries.length; i++) {
         const status = Number.parseInt(entries[i].response?.status ?? '500', 10);
@@ -72,6 +77,13 @@ export function createEmbeddedRouter(): FhirRouter {
   const batchHandler = route.handler;
   route.handler = async (req, repo, r, options): Promise<FhirResponse> => {
     const bundle = req.body as Bundle | undefined;
+    if (bundle?.resourceType === 'Bundle' && bundle.type === 'batch') {
+      try {
+        checkBundleRules(bundle);
+      } catch (err) {
+        return [normalizeOperationOutcome(err)];
+      }
+    }
     if (bundle?.resourceType === 'Bundle' && bundle.type === 'transaction') {
       try {
         return [allOk, await processTransactionBundle(req, repo, r, bundle)];
@@ -99,5 +111,47 @@ export function createEmbeddedRouter(): FhirRouter {
       }
     };
   }
+  // History with `_since` (FHIR R4 http.html#history): type history (`GET [type]/_history`, which the plain router reads
+  // as the id "_history") and instance history, whose plain handler would ignore `_since` and answer everything.
+  const historyOptions = (req: FhirRequest): { limit?: number; offset?: number; since?: number } => {
+    const text = (name: string): string | undefined => {
+      const v = req.query[name];
+      return Array.isArray(v) ? v.at(-1) : v;
+    };
+    const since = text('_since');
+    const sinceMs = since === undefined ? undefined : parseFhirInstant(since);
+    if (since !== undefined && sinceMs === undefined) {
+      throw new OperationOutcomeError(badRequest('_since must be an instant, e.g. 2024-02-01T00:00:00Z', '_since'));
+    }
+    const number = (name: string): number | undefined => {
+      const v = text(name);
+      return v === undefined ? undefined : Number.parseInt(v, 10);
+    };
+    return { limit: number('_count'), offset: number('_offset'), since: sinceMs };
+  };
+  router.add(
+    'GET',
+    ':resourceType/_history',
+    async (req, repo): Promise<FhirResponse> => {
+      if (!(repo instanceof SqliteRepository)) {
+        return [badRequest('Type history is not supported by this store')];
+      }
+      return [allOk, await repo.readTypeHistory(req.params.resourceType, historyOptions(req))];
+    },
+    'history-type'
+  );
+  const instanceHistory = router.router.routes.find(
+    (r) => r.method === 'GET' && r.path.length === 3 && r.path[2].value === '_history' && !r.path[2].param
+  );
+  if (!instanceHistory) {
+    throw internalFault('FhirRouter has no GET [type]/[id]/_history route to extend');
+  }
+  const plainHistory = instanceHistory.handler;
+  instanceHistory.handler = async (req, repo, r, options): Promise<FhirResponse> => {
+    if (!(repo instanceof SqliteRepository)) {
+      return plainHistory(req, repo, r, options);
+    }
+    return [allOk, await repo.readHistory(req.params.resourceType, req.params.id, historyOptions(req))];
+  };
   return router;
 }

@@ -3,6 +3,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 /** What a caller inside a transaction carries along its async calls. */
 export interface TransactionScope {
   savepoints: number;
+  /** Nested repository calls so far, to give the event loop a turn now and then (sqliteRepository.ts). */
+  steps: number;
 }
 
 /**
@@ -28,7 +30,7 @@ export class WriteSerializer {
       release = resolve;
     });
     await previous;
-    const scope: TransactionScope = { savepoints: 0 };
+    const scope: TransactionScope = { savepoints: 0, steps: 0 };
     try {
       return await this.scope.run(scope, () => fn(scope));
     } finally {

@@ -41,8 +41,13 @@ export function bulkExportRoutes(service: BulkExportService, baseUrl: string): R
     handle(async (req, res) => {
       requireRespondAsync(req.get('Prefer'));
       const groupId = level === 'group' ? String(req.params.id) : undefined;
+      // A POST without a body (MedplumClient's bulkExport() sends one, its parameters in the query string) is read
+      // like a GET; a POST with a body takes its parameters from that Parameters resource only.
+      const body: unknown = req.body;
+      const emptyBody =
+        body === undefined || (typeof body === 'object' && body !== null && Object.keys(body).length === 0);
       const params: KickoffParams =
-        req.method === 'POST' ? paramsFromParametersResource(req.body) : paramsFromQuery(req.query);
+        req.method === 'POST' && !emptyBody ? paramsFromParametersResource(body) : paramsFromQuery(req.query);
       const spec = parseKickoff(level, groupId, params);
       // export.html#response---complete-status `request`: "In the case of a POST request, this URL will not include
       // the request parameters".

@@ -1,6 +1,7 @@
 import { badRequest, isResourceType, OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcomeIssue, Parameters } from '@medplum/fhirtypes';
 import { isPatientExportType } from './patientCompartment';
+import { parseFhirInstant } from '../../fhir/fhirInstant';
 
 /** What a kick-off asks for, once checked. Persisted with the job, so it is plain JSON. */
 export interface ExportSpec {
@@ -44,7 +45,6 @@ const UNSUPPORTED: ReadonlySet<string> = new Set([
 ]);
 
 /** FHIR R4 datatypes.html#instant: seconds required, time zone required. */
-const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
  * Checks the `Prefer` header. export.html#headers: only `respond-async` is supported; "If omitted, the server MAY
@@ -112,8 +112,8 @@ export function parseKickoff(
     } else if (name === '_since') {
       // An unencoded `+` in a time zone offset arrives as a space.
       const value = values.length === 1 ? values[0].trim().replace(' ', '+') : '';
-      const ms = INSTANT.test(value) ? Date.parse(value) : Number.NaN;
-      if (Number.isNaN(ms)) {
+      const ms = parseFhirInstant(value);
+      if (ms === undefined) {
         problem(name, '_since must be one FHIR instant, e.g. 2025-01-01T00:00:00Z');
       } else {
         since = new Date(ms).toISOString();

@@ -1,0 +1,26 @@
+import type { EvidenceOperationDeps } from '../evidenceOperations';
+import type { SimulateOperationDeps } from '../simulateOperation';
+import { evidenceOperationModules } from './evidenceOperationModules';
+import type { OperationModule } from './operationModule';
+import { simulateOperationModule } from './simulateOperationModule';
+import { twinRefreshOperation, type TwinRefreshOperationDeps } from './twinRefreshOperation';
+
+export interface EmbeddedOperationDeps {
+  readonly twinRefresh: TwinRefreshOperationDeps;
+  /** The protocol library and matcher; without it, `$match-evidence` and `$review` are not served nor declared. */
+  readonly evidence?: EvidenceOperationDeps;
+  /** The protocol library for `$simulate`; without it, `$simulate` is not served nor declared. */
+  readonly simulate?: SimulateOperationDeps;
+}
+
+/**
+ * Every FHIR operation the embedded server serves through its router. Adding one is one new file in this folder
+ * (exporting an OperationModule) and one line here; the route and the CapabilityStatement entry both follow.
+ */
+export function embeddedOperations(deps: EmbeddedOperationDeps): OperationModule[] {
+  return [
+    twinRefreshOperation(deps.twinRefresh),
+    ...(deps.evidence ? evidenceOperationModules(deps.evidence) : []),
+    ...(deps.simulate ? [simulateOperationModule(deps.simulate)] : []),
+  ];
+}

@@ -1,0 +1,76 @@
+import { allOk, badRequest, normalizeOperationOutcome, OperationOutcomeError } from '@medplum/core';
+import type { FhirResponse } from '@medplum/fhir-router';
+import type { Parameters, Resource } from '@medplum/fhirtypes';
+import { TWIN_REFRESH_OPERATION } from '../../fhir/codes/twinCodes';
+import { LocalFhirClient } from '../../fhir/localFhirClient';
+import { refreshPatientTwin } from '../../twin/refresh/refreshPatientTwin';
+import type { OperationModule } from './operationModule';
+import { operationInput } from './operationInput';
+import { publishedOperationDefinition } from './operationDefinitions';
+
+export interface TwinRefreshOperationDeps {
+  readonly validate?: (resource: Resource) => void;
+  readonly today: () => string;
+  /** IANA time zone of the patient's day for UTC-only times (env TWIN_TIME_ZONE; default UTC). */
+  readonly timeZone?: string;
+}
+
+/**
+ * `POST [base]/Patient/{id}/$twin-refresh` (OperationDefinition Patient-twin-refresh in fhir-profiles/): recomputes
+ * the patient's twin on the embedded server and answers with a Parameters resource of counts (no values), per
+ * FHIR R4 operations.html#response, and one `ignored` parameter per kind of dropped input (code, reason, unit, count) so a
+ * sender can see which of its codes and units the twin could not use. A body that is not an empty Parameters -> 400;
+ * unknown patient -> 404; a Consent that denies processing -> 200 with status `skipped-consent`, since the request
+ * itself was valid.
+ */
+export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationModule {
+  const operationDefinition = publishedOperationDefinition('Patient-twin-refresh');
+  return {
+    name: 'twin-refresh',
+    resourceTypes: ['Patient'],
+    levels: ['instance'],
+    methods: ['POST'],
+    definitionUrl: TWIN_REFRESH_OPERATION,
+    operationDefinition,
+    handler: async (req, repo, router): Promise<FhirResponse> => {
+      if (req.params.resourceType !== undefined && req.params.resourceType !== 'Patient') {
+        return [badRequest('$twin-refresh is defined on Patient only')];
+      }
+      try {
+        operationInput(req.body, operationDefinition);
+        await repo.readResource('Patient', req.params.id);
+        const summary = await refreshPatientTwin(req.params.id, {
+          ...deps,
+          client: new LocalFhirClient(repo, router),
+        });
+        const parameters: Parameters = {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'status', valueCode: summary.status },
+            { name: 'observationsRead', valueInteger: summary.observationsRead },
+            { name: 'accepted', valueInteger: summary.accepted },
+            { name: 'duplicates', valueInteger: summary.duplicates },
+            { name: 'retracted', valueInteger: summary.retracted },
+            { name: 'rejected', valueInteger: summary.rejected },
+            { name: 'baselinesWritten', valueInteger: summary.baselinesWritten },
+            { name: 'baselinesInForceWritten', valueInteger: summary.baselinesInForceWritten },
+            { name: 'statesWritten', valueInteger: summary.statesWritten },
+            { name: 'removed', valueInteger: summary.removed },
+            ...summary.ignored.map((g) => ({
+              name: 'ignored',
+              part: [
+                { name: 'code', valueString: g.code },
+                { name: 'reason', valueString: g.reason },
+                ...(g.unit === undefined ? [] : [{ name: 'unit', valueString: g.unit }]),
+                { name: 'count', valueInteger: g.count },
+              ],
+            })),
+          ],
+        };
+        return [allOk, parameters];
+      } catch (err) {
+        return [err instanceof OperationOutcomeError ? err.outcome : normalizeOperationOutcome(err)];
+      }
+    },
+  };
+}
