@@ -1,7 +1,7 @@
 import type { Bundle, Observation, Resource, ResourceType, Task } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/fhirClient';
 import { writeBack } from './writeBack';
-import { append, createOnce, remove, upsert } from './writePlan';
+import { append, createOnce, remove, upsert, versionedUpdate } from './writePlan';
 
 const ID = {
   system: 'https://recovery-twin.dev/fhir/NamingSystem/twin-resource',
@@ -79,5 +79,15 @@ describe('writeBack', () => {
     const labelled = { ...observation(52), meta: { security: [{ code: 'AIAST' }] } };
     await writeBack(client, { writes: [upsert(labelled, ID, observation(52))] });
     expect(sent).toHaveLength(1);
+  });
+
+  test('a versioned update is a PUT by id with If-Match on the version read', async () => {
+    const { client, sent } = recordingClient();
+    const task: Task & { id: string } = { resourceType: 'Task', id: 't1', status: 'cancelled', intent: 'order' };
+    await writeBack(client, { writes: [versionedUpdate(task, '4'), versionedUpdate({ ...task, id: 't2' })] });
+    expect(sent[0].entry?.map((e) => e.request)).toEqual([
+      { method: 'PUT', url: 'Task/t1', ifMatch: 'W/"4"' },
+      { method: 'PUT', url: 'Task/t2' },
+    ]);
   });
 });

@@ -43,7 +43,7 @@ export async function writeBack(client: FhirClient, plan: WritePlan): Promise<Wr
   return { sent, unchanged, responses };
 }
 
-/** The transaction entry of one planned write (FHIR R4 http.html#cond-update, #ccreate, #cdelete). */
+/** The transaction entry of one planned write (FHIR R4 http.html#cond-update, #ccreate, #concurrency, #cdelete). */
 export function toEntry(write: PlannedWrite): BundleEntry {
   switch (write.kind) {
     case 'upsert':
@@ -70,6 +70,15 @@ export function toEntry(write: PlannedWrite): BundleEntry {
         ...(write.fullUrl ? { fullUrl: write.fullUrl } : {}),
         resource: write.resource,
         request: { method: 'POST', url: write.resource.resourceType },
+      };
+    case 'versioned-update':
+      return {
+        resource: write.resource,
+        request: {
+          method: 'PUT',
+          url: `${write.resource.resourceType}/${write.resource.id}`,
+          ...(write.versionId ? { ifMatch: `W/"${write.versionId}"` } : {}),
+        },
       };
     case 'remove':
       return {

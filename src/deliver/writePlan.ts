@@ -37,6 +37,18 @@ export interface AppendWrite {
   readonly fullUrl?: string;
 }
 
+/**
+ * Update a resource the stage read, at the version it read (FHIR R4 http.html#concurrency: If-Match): when someone
+ * changed it in between, the whole transaction fails rather than overwrite their change. For a resource the engine does
+ * not own by identifier, e.g. a review Task a clinician may be working on.
+ */
+export interface VersionedUpdateWrite {
+  readonly kind: 'versioned-update';
+  readonly resource: Resource & { id: string };
+  /** The versionId the stage read; absent: the server's current version is overwritten. */
+  readonly versionId?: string;
+}
+
 /** Remove the engine's own resource under `identifier` (conditional delete, FHIR R4 http.html#cdelete). */
 export interface RemoveWrite {
   readonly kind: 'remove';
@@ -44,7 +56,7 @@ export interface RemoveWrite {
   readonly identifier: PlanIdentifier;
 }
 
-export type PlannedWrite = UpsertWrite | CreateOnceWrite | AppendWrite | RemoveWrite;
+export type PlannedWrite = UpsertWrite | CreateOnceWrite | AppendWrite | VersionedUpdateWrite | RemoveWrite;
 
 /**
  * What a stage wants written, as plain data: stages compute plans (pure, testable without a server) and the deliver
@@ -74,4 +86,8 @@ export function append(resource: Resource, fullUrl?: string): AppendWrite {
 
 export function remove(resourceType: ResourceType, identifier: PlanIdentifier): RemoveWrite {
   return { kind: 'remove', resourceType, identifier };
+}
+
+export function versionedUpdate(resource: Resource & { id: string }, versionId?: string): VersionedUpdateWrite {
+  return { kind: 'versioned-update', resource, ...(versionId ? { versionId } : {}) };
 }

@@ -1,7 +1,5 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type {
-  Bundle,
-  BundleEntry,
   Condition,
   Consent,
   Observation,
@@ -13,8 +11,15 @@ import type {
 } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import type { FhirClient } from '../../fhir/fhirClient';
-import { identifierSearch } from '../../fhir/identifierSearch';
 import { contentOf, ensureModelDevice } from '../../deliver/modelDevice';
+import { writeBack } from '../../deliver/writeBack';
+import {
+  createOnce,
+  upsert,
+  versionedUpdate,
+  type PlannedWrite,
+  type VersionedUpdateWrite,
+} from '../../deliver/writePlan';
 import { consentAllowsProcessing } from '../../policy/consentPolicy';
 import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import { DEFAULT_DETECTOR_OPTIONS, type DetectorName, type DetectorOptions } from '../causalScorer';
@@ -208,7 +213,7 @@ export async function writePatientFindings(
     maxBasis: options.maxBasis,
     ...(source.calibration ? { calibration: source.calibration } : {}),
   };
-  const entry: BundleEntry[] = [];
+  const writes: PlannedWrite[] = [];
   const produced = new Set<string>();
   let unchanged = 0;
   let written = 0;
@@ -238,7 +243,7 @@ export async function writePatientFindings(
       deps.validate?.(riskAssessment);
       const fullUrl = `urn:uuid:${randomUUID()}`;
       findingReference ??= fullUrl;
-      entry.push({ fullUrl, resource: riskAssessment, request: conditional('PUT', 'RiskAssessment', key) });
+      writes.push(upsert(riskAssessment, { system: TWIN_RESOURCE_SYSTEM, value: key }, undefined, fullUrl));
       written++;
     }
     // A sustained change asks a clinician "new normal?" whatever its likelihood: it is never adopted silently.
@@ -263,7 +268,7 @@ export async function writePatientFindings(
       const expired =
         options.taskExpiryDays !== undefined && closedDaysAgo !== undefined && closedDaysAgo > options.taskExpiryDays;
       if (existingTask?.id && expired && existingTask.status === 'requested') {
-        entry.push(
+        writes.push(
           cancelTask(
             existingTask,
             `Not picked up within ${options.taskExpiryDays} days after the episode ended (${isoDay(episode.lastDay)}); ` +
@@ -282,10 +287,7 @@ export async function writePatientFindings(
             ? { ...task, focus: { reference: 'RiskAssessment/pending' } }
             : task
         );
-        entry.push({
-          resource: task,
-          request: { method: 'POST', url: 'Task', ifNoneExist: identifierSearch(TWIN_RESOURCE_SYSTEM, taskKey) },
-        });
+        writes.push(createOnce(task, { system: TWIN_RESOURCE_SYSTEM, value: taskKey }));
         tasksCreated++;
       }
     }
@@ -299,7 +301,7 @@ export async function writePatientFindings(
     const onset = key.slice(findingPrefix.length);
     const task = tasksOnServer.get(findingReviewIdentifierValue(patientId, source.detector, parseDay(onset) ?? NaN));
     if (task?.id && OPEN_TASK.has(task.status)) {
-      entry.push(
+      writes.push(
         cancelTask(task, 'The finding was withdrawn: the data no longer produce it', 'withdrawn', deps.validate)
       );
       tasksCancelled++;
@@ -314,13 +316,11 @@ export async function writePatientFindings(
       status: 'entered-in-error',
     };
     deps.validate?.(retracted);
-    entry.push({ resource: retracted, request: conditional('PUT', 'RiskAssessment', key) });
+    writes.push(upsert(retracted, { system: TWIN_RESOURCE_SYSTEM, value: key }));
     withdrawn++;
   }
-  if (entry.length > 0) {
-    const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry };
-    await client.transaction(bundle);
-  }
+  // One transaction for the patient (FHIR R4 http.html#transaction), through the deliver stage.
+  await writeBack(client, { writes });
   return {
     status: 'written',
     scoredDays: scores.length,
@@ -429,7 +429,7 @@ function cancelTask(
   reason: string,
   business: string,
   validate: ((resource: Resource) => void) | undefined
-): BundleEntry {
+): VersionedUpdateWrite {
   const cancelled: Task = {
     ...task,
     status: 'cancelled',
@@ -437,14 +437,7 @@ function cancelTask(
     businessStatus: { text: business },
   };
   validate?.(cancelled);
-  return {
-    resource: cancelled,
-    request: {
-      method: 'PUT',
-      url: `Task/${task.id ?? ''}`,
-      ...(task.meta?.versionId ? { ifMatch: `W/"${task.meta.versionId}"` } : {}),
-    },
-  };
+  return versionedUpdate({ ...cancelled, id: task.id ?? '' }, task.meta?.versionId);
 }
 
 const RISK_RANK: Readonly<Record<QualitativeRisk, number>> = Object.freeze({ low: 0, moderate: 1 });
@@ -462,8 +455,4 @@ const OPEN_TASK: ReadonlySet<Task['status']> = new Set([
 
 function twinKey(resource: RiskAssessment | Task): string | undefined {
   return resource.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value;
-}
-
-function conditional(method: 'PUT', type: 'RiskAssessment', value: string): BundleEntry['request'] {
-  return { method, url: `${type}?${identifierSearch(TWIN_RESOURCE_SYSTEM, value)}` };
 }
