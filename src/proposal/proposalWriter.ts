@@ -1,8 +1,6 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type {
   ActivityDefinition,
-  Bundle,
-  BundleEntry,
   CarePlan,
   Consent,
   Device,
@@ -11,7 +9,6 @@ import type {
   RiskAssessment,
   Task,
 } from '@medplum/fhirtypes';
-import { identifierSearch } from '../fhir/identifierSearch';
 import { ensureModelDevice, idFromResponse, type ModelDeviceRef } from '../deliver/modelDevice';
 import { buildMatcherDevice } from '../evidence/match/matcherDevice';
 import { readPatientSituation } from '../evidence/match/patientSituation';
@@ -31,6 +28,8 @@ import { TWIN_RESOURCE_SYSTEM } from '../fhir/codes/twinCodes';
 import { placePatient, recordVariables, type PhasePlacement } from './phaseCriteria';
 import { applyProtocol, phaseIdOf, proposalIdentifierValue, stopRulesOf } from './planApplier';
 import { loadProtocolDefinitions } from './protocolDefinitions';
+import { writeBack } from '../deliver/writeBack';
+import { append, createOnce, type PlannedWrite, type PlanIdentifier } from '../deliver/writePlan';
 
 export interface ProposeDeps {
   readonly client: FhirClient;
@@ -231,29 +230,16 @@ async function writeProposal(
     deps.validate({ ...proposal.task, focus: { reference: 'CarePlan/pending' } });
     deps.validate(proposal.provenance);
   }
-  const ifNoneExist = (value: string): string => identifierSearch(TWIN_RESOURCE_SYSTEM, value);
-  const bundle: Bundle = {
-    resourceType: 'Bundle',
-    type: 'transaction',
-    entry: [
-      {
-        fullUrl: proposal.carePlanFullUrl,
-        resource: proposal.carePlan,
-        request: {
-          method: 'POST',
-          url: 'CarePlan',
-          ifNoneExist: ifNoneExist(proposal.carePlan.identifier?.[0]?.value ?? ''),
-        },
-      },
-      {
-        fullUrl: proposal.taskFullUrl,
-        resource: proposal.task,
-        request: { method: 'POST', url: 'Task', ifNoneExist: ifNoneExist(proposal.task.identifier?.[0]?.value ?? '') },
-      },
-      { resource: proposal.provenance, request: { method: 'POST', url: 'Provenance' } },
+  // One transaction through the deliver stage: CarePlan and review Task created once on their identifiers, and the
+  // Provenance of this proposal (an event that happens once: it is only written when the CarePlan is new).
+  const { responses } = await writeBack(client, {
+    writes: [
+      createOnce(proposal.carePlan, twinIdentifier(proposal.carePlan), proposal.carePlanFullUrl),
+      createOnce(proposal.task, twinIdentifier(proposal.task), proposal.taskFullUrl),
+      append(proposal.provenance),
     ],
-  };
-  const response = await client.transaction(bundle);
+  });
+  const response = { entry: responses };
   const carePlanId = idFromResponse(response.entry?.[0], 'CarePlan');
   const taskId = idFromResponse(response.entry?.[1], 'Task');
   if (!carePlanId) {
@@ -293,7 +279,7 @@ async function writeCareTeamTasks(
   if (gaps.length === 0) {
     return [];
   }
-  const entries: BundleEntry[] = gaps.map((gap) => {
+  const entries: PlannedWrite[] = gaps.map((gap) => {
     const value = careTeamTaskIdentifierValue(patientId, gap.reference);
     const task: Task = {
       resourceType: 'Task',
@@ -311,13 +297,10 @@ async function writeCareTeamTasks(
       ...(owner ? { owner: { reference: owner } } : {}),
     };
     validate?.(task);
-    return {
-      resource: task,
-      request: { method: 'POST', url: 'Task', ifNoneExist: identifierSearch(TWIN_RESOURCE_SYSTEM, value) },
-    };
+    return createOnce(task, { system: TWIN_RESOURCE_SYSTEM, value });
   });
-  const response = await client.transaction({ resourceType: 'Bundle', type: 'transaction', entry: entries });
-  return (response.entry ?? [])
+  const { responses } = await writeBack(client, { writes: entries });
+  return responses
     .map((e) => idFromResponse(e, 'Task'))
     .filter((id): id is string => !!id)
     .map((id) => `Task/${id}`);
@@ -352,4 +335,10 @@ async function detectorDevices(client: FhirClient, findingRefs: readonly string[
 export function activityDefinition(library: ProtocolLibrary, canonical: string): ActivityDefinition | undefined {
   const found = library.get(canonical);
   return found?.resourceType === 'ActivityDefinition' ? found : undefined;
+}
+
+/** The engine's identifier of a proposal resource (its conditional-create key). */
+function twinIdentifier(resource: { identifier?: { system?: string; value?: string }[] }): PlanIdentifier {
+  const found = resource.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM);
+  return { system: TWIN_RESOURCE_SYSTEM, value: found?.value ?? '' };
 }

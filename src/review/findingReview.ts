@@ -3,6 +3,8 @@ import type { Parameters, ParametersParameter, Practitioner, Resource, RiskAsses
 import type { FhirClient } from '../fhir/fhirClient';
 import { readById } from '../fhir/readById';
 import { TWIN_PROFILE } from '../fhir/codes/twinCodes';
+import { writeBack } from '../deliver/writeBack';
+import { versionedUpdate } from '../deliver/writePlan';
 
 /**
  * A clinician's review of an early-warning finding: the review Task whose focus is an anomaly
@@ -111,20 +113,8 @@ export async function applyFindingReview(
     ],
   };
   validate?.(updated);
-  await client.transaction({
-    resourceType: 'Bundle',
-    type: 'transaction',
-    entry: [
-      {
-        resource: updated,
-        request: {
-          method: 'PUT',
-          url: `Task/${task.id ?? ''}`,
-          ...(task.meta?.versionId ? { ifMatch: `W/"${task.meta.versionId}"` } : {}),
-        },
-      },
-    ],
-  });
+  // Version-checked (If-Match): a Task someone changed since it was read fails rather than being overwritten.
+  await writeBack(client, { writes: [versionedUpdate({ ...updated, id: task.id ?? '' }, task.meta?.versionId)] });
   return { task: `Task/${task.id ?? ''}`, taskStatus: 'completed', finding: focus, decision };
 }
 

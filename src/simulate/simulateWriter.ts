@@ -1,6 +1,5 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type {
-  Bundle,
   CarePlan,
   Condition,
   Consent,
@@ -15,7 +14,6 @@ import type {
 import { dayNumber, parseDay } from '../calendar/calendarDay';
 import { TWIN_RESOURCE_SYSTEM } from '../fhir/codes/twinCodes';
 import type { FhirClient } from '../fhir/fhirClient';
-import { identifierSearch } from '../fhir/identifierSearch';
 import { readById } from '../fhir/readById';
 import { ensureModelDevice, idFromResponse } from '../deliver/modelDevice';
 import type { ProtocolLibrary } from '../protocols/protocolLibrary';
@@ -25,6 +23,8 @@ import { checkHorizon, resolveScenarios, type ResolvedScenario, type ScenarioReq
 import { historyDigest, simulationHistory } from './simulationInput';
 import { buildSimulationRiskAssessment, buildSimulatorDevice, type SimulationIdentity } from './simulationResources';
 import { simulateOffThread } from './simulationWorker';
+import { writeBack } from '../deliver/writeBack';
+import { createOnce } from '../deliver/writePlan';
 
 export interface SimulateDeps {
   readonly client: FhirClient;
@@ -147,19 +147,12 @@ export async function simulatePatient(
     }
   });
   if (toSend.length > 0) {
-    const bundle: Bundle = {
-      resourceType: 'Bundle',
-      type: 'transaction',
-      entry: toSend.map(({ resource }) => ({
-        resource,
-        request: {
-          method: 'POST',
-          url: 'RiskAssessment',
-          ifNoneExist: identifierSearch(TWIN_RESOURCE_SYSTEM, resource.identifier?.[0]?.value ?? ''),
-        },
-      })),
-    };
-    const response = await client.transaction(bundle);
+    const { responses } = await writeBack(client, {
+      writes: toSend.map(({ resource }) =>
+        createOnce(resource, { system: TWIN_RESOURCE_SYSTEM, value: resource.identifier?.[0]?.value ?? '' })
+      ),
+    });
+    const response = { entry: responses };
     toSend.forEach(({ index, resource }, i) => {
       const id = idFromResponse(response.entry?.[i], 'RiskAssessment');
       assessments[index] = { resource, reference: id ? `RiskAssessment/${id}` : undefined };
