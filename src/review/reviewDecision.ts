@@ -1,6 +1,5 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type {
-  BundleEntry,
   CarePlan,
   CarePlanActivity,
   Goal,
@@ -26,6 +25,8 @@ import {
 import { activityDefinition } from '../proposal/proposalWriter';
 import { TWIN_PROFILE } from '../fhir/codes/twinCodes';
 import { BUSINESS_STATUS, nextReviewStatus, type ReviewDecision } from './reviewStateMachine';
+import { writeBack } from '../deliver/writeBack';
+import { append, versionedUpdate, type PlannedWrite } from '../deliver/writePlan';
 
 export interface ReviewRequest {
   readonly taskId: string;
@@ -95,7 +96,7 @@ export async function applyReviewDecision(
     );
   }
 
-  const entries: BundleEntry[] = [];
+  const entries: PlannedWrite[] = [];
   const newTask: Task = {
     ...task,
     status: next,
@@ -123,18 +124,21 @@ export async function applyReviewDecision(
       if (replaced?.startsWith('CarePlan/')) {
         const old = await readById<CarePlan>(client, 'CarePlan', replaced.slice('CarePlan/'.length));
         if (old.status === 'active') {
-          entries.push({
-            resource: {
-              ...old,
-              status: 'completed',
-              period: { ...old.period, end: now },
-              note: [
-                ...(old.note ?? []),
-                { text: `Superseded by CarePlan/${carePlan.id ?? ''} (${approval.phaseLabel}).`, time: now },
-              ],
-            },
-            request: { method: 'PUT', url: replaced, ifMatch: weakEtag(old) },
-          });
+          entries.push(
+            versionedUpdate(
+              {
+                ...old,
+                id: old.id ?? '',
+                status: 'completed',
+                period: { ...old.period, end: now },
+                note: [
+                  ...(old.note ?? []),
+                  { text: `Superseded by CarePlan/${carePlan.id ?? ''} (${approval.phaseLabel}).`, time: now },
+                ],
+              },
+              old.meta?.versionId
+            )
+          );
         }
       }
       break;
@@ -182,33 +186,26 @@ export async function applyReviewDecision(
   }
 
   if (newCarePlan && practitioner) {
-    entries.push({
-      resource: decisionProvenance(request, carePlan, task, practitioner, now, entries),
-      request: { method: 'POST', url: 'Provenance' },
-    });
+    entries.push(append(decisionProvenance(request, carePlan, task, practitioner, now, entries)));
   }
   if (newCarePlan) {
     validate?.(newCarePlan);
-    entries.unshift({
-      resource: newCarePlan,
-      request: { method: 'PUT', url: `CarePlan/${carePlan.id ?? ''}`, ifMatch: weakEtag(carePlan) },
-    });
+    entries.unshift(versionedUpdate({ ...newCarePlan, id: carePlan.id ?? '' }, carePlan.meta?.versionId));
   }
   validate?.(newTask);
-  entries.unshift({
-    resource: newTask,
-    request: { method: 'PUT', url: `Task/${task.id ?? ''}`, ifMatch: weakEtag(task) },
-  });
+  entries.unshift(versionedUpdate({ ...newTask, id: task.id ?? '' }, task.meta?.versionId));
 
-  const response = await client.transaction({ resourceType: 'Bundle', type: 'transaction', entry: entries });
+  // One transaction through the deliver stage; every update is checked against the version read (If-Match).
+  const written = await writeBack(client, { writes: entries });
+  const response = { entry: written.responses };
   const requested: string[] = [];
   const goals: string[] = [];
   let provenance: string | undefined;
-  for (const [i, e] of entries.entries()) {
-    if (e.request?.method !== 'POST') {
+  for (const [i, e] of written.sent.entries()) {
+    if (e.kind !== 'append') {
       continue;
     }
-    const type = e.resource?.resourceType ?? '';
+    const type = e.resource.resourceType;
     const id = idFromResponse(response.entry?.[i], type);
     if (!id) {
       continue;
@@ -237,11 +234,6 @@ function participant(code: string, display: string): Provenance['agent'][number]
   return { coding: [{ system: PARTICIPANT_TYPE_SYSTEM, code, display }] };
 }
 
-/** FHIR R4 http.html#concurrency: If-Match carries the version as a weak ETag. */
-function weakEtag(resource: Resource): string | undefined {
-  return resource.meta?.versionId ? `W/"${resource.meta.versionId}"` : undefined;
-}
-
 /**
  * The Provenance of one decision (FHIR R4 provenance.html). activity: v3-DataOperation UPDATE (every decision updates
  * the CarePlan; the decision is the activity's text); agents: the clinician as author (who decided) and verifier (who
@@ -256,11 +248,11 @@ function decisionProvenance(
   task: Task,
   practitioner: string,
   now: string,
-  entries: readonly BundleEntry[]
+  entries: readonly PlannedWrite[]
 ): Provenance {
   const created = entries
-    .filter((e) => e.request?.method === 'POST' && e.fullUrl)
-    .map((e) => ({ reference: e.fullUrl ?? '' }));
+    .filter((e) => e.kind === 'append' && e.fullUrl)
+    .map((e) => ({ reference: (e.kind === 'append' && e.fullUrl) || '' }));
   const protocol = carePlan.instantiatesCanonical?.[0]?.split('|')[0]?.split('/').pop();
   return {
     resourceType: 'Provenance',
@@ -306,7 +298,7 @@ function approvedPlan(
   practitioner: string,
   now: string,
   lib: ProtocolLibrary
-): { carePlan: CarePlan; entries: BundleEntry[]; phaseLabel: string } {
+): { carePlan: CarePlan; entries: PlannedWrite[]; phaseLabel: string } {
   const canonical = carePlan.instantiatesCanonical?.[0] ?? '';
   const pd = lib.get(canonical);
   if (pd?.resourceType !== 'PlanDefinition') {
@@ -339,7 +331,7 @@ function approvedPlan(
     ? (carePlan.addresses ?? [])
     : (carePlan.supportingInfo ?? []).filter((r) => r.reference?.startsWith('Condition/'));
   const otherReasons = (carePlan.supportingInfo ?? []).filter((r) => r.reference?.startsWith('DocumentReference/'));
-  const entries: BundleEntry[] = [];
+  const entries: PlannedWrite[] = [];
   const activity: CarePlanActivity[] = [];
   for (const a of carePlan.activity ?? []) {
     const detail = a.detail;
@@ -374,7 +366,7 @@ function approvedPlan(
       now,
     });
     const fullUrl = `urn:uuid:${crypto.randomUUID()}`;
-    entries.push({ fullUrl, resource: order, request: { method: 'POST', url: order.resourceType } });
+    entries.push(append(order, fullUrl));
     // R4 CarePlan.activity: a reference or a detail, not both (cpl-3).
     activity.push({ ...a, detail: undefined, reference: { reference: fullUrl } });
   }
@@ -400,7 +392,7 @@ function approvedPlan(
       ...(conditions.length > 0 ? { addresses: conditions.map((c) => ({ reference: c.reference })) } : {}),
       note: [{ text: `Goal of the protocol "${pd.title ?? pd.id ?? ''}" (${carePlanRef}).` }],
     };
-    entries.push({ fullUrl, resource: goal, request: { method: 'POST', url: 'Goal' } });
+    entries.push(append(goal, fullUrl));
     goalRefs.push({ reference: fullUrl });
   }
   const chosenByClinician = wanted !== undefined && phaseIdOf(carePlan) !== phaseId;
