@@ -1,5 +1,7 @@
-import type { BundleEntry, Resource } from '@medplum/fhirtypes';
-import { contentOf } from '../deliver/modelDevice';
+import type { Resource } from '@medplum/fhirtypes';
+import { contentOf } from '../deliver/sameContent';
+import { writeBack } from '../deliver/writeBack';
+import { versionedUpdate, type PlannedWrite } from '../deliver/writePlan';
 import type { FhirClient } from '../fhir/fhirClient';
 import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 
@@ -23,7 +25,7 @@ export async function loadProtocolDefinitions(
   validate?: (resource: Resource) => void
 ): Promise<DefinitionsLoad> {
   const all: Resource[] = [...library.codeSystems, ...library.activityDefinitions, ...library.planDefinitions];
-  const entries: BundleEntry[] = [];
+  const entries: PlannedWrite[] = [];
   const written: string[] = [];
   let unchanged = 0;
   for (const type of ['CodeSystem', 'ActivityDefinition', 'PlanDefinition'] as const) {
@@ -40,12 +42,11 @@ export async function loadProtocolDefinitions(
         continue;
       }
       validate?.(resource);
-      entries.push({ resource, request: { method: 'PUT', url: `${type}/${resource.id ?? ''}` } });
+      // Update as create under the library's own id, with no version check: the library is the source of truth.
+      entries.push(versionedUpdate({ ...resource, id: resource.id ?? '' }));
       written.push(`${type}/${resource.id ?? ''}`);
     }
   }
-  if (entries.length > 0) {
-    await client.transaction({ resourceType: 'Bundle', type: 'transaction', entry: entries });
-  }
+  await writeBack(client, { writes: entries });
   return { written, unchanged };
 }
