@@ -361,6 +361,11 @@ function ProposalSection(props: {
   const [reason, setReason] = useState('');
   const [drop, setDrop] = useState<number[]>([]);
   const [note, setNote] = useState('');
+  // The phases of the plan, in order, from its activities' phase labels ("Phase 2 — …: from approval").
+  const phases = phaseChoices(plan);
+  // No phase in force on the proposal: the record could not decide, so the clinician chooses it at approval.
+  const mustChoosePhase = !(plan.extension ?? []).some((e) => e.url.endsWith('/protocol-phase'));
+  const [phase, setPhase] = useState('');
   const mayDecide =
     scopeAllows(props.granted, 'Task', 'u') &&
     scopeAllows(props.granted, 'CarePlan', 'u') &&
@@ -398,7 +403,9 @@ function ProposalSection(props: {
                 ...drop.map((i) => ({ name: 'removeActivity', valueInteger: i })),
                 ...(note ? [{ name: 'note', valueString: note }] : []),
               ]
-            : [];
+            : phase
+              ? [{ name: 'phase', valueString: phase }]
+              : [];
       const result = await review(decision, extra);
       const status = result.parameter?.find((p) => p.name === 'carePlanStatus')?.valueCode;
       // Announced by the app (this section goes once the proposal is decided).
@@ -466,7 +473,27 @@ function ProposalSection(props: {
       )}
       {mayDecide ? (
         <div class="actions">
-          <button type="button" disabled={busy} onClick={() => void decide('approve')}>
+          {mustChoosePhase ? (
+            <p>
+              <label for={`phase-${plan.id ?? ''}`}>
+                The record does not show which phase applies: choose the starting phase
+              </label>
+              <br />
+              <select
+                id={`phase-${plan.id ?? ''}`}
+                value={phase}
+                onChange={(e) => setPhase((e.target as HTMLSelectElement).value)}
+              >
+                <option value="">(choose a phase)</option>
+                {phases.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.label}
+                  </option>
+                ))}
+              </select>
+            </p>
+          ) : null}
+          <button type="button" disabled={busy || (mustChoosePhase && !phase)} onClick={() => void decide('approve')}>
             Approve plan
           </button>
           <p>
@@ -618,3 +645,19 @@ async function start(): Promise<void> {
 }
 
 void start();
+
+/**
+ * The plan's phases in order: each activity names its phase by the protocol's phase id (extension protocol-phase)
+ * and in words ("Phase 2 — Strength: …"). The id is what `$review` takes, so no numbering is guessed.
+ */
+function phaseChoices(plan: CarePlan): Array<{ id: string; label: string }> {
+  const out: Array<{ id: string; label: string }> = [];
+  for (const a of plan.activity ?? []) {
+    const id = a.detail?.extension?.find((e) => e.url.endsWith('/protocol-phase'))?.valueString;
+    const label = (a.detail?.scheduledString ?? '').split(':')[0].trim();
+    if (id && !out.some((p) => p.id === id)) {
+      out.push({ id, label: label || id });
+    }
+  }
+  return out;
+}
