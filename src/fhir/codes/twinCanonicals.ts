@@ -4,7 +4,12 @@
  * The URLs and systems are defined once, in src/twin/twinCodes.ts (the stages that write the resources), and
  * re-exported here; test/profiles.test.ts checks the concept displays of both agree.
  */
-import { TWIN_CANONICAL_BASE, TWIN_CONCEPT_SYSTEM, type TwinConceptCode as CoreTwinConceptCode } from './twinCodes';
+import {
+  TWIN_CANONICAL_BASE,
+  TWIN_CONCEPT_DISPLAY,
+  TWIN_CONCEPT_SYSTEM,
+  type TwinConceptCode as CoreTwinConceptCode,
+} from './twinCodes';
 
 // One definition of each string, in the twin core; the conformance resources publish exactly those.
 export {
@@ -45,28 +50,28 @@ export type TwinConceptCode = CoreTwinConceptCode | 'twin-model';
 export const TWIN_CONCEPTS: readonly TwinConcept[] = Object.freeze([
   {
     code: 'twin-baseline',
-    display: 'Twin personal baseline',
+    display: TWIN_CONCEPT_DISPLAY['twin-baseline'],
     definition:
       "Category of an Observation holding a patient's personal baseline for one metric: a robust centre, the " +
       'personal normal band and how it was estimated.',
   },
   {
     code: 'twin-recovery-state',
-    display: 'Twin daily recovery state',
+    display: TWIN_CONCEPT_DISPLAY['twin-recovery-state'],
     definition:
       "Category of an Observation holding a patient's recovery state for one day: the recovery index and, per " +
       'metric, the signed deviation from the personal baseline.',
   },
   {
     code: 'recovery-index',
-    display: 'Recovery index',
+    display: TWIN_CONCEPT_DISPLAY['recovery-index'],
     definition:
       'Dimensionless daily summary of how far a patient is from their personal baselines, combining the per-metric ' +
       'deviations in robust units.',
   },
   {
     code: 'personal-baseline',
-    display: 'Personal baseline of a metric',
+    display: TWIN_CONCEPT_DISPLAY['personal-baseline'],
     definition:
       "Code of an Observation holding a patient's personal baseline of one metric (named in its baseline-metric " +
       "component): a computed summary of the patient's own values, never a measurement. Its own code keeps it out of " +
@@ -74,7 +79,7 @@ export const TWIN_CONCEPTS: readonly TwinConcept[] = Object.freeze([
   },
   {
     code: 'robust-median-mad',
-    display: 'Robust median and MAD',
+    display: TWIN_CONCEPT_DISPLAY['robust-median-mad'],
     definition:
       'Baseline method: the centre is the median of the values in the trailing window and the spread is the ' +
       'median absolute deviation scaled to estimate a standard deviation, blended with a population prior while ' +
@@ -82,36 +87,36 @@ export const TWIN_CONCEPTS: readonly TwinConcept[] = Object.freeze([
   },
   {
     code: 'baseline-metric',
-    display: 'Metric the baseline describes',
+    display: TWIN_CONCEPT_DISPLAY['baseline-metric'],
     definition:
       'Component of a baseline Observation whose value (a CodeableConcept) is the metric the baseline describes, with ' +
       'the codings of the metric catalogue (LOINC where one exists, and the project code).',
   },
   {
     code: 'baseline-spread',
-    display: 'Baseline spread',
+    display: TWIN_CONCEPT_DISPLAY['baseline-spread'],
     definition: 'Robust spread of the baseline (scaled MAD), in the unit of the metric.',
   },
   {
     code: 'baseline-sample-count',
-    display: 'Baseline sample count',
+    display: TWIN_CONCEPT_DISPLAY['baseline-sample-count'],
     definition: 'Number of values the baseline was estimated from.',
   },
   {
     code: 'baseline-window-days',
-    display: 'Baseline window (days)',
+    display: TWIN_CONCEPT_DISPLAY['baseline-window-days'],
     definition: 'Length in days of the trailing window the baseline covers.',
   },
   {
     code: 'baseline-prior-weight',
-    display: 'Baseline prior weight',
+    display: TWIN_CONCEPT_DISPLAY['baseline-prior-weight'],
     definition:
       'Weight (0 to 1) of the population prior in the baseline; 1 means the baseline is the prior alone, 0 that ' +
       'it is the personal estimate alone.',
   },
   {
     code: 'data-completeness',
-    display: 'Data completeness',
+    display: TWIN_CONCEPT_DISPLAY['data-completeness'],
     definition: 'Percentage of the expected metrics that had a value on the day of a recovery state.',
   },
   {
