@@ -48,6 +48,12 @@ const LAYERS = [
   { folder: 'simulate', rank: 13, layer: 'stage', what: 'personalised recovery simulation' },
   { folder: 'proposal', rank: 14, layer: 'stage', what: 'care-plan proposals' },
   { folder: 'review', rank: 15, layer: 'stage', what: 'the clinician review state machines' },
+  {
+    folder: 'withdrawal',
+    rank: 16,
+    layer: 'stage',
+    what: "withdrawal of the engine's outputs for a patient whose Consent denies processing (twin, findings, proposals, review Tasks)",
+  },
   // doors: thin, assemble stages and the world (client, clock, seed, configuration)
   {
     folder: 'authServer',
