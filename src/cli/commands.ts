@@ -12,6 +12,7 @@ import { registerRetrieveCommands } from './retrieveCommand';
 import { registerSeedCommand } from './seedCommand';
 import { registerServeCommand } from './serveCommand';
 import { registerSimulateCommands } from './simulateCommand';
+import { registerWithdrawCommand } from './withdrawCommand';
 
 /** What sub-commands need from the outside world; main.ts builds it, tests pass fakes. */
 export interface CliDependencies {
@@ -46,6 +47,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerRetrieveCommands,
   registerPlanCommands,
   registerSimulateCommands,
+  registerWithdrawCommand,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {

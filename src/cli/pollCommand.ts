@@ -40,12 +40,25 @@ async function runPoll(flags: PollFlags): Promise<unknown> {
   const state = new WatermarkStore(flags.stateDir ?? join(flags.dataDir, 'state'));
   const target = await openEngineTarget(flags);
   try {
-    return await pollOnce(flags.source ?? flags.fhir ?? 'embedded', state, {
+    const polled = await pollOnce(flags.source ?? flags.fhir ?? 'embedded', state, {
       client: target.client,
       validate: target.validate,
       today,
       timeZone: process.env.TWIN_TIME_ZONE,
     });
+    // The cron door is also the withdrawal sweep (issue 17): a denying Consent that arrived with no new Observation,
+    // or while the engine was down, still withdraws the patient's outputs. Idempotent: nothing to do writes nothing.
+    const { sweepWithdrawals } = await import('../withdrawal/withdrawPatient');
+    const log = (line: string): void => void process.stderr.write(line + '\n');
+    const swept = await sweepWithdrawals(
+      { client: target.client, today, now: () => new Date().toISOString() },
+      'all',
+      log
+    );
+    if (swept.withdrawn > 0 || swept.failed > 0) {
+      log(`twin poll: withdrawal for ${swept.withdrawn} patient(s), ${swept.failed} failed`);
+    }
+    return polled;
   } finally {
     target.close();
   }

@@ -60,12 +60,20 @@ async function runRefresh(
   const ids = flags.all ? 'all' : (flags.patient ?? []);
   const target = await openEngineTarget(flags);
   try {
-    return await refreshPatients(
+    const summary = await refreshPatients(
       target.client,
       ids,
       { validate: target.validate, today, timeZone: flags.timeZone },
       log
     );
+    if (summary.skippedConsent > 0) {
+      // A refresh that finds a denying Consent withdraws what the engine derived (issue 17), not only skips.
+      const { sweepWithdrawals } = await import('../withdrawal/withdrawPatient');
+      const now = (): string => new Date().toISOString();
+      const withdrawn = await sweepWithdrawals({ client: target.client, today, now }, ids, log);
+      log(`twin refresh: withdrawal for ${withdrawn.withdrawn} patient(s) whose consent denies processing`);
+    }
+    return summary;
   } finally {
     target.close();
   }

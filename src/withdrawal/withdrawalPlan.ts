@@ -80,14 +80,9 @@ export interface WithdrawalPlan {
  */
 export function planWithdrawal(derived: DerivedResources, context: WithdrawalContext): WithdrawalPlan {
   const writes: PlannedWrite[] = [];
-  const withdraw = <T extends { id?: string; meta?: { versionId?: string } }>(resource: T, changed: T): void => {
+  const withdraw = <T extends Observation | RiskAssessment | CarePlan | Task>(resource: T, changed: T): void => {
     if (resource.id) {
-      writes.push(
-        versionedUpdate(
-          { ...changed, id: resource.id } as Parameters<typeof versionedUpdate>[0],
-          resource.meta?.versionId
-        )
-      );
+      writes.push(versionedUpdate({ ...changed, id: resource.id }, resource.meta?.versionId));
     }
   };
   const observations = derived.observations.filter((o) => isEngines(o) && o.status !== 'entered-in-error');

@@ -7,10 +7,13 @@ import { refreshPatientTwin } from '../../twin/refresh/refreshPatientTwin';
 import type { OperationModule } from './operationModule';
 import { operationInput } from './operationInput';
 import { publishedOperationDefinition } from './operationDefinitions';
+import { withdrawPatient } from '../../withdrawal/withdrawPatient';
 
 export interface TwinRefreshOperationDeps {
   readonly validate?: (resource: Resource) => void;
   readonly today: () => string;
+  /** The instant a withdrawal is recorded (default: the system clock). */
+  readonly now?: () => string;
   /** IANA time zone of the patient's day for UTC-only times (env TWIN_TIME_ZONE; default UTC). */
   readonly timeZone?: string;
 }
@@ -23,6 +26,8 @@ export interface TwinRefreshOperationDeps {
  * unknown patient -> 404; a Consent that denies processing -> 200 with status `skipped-consent`, since the request
  * itself was valid.
  */
+const nowIso = (): string => new Date().toISOString();
+
 export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationModule {
   const operationDefinition = publishedOperationDefinition('Patient-twin-refresh');
   return {
@@ -39,10 +44,12 @@ export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationM
       try {
         operationInput(req.body, operationDefinition);
         await repo.readResource('Patient', req.params.id);
-        const summary = await refreshPatientTwin(req.params.id, {
-          ...deps,
-          client: new LocalFhirClient(repo, router),
-        });
+        const client = new LocalFhirClient(repo, router);
+        const summary = await refreshPatientTwin(req.params.id, { ...deps, client });
+        if (summary.status === 'skipped-consent') {
+          // The Consent denies processing: withdraw what the engine derived for the patient (issue 17), idempotent.
+          await withdrawPatient(req.params.id, { client, today: deps.today, now: deps.now ?? nowIso });
+        }
         const parameters: Parameters = {
           resourceType: 'Parameters',
           parameter: [
