@@ -95,6 +95,7 @@ test('$twin-refresh on a patient whose Consent denies answers skipped-consent an
         {
           method: 'POST',
           url: `/Patient/${patientId}/$twin-refresh`,
+          pathname: '',
           params: {},
           query: {},
           body: { resourceType: 'Parameters' },
