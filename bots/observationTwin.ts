@@ -10,6 +10,8 @@ import { MedplumFhirClient } from '../src/fhir/medplumFhirClient';
 import { validatingClient } from '../src/fhir/validatingClient';
 import { createValidator, type ResourceValidator } from '../src/fhir/validation';
 import { handleObservationEvent, type EventResult } from '../src/twin/refresh/eventDoor';
+import { observationPatientId } from '../src/calendar/observationDay';
+import { withdrawPatient } from '../src/withdrawal/withdrawPatient';
 
 let validator: ResourceValidator | undefined;
 
@@ -20,8 +22,13 @@ export async function handler(medplum: MedplumClient, event: BotEvent<Observatio
   // Medplum does not know the project's profiles: check every twin resource against them before it is sent.
   validator ??= createValidator();
   const v = validator;
-  return handleObservationEvent(event.input, {
-    client: validatingClient(new MedplumFhirClient(medplum), (r) => v.validate(r)),
-    today: () => new Date().toISOString().slice(0, 10),
-  });
+  const client = validatingClient(new MedplumFhirClient(medplum), (r) => v.validate(r));
+  const today = (): string => new Date().toISOString().slice(0, 10);
+  const result = await handleObservationEvent(event.input, { client, today });
+  const patientId = observationPatientId(event.input);
+  if (result.status === 'applied' && result.summary.status === 'skipped-consent' && patientId) {
+    // The Consent denies processing: withdraw what the engine derived for the patient (issue 17), idempotent.
+    await withdrawPatient(patientId, { client, today, now: () => new Date().toISOString() });
+  }
+  return result;
 }
