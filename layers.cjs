@@ -38,6 +38,18 @@ const LAYERS = [
   { folder: 'review', rank: 15, layer: 'stage', what: 'the clinician review state machines' },
   // doors: thin, assemble stages and the world (client, clock, seed, configuration)
   {
+    folder: 'automation',
+    rank: 17,
+    layer: 'door',
+    what: 'scheduled automation (node-cron): refresh and detection, stale data, recovery plateau follow-up Tasks',
+  },
+  {
+    folder: 'queue',
+    rank: 18,
+    layer: 'door',
+    what: 'scale-out job queue (BullMQ on REDIS_URL, in-process without it): events and scheduled work as jobs',
+  },
+  {
     folder: 'server',
     rank: 20,
     layer: 'door',

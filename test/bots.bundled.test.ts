@@ -7,7 +7,13 @@
  */
 import type { MedplumClient } from '@medplum/core';
 import type { Bundle, CarePlan, Observation, Patient, Procedure, Resource, Task } from '@medplum/fhirtypes';
+import { MedplumClient as RealMedplumClient } from '@medplum/core';
 import { MockClient } from '@medplum/mock';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startServer } from '../src/cli/serveCommand';
+import { openSqliteStore } from '../src/store/sqliteStore';
+import { createEmbeddedRouter } from '../src/store/transactionBundle';
 import type { Config } from '@jest/types';
 type FakeableAPI = Config.FakeableAPI;
 import { createServer, type Server } from 'node:http';
@@ -327,3 +333,45 @@ describe('bundled bots in MockClient', () => {
 function deliveriesIds(_d: unknown[], o: Observation | undefined): string {
   return o?.id ?? '';
 }
+
+describe('the same bundled bots against the embedded server through a real MedplumClient', () => {
+  test('an Observation event -> twin and findings over HTTP; a duplicated delivery changes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'twin-bots-embedded-'));
+    const running = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: dir,
+      seed: false,
+      log: () => undefined,
+      openRepository: async (dataDir, { baseUrl }) => {
+        const store = await openSqliteStore(dataDir, { baseUrl, durability: 'normal' });
+        return {
+          repo: store.repo,
+          close: () => store.close(),
+          supports: store.supports,
+          router: createEmbeddedRouter(),
+          systemInteractions: ['transaction', 'batch'],
+        };
+      },
+    });
+    try {
+      // MedplumClient speaks to `<baseUrl>fhir/R4/`: the embedded server's FHIR base.
+      const medplum = new RealMedplumClient({ baseUrl: `${running.origin}/`, cacheTime: 0 });
+      const generated = cohortPatient(8);
+      const { patientId, held } = await load(medplum, generated, (r): r is Observation => r.resourceType === 'Observation' && day(r) >= '2026-02-27');
+      const stored = await medplum.createResource(held.find((o) => o.code.coding?.[0]?.system === 'http://loinc.org') ?? held[0]);
+      const [delivery] = await dispatch(bots, medplum, stored, 'create');
+      const result = delivery.result as { twin: { status: string }; detection: { mode: string; summary: { findingsWritten: number } } };
+      expect(result.twin.status).toBe('applied');
+      expect(result.detection.mode).toBe('statistical');
+      expect(await medplum.searchResources('Observation', { identifier: twinState(patientId, day(stored)) })).toHaveLength(1);
+      expect((await medplum.searchResources('RiskAssessment', { subject: `Patient/${patientId}` })).length).toBeGreaterThan(0);
+      const before = await snapshot(medplum, patientId);
+      await dispatch(bots, medplum, stored, 'create');
+      expect(await snapshot(medplum, patientId)).toEqual(before);
+    } finally {
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
