@@ -2,6 +2,7 @@
 // compared against measured in the same run; nothing here runs in the test suite.
 import { runDetectBench } from './detectBench';
 import { runEvidenceBench } from './evidenceBench';
+import { runQueueBench } from './queueBench';
 import { runStoreBench } from './storeBench';
 import { runTwinBench } from './twinBench';
 import { measureEventLatency } from './twinEventLatency';
@@ -25,6 +26,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   store: runStoreBench,
   twin: runTwin,
   detect: runDetectBench,
+  queue: runQueueBench,
 };
 
 async function main(): Promise<void> {
