@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { OpenRepository, SeedRepository } from './serveCommand';
+import { registerAutomateCommand } from './automateCommand';
 import { registerDetectCommands } from './detectCommand';
 import { registerFindingsCommand } from './findingsCommand';
 import { registerImportCommand } from './importCommand';
@@ -38,6 +39,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerFindingsCommand,
   registerRetrieveCommands,
   registerPlanCommands,
+  registerAutomateCommand,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {
