@@ -8,6 +8,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
+import type { Basic } from '@medplum/fhirtypes';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeBack } from '../deliver/writeBack';
+import { append } from '../deliver/writePlan';
+import { LocalFhirClient } from '../fhir/localFhirClient';
+import { openSqliteStore } from '../store/sqliteStore';
+import { createEmbeddedRouter } from '../store/transactionBundle';
 import type { EngineJob } from './engineJob';
 import { createLocalEngineQueue } from './localEngineQueue';
 import { createRedisEngineQueue } from './redisEngineQueue';
@@ -32,7 +41,10 @@ async function freePort(): Promise<number> {
 }
 
 /** A processor that records what it did and fails the test on two jobs of one patient at once. */
-function recorder(delayMs = 1): {
+function recorder(
+  delayMs = 1,
+  write?: (job: Extract<EngineJob, { kind: 'event' }>) => Promise<unknown>
+): {
   process: (job: EngineJob) => Promise<void>;
   writes: Map<string, number>;
   overlaps: string[];
@@ -48,6 +60,7 @@ function recorder(delayMs = 1): {
       if (active.has(job.patientId)) overlaps.push(job.patientId);
       active.add(job.patientId);
       await new Promise((r) => setTimeout(r, delayMs));
+      await write?.(job);
       writes.set(job.eventId, (writes.get(job.eventId) ?? 0) + 1);
       active.delete(job.patientId);
     },
@@ -101,7 +114,22 @@ test('in-process (no REDIS_URL): the same guarantees in one process', async () =
   });
 
   test('two instances: 1,000 events once each, no patient in two workers at once; a cron job once per tick', async () => {
-    const r = recorder(2);
+    // Each processed event appends one resource to the embedded store (an unconditional create, through the deliver
+    // stage): a job processed twice would leave two.
+    const dir = mkdtempSync(join(tmpdir(), 'twin-queue-'));
+    const store = await openSqliteStore(dir, { baseUrl: 'http://localhost/fhir/R4', durability: 'normal' });
+    const client = new LocalFhirClient(store.repo, createEmbeddedRouter());
+    const r = recorder(1, (job) =>
+      writeBack(client, {
+        writes: [
+          append({
+            resourceType: 'Basic',
+            code: { text: 'queue test event' },
+            identifier: [{ system: 'urn:recovery-twin:test:event', value: job.eventId }],
+          } satisfies Basic),
+        ],
+      })
+    );
     const runs: string[] = [];
     const tick = (instance: string) => [
       { name: 'tick', cron: '* * * * * *', run: async () => void runs.push(instance) },
@@ -134,6 +162,11 @@ test('in-process (no REDIS_URL): the same guarantees in one process', async () =
     expect(r.writes.size).toBe(1000);
     expect([...r.writes.entries()].filter(([, n]) => n !== 1)).toEqual([]);
     expect(r.overlaps).toEqual([]);
+    const stored = await client.searchAll<Basic>('Basic', {});
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+    expect(stored).toHaveLength(1000);
+    expect(new Set(stored.map((b) => b.identifier?.[0]?.value)).size).toBe(1000);
     // One run per tick across both instances (two would mean both ran it).
     expect(runs.length).toBeGreaterThanOrEqual(2);
     expect(runs.length).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
