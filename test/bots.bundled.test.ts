@@ -358,14 +358,27 @@ describe('the same bundled bots against the embedded server through a real Medpl
       // MedplumClient speaks to `<baseUrl>fhir/R4/`: the embedded server's FHIR base.
       const medplum = new RealMedplumClient({ baseUrl: `${running.origin}/`, cacheTime: 0 });
       const generated = cohortPatient(8);
-      const { patientId, held } = await load(medplum, generated, (r): r is Observation => r.resourceType === 'Observation' && day(r) >= '2026-02-27');
-      const stored = await medplum.createResource(held.find((o) => o.code.coding?.[0]?.system === 'http://loinc.org') ?? held[0]);
+      const { patientId, held } = await load(
+        medplum,
+        generated,
+        (r): r is Observation => r.resourceType === 'Observation' && day(r) >= '2026-02-27'
+      );
+      const stored = await medplum.createResource(
+        held.find((o) => o.code.coding?.[0]?.system === 'http://loinc.org') ?? held[0]
+      );
       const [delivery] = await dispatch(bots, medplum, stored, 'create');
-      const result = delivery.result as { twin: { status: string }; detection: { mode: string; summary: { findingsWritten: number } } };
+      const result = delivery.result as {
+        twin: { status: string };
+        detection: { mode: string; summary: { findingsWritten: number } };
+      };
       expect(result.twin.status).toBe('applied');
       expect(result.detection.mode).toBe('statistical');
-      expect(await medplum.searchResources('Observation', { identifier: twinState(patientId, day(stored)) })).toHaveLength(1);
-      expect((await medplum.searchResources('RiskAssessment', { subject: `Patient/${patientId}` })).length).toBeGreaterThan(0);
+      expect(
+        await medplum.searchResources('Observation', { identifier: twinState(patientId, day(stored)) })
+      ).toHaveLength(1);
+      expect(
+        (await medplum.searchResources('RiskAssessment', { subject: `Patient/${patientId}` })).length
+      ).toBeGreaterThan(0);
       const before = await snapshot(medplum, patientId);
       await dispatch(bots, medplum, stored, 'create');
       expect(await snapshot(medplum, patientId)).toEqual(before);
