@@ -45,12 +45,40 @@ async function startRedis(): Promise<{ url: string; stop: () => void }> {
 
 function startWorker(url: string, prefix: string): Promise<ChildProcess> {
   const tsx = join(__dirname, '..', 'node_modules', '.bin', 'tsx');
-  const child = spawn(tsx, [join(__dirname, 'queueWorker.ts'), url, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Its own process group (tsx runs node as a child): stopping the group stops both.
+  const child = spawn(tsx, [join(__dirname, 'queueWorker.ts'), url, prefix], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
   return new Promise((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
       if (d.toString().includes('ready')) resolve(child);
     });
-    child.on('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+}
+
+/** SIGTERM to the worker's process group, SIGKILL after 3 s; resolves when it has exited. */
+function stopWorker(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || !child.pid) return resolve();
+    const group = -child.pid;
+    const timer = setTimeout(() => {
+      try {
+        process.kill(group, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 3000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      process.kill(group, 'SIGTERM');
+    } catch {
+      resolve();
+    }
   });
 }
 
@@ -71,16 +99,24 @@ async function runOnce(url: string, workers: number, events: number, patients: s
   }
   const started = performance.now();
   await counter.resume();
+  // Failed jobs count as done (and are reported): a bench must end, and say what did not work.
+  let failed = 0;
+  let completed = 0;
   for (;;) {
-    const { completed } = await counter.getJobCounts('completed');
-    if (completed >= events) break;
+    const counts = await counter.getJobCounts('completed', 'failed');
+    failed = counts.failed ?? 0;
+    completed = counts.completed ?? 0;
+    if (completed + failed >= events || performance.now() - started > 180_000) break;
     await new Promise((r) => setTimeout(r, 20));
   }
+  if (failed > 0 || completed < events) {
+    console.log(`  (${workers} workers: ${completed} of ${events} completed, ${failed} failed)`);
+  }
   const seconds = (performance.now() - started) / 1000;
-  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map(stopWorker));
   await counter.close();
   await producer.close();
-  return events / seconds;
+  return completed / seconds;
 }
 
 export async function runQueueBench(args: string[]): Promise<void> {

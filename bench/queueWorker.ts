@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   });
   process.stdout.write('ready\n');
   process.on('SIGTERM', () => {
+    setTimeout(() => process.exit(0), 2000).unref();
     void queue.close().then(() => process.exit(0));
   });
 }
