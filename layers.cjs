@@ -63,6 +63,18 @@ const LAYERS = [
   },
   { folder: 'cdsHooks', rank: 19, layer: 'door', what: 'CDS Hooks 2.0 discovery, patient-view service, feedback' },
   {
+    folder: 'automation',
+    rank: 17,
+    layer: 'door',
+    what: 'scheduled automation (node-cron): refresh and detection, stale data, recovery plateau follow-up Tasks',
+  },
+  {
+    folder: 'queue',
+    rank: 18,
+    layer: 'door',
+    what: 'scale-out job queue (BullMQ on REDIS_URL, in-process without it): events and scheduled work as jobs',
+  },
+  {
     folder: 'server',
     rank: 20,
     layer: 'door',

@@ -5,6 +5,7 @@ import { runConformanceBench } from './conformanceBench';
 import { runDetectBench } from './detectBench';
 import { runEvidenceBench } from './evidenceBench';
 import { runSimulateBench } from './simulateBench';
+import { runQueueBench } from './queueBench';
 import { runStoreBench } from './storeBench';
 import { runTwinBench } from './twinBench';
 import { measureEventLatency } from './twinEventLatency';
@@ -31,6 +32,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   twin: runTwin,
   detect: runDetectBench,
   simulate: runSimulateBench,
+  queue: runQueueBench,
 };
 
 async function main(): Promise<void> {

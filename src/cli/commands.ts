@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { DoorMount } from '../server/doorMount';
 import type { OperationModule } from '../server/operations/operationModule';
 import type { OpenRepository, SeedRepository } from './serveCommand';
+import { registerAutomateCommand } from './automateCommand';
 import { registerDetectCommands } from './detectCommand';
 import { registerFindingsCommand } from './findingsCommand';
 import { registerImportCommand } from './importCommand';
@@ -48,6 +49,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerPlanCommands,
   registerSimulateCommands,
   registerWithdrawCommand,
+  registerAutomateCommand,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {

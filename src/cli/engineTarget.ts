@@ -21,10 +21,17 @@ export async function openEngineTarget(flags: {
     const { HttpFhirClient } = await import('../fhir/httpFhirClient');
     const { createValidator } = await import('../fhir/validation');
     const { validatingClient } = await import('../fhir/validatingClient');
+    const { backendServicesFromEnv } = await import('../fhir/smart/backendServicesFromEnv');
     const validator = createValidator();
+    // SMART Backend Services when SMART_CLIENT_ID is set (src/fhir/smart/backendServicesFromEnv.ts); else no token.
+    const auth = backendServicesFromEnv(flags.fhir);
+    const http = new HttpFhirClient({
+      baseUrl: flags.fhir,
+      ...(auth ? { authorization: () => auth.authorization(), onUnauthorized: () => auth.invalidate() } : {}),
+    });
     // Wrapped once here: every transaction the stages send is validated before it leaves (src/fhir/validatingClient.ts).
     return {
-      client: validatingClient(new HttpFhirClient({ baseUrl: flags.fhir }), (r) => validator.validate(r)),
+      client: validatingClient(http, (r) => validator.validate(r)),
       close: () => undefined,
     };
   }

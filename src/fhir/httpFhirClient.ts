@@ -9,6 +9,11 @@ export interface HttpFhirClientOptions {
   readonly fetch?: typeof fetch;
   /** Adds an Authorization header (SMART Backend Services lands here); none for an open server. */
   readonly authorization?: () => Promise<string | undefined>;
+  /**
+   * Called once when the server answers 401 to an authorized request, before it is retried once: drop a cached token
+   * that the server no longer accepts (SMART backend services: BackendServicesAuth.invalidate).
+   */
+  readonly onUnauthorized?: () => void;
   readonly pageSize?: number;
 }
 
@@ -64,7 +69,8 @@ export class HttpFhirClient implements FhirClient {
     method: 'GET' | 'POST',
     url: string,
     body?: unknown,
-    notFound?: () => Error
+    notFound?: () => Error,
+    retried = false
   ): Promise<Resource> {
     const headers: Record<string, string> = { accept: 'application/fhir+json' };
     if (body !== undefined) {
@@ -79,6 +85,11 @@ export class HttpFhirClient implements FhirClient {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    if (res.status === 401 && auth && this.options.onUnauthorized && !retried) {
+      await res.body?.cancel();
+      this.options.onUnauthorized();
+      return this.request(method, url, body, notFound, true);
+    }
     const text = await res.text();
     if (notFound && (res.status === 404 || res.status === 410)) {
       throw notFound();

@@ -1,11 +1,12 @@
 /**
- * The Medplum bot, run as Medplum runs it: a MedplumClient (here @medplum/mock's MockClient, which routes requests
- * through the real FhirRouter) and a BotEvent carrying the Observation.
+ * The on-observation bot (unbundled source; test/bots.bundled.test.ts runs the bundles), run as Medplum runs it: a
+ * MedplumClient (here @medplum/mock's MockClient, which routes requests through the real FhirRouter) and a BotEvent
+ * carrying the Observation. This file covers the Consent path: a denying Consent withdraws what the engine derived.
  */
 import type { BotEvent } from '@medplum/core';
 import type { Consent, Observation, Patient } from '@medplum/fhirtypes';
 import { MockClient } from '@medplum/mock';
-import { handler } from '../bots/observationTwin';
+import { handler } from '../bots/onObservation';
 import { generateCohort } from '../src/cohort/generateCohort';
 import { TWIN_RESOURCE_SYSTEM } from '../src/fhir/codes/twinCodes';
 
@@ -18,27 +19,7 @@ function event(input: Observation): BotEvent<Observation> {
   };
 }
 
-test('an Observation event updates the twin through the Medplum API, and its own writes are ignored', async () => {
-  const medplum = new MockClient();
-  const [generated] = [...generateCohort({ patients: 1, days: 20, seed: 21, startDate: '2026-01-01' })];
-  const patient = await medplum.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Bot' }] });
-  const observations = (generated.bundle.entry ?? [])
-    .map((e) => e.resource)
-    .filter((r): r is Observation => r?.resourceType === 'Observation');
-  const stored: Observation[] = [];
-  for (const o of observations) {
-    stored.push(await medplum.createResource<Observation>({ ...o, subject: { reference: `Patient/${patient.id}` } }));
-  }
-  const result = await handler(medplum, event(stored[stored.length - 1]));
-  expect(result.status).toBe('applied');
-  const twin = await medplum.searchResources('Observation', { identifier: `${TWIN_RESOURCE_SYSTEM}|`, _count: '1000' });
-  expect(twin.length).toBeGreaterThan(0);
-  expect(twin.every((o) => o.subject?.reference === `Patient/${patient.id}`)).toBe(true);
-  const again = await handler(medplum, event(twin[0]));
-  expect(again).toEqual({ status: 'ignored', reason: 'twin resource' });
-});
-
-test('an event for a patient whose Consent denies processing withdraws the twin (issue 17), once', async () => {
+test('an event for a patient whose Consent denies processing withdraws the twin, once', async () => {
   const medplum = new MockClient();
   const [generated] = [...generateCohort({ patients: 1, days: 20, seed: 22, startDate: '2026-01-01' })];
   const patient = await medplum.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Bot' }] });
@@ -49,7 +30,7 @@ test('an event for a patient whose Consent denies processing withdraws the twin 
       stored.push(await medplum.createResource<Observation>({ ...e.resource, subject }));
     }
   }
-  expect((await handler(medplum, event(stored[stored.length - 1]))).status).toBe('applied');
+  expect((await handler(medplum, event(stored[stored.length - 1]))).twin.status).toBe('applied');
   const twinOf = (): Promise<Observation[]> =>
     medplum.searchResources('Observation', { identifier: `${TWIN_RESOURCE_SYSTEM}|`, _count: '1000' });
   expect((await twinOf()).every((o) => o.status === 'final')).toBe(true);
@@ -71,7 +52,11 @@ test('an event for a patient whose Consent denies processing withdraws the twin 
     provision: { type: 'deny' },
   });
   const result = await handler(medplum, event(stored[0]));
-  expect(result).toMatchObject({ status: 'applied', summary: { status: 'skipped-consent' } });
+  expect(result).toMatchObject({
+    twin: { status: 'applied', summary: { status: 'skipped-consent' } },
+    withdrawal: { status: 'withdrawn' },
+  });
+  expect(result.detection).toBeUndefined();
   const withdrawn = await twinOf();
   expect(withdrawn.length).toBeGreaterThan(0);
   expect(withdrawn.every((o) => o.status === 'entered-in-error')).toBe(true);

@@ -1,0 +1,25 @@
+import type { Observation } from '@medplum/fhirtypes';
+import { handleObservationEvent } from '../twin/refresh/eventDoor';
+import type { FhirClient } from '../fhir/fhirClient';
+import { invalidInput } from '../fhir/outcomes';
+import type { EngineJob, EngineJobProcessor } from './engineJob';
+
+/**
+ * What a queue worker does with an event job: an Observation event goes through the twin's event door (the same code
+ * a Medplum bot and `$twin-refresh` run). Scheduled jobs are run by the queue itself from its schedule list.
+ */
+export function engineProcessor(world: {
+  readonly client: FhirClient;
+  readonly today: () => string;
+}): EngineJobProcessor {
+  return async (job: EngineJob) => {
+    if (job.kind !== 'event') {
+      throw invalidInput(`No scheduled job named ${job.name} on this instance`);
+    }
+    const payload = job.payload as Observation | undefined;
+    if (payload?.resourceType !== 'Observation') {
+      throw invalidInput('An event job carries the Observation it is about');
+    }
+    return handleObservationEvent(payload, world);
+  };
+}
