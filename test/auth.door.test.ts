@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PublicClient, BackendClient } from '../src/authServer/registeredClients';
+import { BackendServicesAuth } from '../src/fhir/smart/backendServicesAuth';
+import { HttpFhirClient } from '../src/fhir/httpFhirClient';
 import { startDoorServer, type DoorServer } from './support/doorServer';
 
 const FHIR_JSON = 'application/fhir+json';
@@ -534,6 +536,30 @@ describe('the clinician door: local SMART authorization server and the FHIR API 
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-384' });
     expect(await refused(backendAssertion(server, {}, backendKid, stranger.privateKey))).toBe('invalid_client');
     expect(await refused(backendAssertion(server, { iss: 'nobody', sub: 'nobody' }))).toBe('invalid_client');
+  });
+
+  test("the engine's own Backend Services client (src/fhir/smart) gets a system token from the embedded server by discovery and reads through HttpFhirClient", async () => {
+    const auth = new BackendServicesAuth({
+      fhirBase: server.baseUrl,
+      clientId: 'twin-bot',
+      key: { kid: backendKid, alg: 'ES384', key: backendKeys.privateKey },
+      scopes: ['system/*.rs'],
+      now: () => server.clock.now.getTime(),
+    });
+    const client = new HttpFhirClient({ baseUrl: server.baseUrl, authorization: () => auth.authorization() });
+    const patients = await client.searchAll<Patient>('Patient', {});
+    expect(patients.map((p) => p.id)).toEqual(expect.arrayContaining(['pat-a', 'pat-b']));
+    // The same read without the client's token is refused.
+    await expect(new HttpFhirClient({ baseUrl: server.baseUrl }).searchAll<Patient>('Patient', {})).rejects.toThrow();
+    // A scope the server does not grant this client is not obtained by asking for it.
+    const greedy = new BackendServicesAuth({
+      fhirBase: server.baseUrl,
+      clientId: 'other-bot',
+      key: { kid: backendKid, alg: 'ES384', key: backendKeys.privateKey },
+      scopes: ['system/Patient.cud'],
+      now: () => server.clock.now.getTime(),
+    });
+    await expect(greedy.authorization()).rejects.toThrow();
   });
 
   test('Bulk export status and files are readable only by the client that started the export', async () => {
