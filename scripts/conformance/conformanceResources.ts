@@ -1,5 +1,11 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { matchEvidenceOperation, reviewOperation, simulateOperation, twinRefreshOperation } from './twinOperations';
+import {
+  matchEvidenceOperation,
+  reviewOperation,
+  simulateOperation,
+  twinFindingsOperation,
+  twinRefreshOperation,
+} from './twinOperations';
 import { twinProfiles } from './twinProfiles';
 import {
   metricDeviationCodeSystem,
@@ -35,6 +41,7 @@ export function conformanceFiles(): ConformanceFile[] {
     twinBaselineComponentValueSet(),
     twinMetricValueSet(),
     twinRefreshOperation(),
+    twinFindingsOperation(),
     matchEvidenceOperation(),
     reviewOperation(),
     simulateOperation(),

@@ -1,5 +1,10 @@
 import type { OperationDefinition, OperationDefinitionParameter } from '@medplum/fhirtypes';
-import { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION, TWIN_REFRESH_OPERATION } from '../../src/fhir/codes/twinCodes';
+import {
+  MATCH_EVIDENCE_OPERATION,
+  REVIEW_OPERATION,
+  TWIN_FINDINGS_OPERATION,
+  TWIN_REFRESH_OPERATION,
+} from '../../src/fhir/codes/twinCodes';
 import { simulateOperationDefinition } from '../../src/server/simulateOperation';
 import { CONFORMANCE_VERSION, PUBLISHER } from './twinTerminology';
 
@@ -280,4 +285,82 @@ export function reviewOperation(): OperationDefinition {
 export function simulateOperation(): OperationDefinition {
   const { resourceType, id, url, ...rest } = simulateOperationDefinition();
   return { resourceType, id, url, version: CONFORMANCE_VERSION, ...rest, publisher: PUBLISHER };
+}
+
+/**
+ * `POST [base]/Patient/{id}/$twin-findings`: runs early-warning detection for one patient with every detector the
+ * engine service has (the statistical ensemble, and the learned detector when its model is installed and matches its
+ * card) and writes the findings (src/server/operations/twinFindingsOperation.ts). Medplum bots call it, since a bot
+ * runtime cannot run the learned model. No input parameter; the output is counts per detector (no values).
+ */
+export function twinFindingsOperation(): OperationDefinition {
+  return {
+    resourceType: 'OperationDefinition',
+    id: 'Patient-twin-findings',
+    url: TWIN_FINDINGS_OPERATION,
+    version: CONFORMANCE_VERSION,
+    name: 'TwinFindings',
+    title: "Early-warning findings for a patient's recovery twin",
+    status: 'active',
+    kind: 'operation',
+    experimental: false,
+    publisher: PUBLISHER,
+    description:
+      "Runs early-warning detection over the patient's Observations with every detector this engine service has (the " +
+      'statistical ensemble, and the learned detector when its model is installed and matches its model card) and ' +
+      'writes the findings as profiled RiskAssessments, with review Tasks where the likelihood warrants one. ' +
+      'Idempotent: a rerun over the same data writes nothing. A patient whose active Consent denies this processing is ' +
+      'skipped. The response gives counts per detector (no values).',
+    affectsState: true,
+    code: 'twin-findings',
+    resource: ['Patient'],
+    system: false,
+    type: false,
+    instance: true,
+    parameter: [
+      {
+        name: 'detector',
+        use: 'out',
+        min: 1,
+        max: '*',
+        documentation: 'One per detector run: its name, the status and the counts of what was written.',
+        part: [
+          { name: 'name', use: 'out', min: 1, max: '1', type: 'string', documentation: 'The detector.' },
+          {
+            name: 'status',
+            use: 'out',
+            min: 1,
+            max: '1',
+            type: 'code',
+            documentation: 'written | skipped-consent',
+          },
+          { name: 'episodes', use: 'out', min: 1, max: '1', type: 'integer', documentation: 'Alarm episodes.' },
+          {
+            name: 'findingsWritten',
+            use: 'out',
+            min: 1,
+            max: '1',
+            type: 'integer',
+            documentation: 'Findings written or changed.',
+          },
+          {
+            name: 'tasksCreated',
+            use: 'out',
+            min: 1,
+            max: '1',
+            type: 'integer',
+            documentation: 'Review Tasks created.',
+          },
+        ],
+      },
+      {
+        name: 'learnedDetector',
+        use: 'out',
+        min: 1,
+        max: '1',
+        type: 'string',
+        documentation: 'Whether the learned detector ran, and if not, why.',
+      },
+    ],
+  };
 }

@@ -21,6 +21,13 @@ export const OPERATION_NEEDS: Readonly<Record<string, OperationNeeds>> = Object.
     ['Observation', 'c'],
     ['Observation', 'u'],
   ],
+  // Reads the patient's Observations, writes findings (RiskAssessments) and their review Tasks.
+  'twin-findings': [
+    ['Observation', 'r'],
+    ['RiskAssessment', 'c'],
+    ['RiskAssessment', 'u'],
+    ['Task', 'c'],
+  ],
   // Writes a proposed CarePlan, its review Task (and Provenance, recorded by the engine).
   'match-evidence': [
     ['CarePlan', 'c'],

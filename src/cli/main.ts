@@ -48,6 +48,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       const evidence = await openEvidenceEngine({ env: process.env, log });
       return embeddedOperations({
         twinRefresh: { today, timeZone: process.env.TWIN_TIME_ZONE },
+        twinFindings: {
+          today,
+          ...(process.env.TWIN_REVIEW_OWNER ? { taskOwner: process.env.TWIN_REVIEW_OWNER } : {}),
+          ...(process.env.TWIN_LSTM_MODEL_DIR ? { modelDir: process.env.TWIN_LSTM_MODEL_DIR } : {}),
+        },
         evidence: { ...evidence, now: () => new Date().toISOString() },
         simulate: { library: evidence.library, today },
       });

@@ -42,6 +42,9 @@ export const MATCH_EVIDENCE_OPERATION = `${TWIN_CANONICAL_BASE}/OperationDefinit
 /** OperationDefinition of `Task/{id}/$review`. */
 export const REVIEW_OPERATION = `${TWIN_CANONICAL_BASE}/OperationDefinition/Task-review`;
 
+/** OperationDefinition of `Patient/{id}/$twin-findings`. */
+export const TWIN_FINDINGS_OPERATION = `${TWIN_CANONICAL_BASE}/OperationDefinition/Patient-twin-findings`;
+
 /** OperationDefinition of `Patient/{id}/$twin-refresh`. */
 export const TWIN_REFRESH_OPERATION = `${TWIN_CANONICAL_BASE}/OperationDefinition/Patient-twin-refresh`;
 

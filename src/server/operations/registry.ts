@@ -3,10 +3,13 @@ import type { SimulateOperationDeps } from '../simulateOperation';
 import { evidenceOperationModules } from './evidenceOperationModules';
 import type { OperationModule } from './operationModule';
 import { simulateOperationModule } from './simulateOperationModule';
+import { twinFindingsOperation, type TwinFindingsOperationDeps } from './twinFindingsOperation';
 import { twinRefreshOperation, type TwinRefreshOperationDeps } from './twinRefreshOperation';
 
 export interface EmbeddedOperationDeps {
   readonly twinRefresh: TwinRefreshOperationDeps;
+  /** `$twin-findings` (detection for one patient, the learned detector included when installed); absent: not served. */
+  readonly twinFindings?: TwinFindingsOperationDeps;
   /** The protocol library and matcher; without it, `$match-evidence` and `$review` are not served nor declared. */
   readonly evidence?: EvidenceOperationDeps;
   /** The protocol library for `$simulate`; without it, `$simulate` is not served nor declared. */
@@ -20,6 +23,7 @@ export interface EmbeddedOperationDeps {
 export function embeddedOperations(deps: EmbeddedOperationDeps): OperationModule[] {
   return [
     twinRefreshOperation(deps.twinRefresh),
+    ...(deps.twinFindings ? [twinFindingsOperation(deps.twinFindings)] : []),
     ...(deps.evidence ? evidenceOperationModules(deps.evidence) : []),
     ...(deps.simulate ? [simulateOperationModule(deps.simulate)] : []),
   ];
