@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { internalFault } from '../fhir/outcomes';
 
 /**
  * A non-FHIR door on the embedded server's HTTP port: SMART authorization (`/auth`), CDS Hooks (`/cds-services`),
@@ -23,6 +24,6 @@ export function assertMountable(mount: DoorMount, fhirBasePath: string): void {
     mount.path === '/healthz' ||
     mount.path === '/'
   ) {
-    throw new Error(`A door cannot be mounted at ${mount.path}`);
+    throw internalFault(`A door cannot be mounted at ${mount.path}`);
   }
 }

@@ -20,6 +20,7 @@ import {
   type OperationModule,
 } from './operations/operationModule';
 import type { ServerLimits } from './serverLimits';
+import { internalFault } from '../fhir/outcomes';
 
 /** A repository opened on a data directory, with the truth about what it supports. */
 export interface OpenedRepository {
@@ -113,7 +114,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const opened = await options.openRepository(options.dataDir, {
     baseUrl: (): string => {
       if (!baseUrl) {
-        throw new Error('The FHIR base URL is not known before the server listens');
+        throw internalFault('The FHIR base URL is not known before the server listens');
       }
       return baseUrl;
     },

@@ -1,3 +1,4 @@
+import { invalidInput } from '../fhir/outcomes';
 /**
  * Bounds on the work one request may ask of the embedded server. Each is refused with a 4xx OperationOutcome that
  * names the limit, so a client knows what to change; none is silent truncation.
@@ -31,7 +32,7 @@ export function serverLimitsFromEnv(env: NodeJS.ProcessEnv): Partial<ServerLimit
   }
   const n = Number(entries);
   if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`TWIN_MAX_BUNDLE_ENTRIES must be a positive integer, got "${entries}"`);
+    throw invalidInput(`TWIN_MAX_BUNDLE_ENTRIES must be a positive integer, got "${entries}"`);
   }
   return { maxBundleEntries: n };
 }

@@ -2,6 +2,7 @@ import { DEFAULT_DETECTOR_OPTIONS, scoreSubject, type DayScore, type DetectorOpt
 import type { SubjectSeries } from '../detectionInput';
 import { calibrate, DEFAULT_LSTM_SCORING_OPTIONS, type DayError } from '../lstm/lstmScorer';
 import { COMBINED_BASE, type BudgetedDetector } from './operatingPoint';
+import { internalFault } from '../../fhir/outcomes';
 
 /**
  * Detector modes. `dense`: daily wearable data (the defaults). `sparse`: spot measurements a few times a week
@@ -48,7 +49,7 @@ export function scoreAtThreshold(
 ): DayScore[][] {
   const lstmAt = (t: number): DayScore[][] => {
     if (!lstmErrors) {
-      throw new Error('the lstm detector needs its day errors');
+      throw internalFault('the lstm detector needs its day errors');
     }
     const options = { ...DEFAULT_LSTM_SCORING_OPTIONS, onThreshold: t, maxEpisodeDays: base.maxEpisodeDays };
     return lstmErrors.map((errors) => calibrate(errors, options));

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { packageRoot } from '../../fhir/packageRoot';
 import type { DetectionFigures } from '../detectionEvaluation';
+import { invalidInput } from '../../fhir/outcomes';
 
 /**
  * Operating points chosen by a false-alarm budget: instead of a fixed
@@ -101,12 +102,12 @@ export function storedThreshold(
 ): number {
   const point = file.modes[mode]?.[detector]?.[budgetKey(budget)];
   if (point === undefined) {
-    throw new Error(
+    throw invalidInput(
       `no operating point for ${detector} (mode ${mode}) at budget ${budgetKey(budget)}: run twin eval tune-detect`
     );
   }
   if (point === null) {
-    throw new Error(`${detector} (mode ${mode}) met no budget of ${budgetKey(budget)} on its tuning sets`);
+    throw invalidInput(`${detector} (mode ${mode}) met no budget of ${budgetKey(budget)} on its tuning sets`);
   }
   return point;
 }

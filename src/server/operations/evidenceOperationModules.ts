@@ -4,6 +4,7 @@ import { MATCH_EVIDENCE_OPERATION, REVIEW_OPERATION } from '../../fhir/codes/twi
 import { registerEvidenceOperations, type EvidenceOperationDeps } from '../evidenceOperations';
 import type { OperationModule } from './operationModule';
 import { publishedOperationDefinition } from './operationDefinitions';
+import { internalFault } from '../../fhir/outcomes';
 
 /**
  * `$match-evidence` (Patient) and `$review` (Task) as operation modules. Their logic stays in
@@ -38,7 +39,7 @@ export function evidenceOperationModules(deps: EvidenceOperationDeps): Operation
 function registeredHandler(router: FhirRouter, path: string): FhirRouteHandler {
   const found = router.find('POST', path);
   if (!found) {
-    throw new Error(`No handler registered for POST ${path}`);
+    throw internalFault(`No handler registered for POST ${path}`);
   }
   const [resourceType] = path.split('/');
   return (req, repo, r, options) =>

@@ -3,6 +3,7 @@ import { SIMULATE_OPERATION } from '../../fhir/codes/twinCodes';
 import { registerSimulateOperation, type SimulateOperationDeps } from '../simulateOperation';
 import type { OperationModule } from './operationModule';
 import { publishedOperationDefinition } from './operationDefinitions';
+import { internalFault } from '../../fhir/outcomes';
 
 /**
  * `$simulate` (Patient) as an operation module. Its logic stays in src/server/simulateOperation.ts; this file takes
@@ -13,7 +14,7 @@ export function simulateOperationModule(deps: SimulateOperationDeps): OperationM
   registerSimulateOperation(scratch, deps);
   const found = scratch.find('POST', 'Patient/x/$simulate');
   if (!found) {
-    throw new Error('registerSimulateOperation registered no POST [type]/[id]/$simulate');
+    throw internalFault('registerSimulateOperation registered no POST [type]/[id]/$simulate');
   }
   return {
     name: 'simulate',
