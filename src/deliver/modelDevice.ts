@@ -43,9 +43,6 @@ export async function ensureModelDevice(
   return { reference: `Device/${id}`, version, sha256 };
 }
 
-/** The engine's one notion of equal content (sameContent.ts); re-exported for the writers that import it from here. */
-export { contentOf } from './sameContent';
-
 /** The logical id in a transaction-response entry: `response.location` (Type/id/_history/v) or the resource. */
 export function idFromResponse(entry: BundleEntry | undefined, resourceType: string): string | undefined {
   const location = entry?.response?.location;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { deterministicUuid } from '../fhir/deterministicUuid';
 import type {
   ActivityDefinition,
   Annotation,
@@ -324,10 +324,4 @@ export function scheduleText(label: string, when: 'start' | 'past' | 'later'): s
     case 'later':
       return `${label}: when its entry criteria are met`;
   }
-}
-
-/** A UUID-shaped value derived from a key (its sha256), so the same proposal always gets the same fullUrl. */
-function deterministicUuid(key: string): string {
-  const s = createHash('sha256').update(key, 'utf8').digest('hex');
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-4${s.slice(13, 16)}-8${s.slice(17, 20)}-${s.slice(20, 32)}`;
 }

@@ -11,7 +11,8 @@ import type {
 } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import type { FhirClient } from '../../fhir/fhirClient';
-import { contentOf, ensureModelDevice } from '../../deliver/modelDevice';
+import { ensureModelDevice } from '../../deliver/modelDevice';
+import { contentOf } from '../../deliver/sameContent';
 import { writeBack } from '../../deliver/writeBack';
 import {
   createOnce,

@@ -8,7 +8,7 @@ import {
 } from '../../fhir/metricCatalogue';
 import { UCUM_SYSTEM } from '../../fhir/ucum';
 import { internalFault } from '../../fhir/outcomes';
-import { deterministicUuid as uuidOf } from '../../fhir/deterministicUuid';
+import { deterministicUuid } from '../../fhir/deterministicUuid';
 import { identifierSearch } from '../../fhir/identifierSearch';
 
 /**
@@ -21,11 +21,6 @@ export const RECORD_KEY_SYSTEM = 'https://recovery-twin.dev/fhir/NamingSystem/re
 
 /** Identifier system for the subject key of a source (e.g. PMData participant p01, Welltory user_code). */
 export const SUBJECT_KEY_SYSTEM = 'https://recovery-twin.dev/fhir/NamingSystem/subject-key';
-
-export { deterministicUuid } from '../../fhir/deterministicUuid';
-
-/** `ifNoneExist` search for an identifier: the engine's one encoding (src/fhir/identifierSearch.ts). */
-export { identifierSearch as identifierQuery } from '../../fhir/identifierSearch';
 
 /** The record key of one daily metric value. */
 export function observationKey(source: string, subjectKey: string, metric: string, day: string): string {
@@ -102,5 +97,5 @@ export function conditionalCreateEntry<T extends Resource & { identifier?: { sys
   if (!withFullUrl) {
     return { resource, request };
   }
-  return { fullUrl: `urn:uuid:${uuidOf(`${identifier.system}|${identifier.value}`)}`, resource, request };
+  return { fullUrl: `urn:uuid:${deterministicUuid(`${identifier.system}|${identifier.value}`)}`, resource, request };
 }
