@@ -23,7 +23,7 @@ import {
   drivers,
   isAwaitingReview,
   isCurrentBaseline,
-  isOpenFinding,
+  findingsToShow,
   baselineMetric,
   metricLabel,
   metricToken,
@@ -134,7 +134,7 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
     index: recoveryIndexSeries(states),
     drivers: drivers(states),
     metrics,
-    findings: findings.filter(isOpenFinding),
+    findings: findingsToShow(findings, tasks),
     findingTasks: new Map(
       tasks
         .filter((t) => (t.focus?.reference ?? '').startsWith('RiskAssessment/'))
@@ -315,9 +315,9 @@ function FindingsSection(props: {
   const { findings } = props;
   return (
     <section aria-labelledby="h-findings">
-      <h2 id="h-findings">Open findings</h2>
+      <h2 id="h-findings">Findings: ongoing or awaiting review</h2>
       {findings.length === 0 ? (
-        <p>No open early-warning finding.</p>
+        <p>No early-warning finding is ongoing or waiting for review.</p>
       ) : (
         <ul class="findings">
           {findings.map((f) => {
@@ -325,7 +325,8 @@ function FindingsSection(props: {
             return (
               <li key={f.id}>
                 <strong>
-                  Since {f.occurrenceDateTime?.slice(0, 10)}:{' '}
+                  {f.status === 'final' ? 'Episode from' : 'Since'} {f.occurrenceDateTime?.slice(0, 10)}
+                  {f.status === 'final' ? ' (ended, review pending)' : ''}:{' '}
                   {f.prediction?.[0]?.outcome?.text ?? 'deviation from the personal baseline'}
                 </strong>
                 <p>{f.note?.[0]?.text}</p>
