@@ -8,6 +8,7 @@ import { jsonlFeedbackRecorder } from '../cdsHooks/cdsFeedback';
 import { cdsHooksService } from '../cdsHooks/cdsHooksService';
 import { loadOrCreateSigningKey } from '../auth/signingKey';
 import type { BackendClient } from '../authServer/registeredClients';
+import type { FhirClient } from '../fhir/fhirClient';
 import { LocalFhirClient } from '../fhir/localFhirClient';
 import { packageRoot } from '../fhir/packageRoot';
 import {
@@ -102,10 +103,12 @@ export async function clinicianDoorFromSettings(
     repo: FhirRepository;
     router: FhirRouter;
     log: (line: string) => void;
+    /** Where the patient data is when it is not this server's store (the engine service, `twin serve --fhir`). */
+    client?: FhirClient;
   }
 ): Promise<ClinicianDoor> {
   const now = (): Date => new Date();
-  const client = new LocalFhirClient(context.repo, context.router);
+  const client = context.client ?? new LocalFhirClient(context.repo, context.router);
   let auth: AuthMode;
   switch (settings.auth) {
     case 'open':

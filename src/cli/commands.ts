@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { DoorMount } from '../server/doorMount';
+import type { OperationClient } from '../server/operations/operationClient';
 import type { OperationModule } from '../server/operations/operationModule';
 import type { OpenRepository, SeedRepository } from './serveCommand';
 import { registerAutomateCommand } from './automateCommand';
@@ -22,7 +23,7 @@ export interface CliDependencies {
   /** Loads the synthetic cohort into a repository; absent until a seed loader is wired. */
   readonly seedRepository?: SeedRepository;
   /** The FHIR operations `twin serve` offers (src/server/operations/registry.ts); built when the server starts. */
-  readonly operations?: () => Promise<readonly OperationModule[]>;
+  readonly operations?: (world?: { readonly clientOf?: OperationClient }) => Promise<readonly OperationModule[]>;
   /** Non-FHIR doors `twin serve` mounts (SMART authorization, CDS Hooks, app, metrics). */
   readonly mounts?: readonly DoorMount[];
   readonly version: string;

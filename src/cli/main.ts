@@ -43,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       };
     },
     // Every operation is one module in src/server/operations/, listed in registry.ts: routed and declared together.
-    operations: async () => {
+    operations: async (world) => {
       const today = (): string => new Date().toISOString().slice(0, 10);
       const evidence = await openEvidenceEngine({ env: process.env, log });
       return embeddedOperations({
@@ -55,6 +55,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         },
         evidence: { ...evidence, now: () => new Date().toISOString() },
         simulate: { library: evidence.library, today },
+        ...(world?.clientOf ? { clientOf: world.clientOf } : {}),
       });
     },
     // The embedded default serves a small synthetic cohort (src/cohort/), one atomic transaction per patient;

@@ -5,6 +5,7 @@ import { startServer } from '../server/embeddedServer';
 import { serverLimitsFromEnv } from '../server/serverLimits';
 import type { CliDependencies } from './commands';
 import { clinicianDoorFromSettings, parseAuthMode, parseList, type DoorSettings } from './clinicianDoorFromSettings';
+import { openEngineTarget } from './engineTarget';
 
 // The server is assembled in src/server/embeddedServer.ts; these names stay importable from here for existing callers.
 export { startServer } from '../server/embeddedServer';
@@ -37,6 +38,7 @@ interface ServeFlags {
   readonly allowedOrigins?: string;
   readonly frameAncestors?: string;
   readonly allowedHosts?: string;
+  readonly fhir?: string;
 }
 
 /** `twin serve`: the embedded FHIR R4 server over the durable store, until SIGINT/SIGTERM. */
@@ -52,6 +54,12 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
     )
     .option('--data-dir <dir>', 'folder of the durable store (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
     .option('--no-seed', 'do not load the synthetic cohort on start')
+    .option(
+      '--fhir <url>',
+      "engine service mode: work on this FHIR R4 server (the hospital's) as SMART Backend Services client SMART_CLIENT_ID " +
+        'with the private JWKS in SMART_JWKS_FILE; serve the operations, CDS Hooks and the app, not the data (env TWIN_FHIR_URL)',
+      deps.env.TWIN_FHIR_URL
+    )
     .option(
       '--model-dir <dir>',
       'learned (LSTM) detector folder, checked against its model card on start (env TWIN_LSTM_MODEL_DIR)',
@@ -92,9 +100,18 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
         ...(deps.env.TWIN_CDS_CLIENTS ? { cdsClients: deps.env.TWIN_CDS_CLIENTS } : {}),
         ...(deps.env.TWIN_BACKEND_CLIENTS ? { backendClients: deps.env.TWIN_BACKEND_CLIENTS } : {}),
       };
+      // Engine service mode: the operations, CDS Hooks and the access guard read and write the hospital's server.
+      const remote = flags.fhir ? await openEngineTarget({ fhir: flags.fhir, dataDir: flags.dataDir }) : undefined;
       const running = await startServer({
         door: (context) =>
-          clinicianDoorFromSettings(settings, { ...context, host: flags.host, dataDir: flags.dataDir, log: deps.log }),
+          clinicianDoorFromSettings(settings, {
+            ...context,
+            host: flags.host,
+            dataDir: flags.dataDir,
+            log: deps.log,
+            ...(remote ? { client: remote.client } : {}),
+          }),
+        ...(flags.fhir ? { engineServiceFor: flags.fhir } : {}),
         learnedModelDir: flags.modelDir,
         port: flags.port,
         host: flags.host,
@@ -106,7 +123,9 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
         log: deps.log,
         bulkExport: {},
         limits: serverLimitsFromEnv(deps.env),
-        ...(deps.operations ? { operations: await deps.operations() } : {}),
+        ...(deps.operations
+          ? { operations: await deps.operations(remote ? { clientOf: () => remote.client } : {}) }
+          : {}),
         ...(deps.mounts ? { mounts: deps.mounts } : {}),
       });
       await new Promise<void>((resolve, reject) => {

@@ -24,6 +24,7 @@ import { healthHandler } from './health';
 import { shapeResult, shapingOf } from './resultShaping';
 import { requestLog } from './requestLog';
 import { withRepositoryErrorBoundary } from './repositoryErrorBoundary';
+import { interactionGate } from './interactionGate';
 import { resourceTypeGate } from './resourceTypeGate';
 
 /** Where the FHIR R4 endpoint is mounted; the FHIR base URL is `<origin>/fhir/R4`. */
@@ -53,6 +54,8 @@ export interface AppOptions {
   /** Non-FHIR doors mounted at their own path outside the FHIR base (src/server/doorMount.ts). */
   readonly mounts?: readonly DoorMount[];
   readonly limits?: Partial<ServerLimits>;
+  /** The engine service's FHIR server, named when an interaction on patient data is refused here (`twin serve --fhir`). */
+  readonly dataElsewhere?: string;
   /**
    * The clinician's door (src/auth, src/authServer, src/cdsHooks): hardening before every route, routers mounted
    * beside the FHIR API (authorization server, CDS Hooks, the SMART app), and guards in front of the FHIR API.
@@ -122,6 +125,7 @@ export function createApp(options: AppOptions): Express {
     fhir.use(bulkExportRoutes(options.bulkExport, options.baseUrl));
   }
   fhir.use(resourceTypeGate(declaredResourceTypes(options.capabilityStatement)));
+  fhir.use(interactionGate(options.capabilityStatement, options.dataElsewhere));
   fhir.use(ifMatchGate());
   fhir.use(requireSupportedContentType());
   fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT, limits.maxJsonDepth));

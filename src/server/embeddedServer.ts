@@ -11,6 +11,7 @@ import type { ClinicianDoor } from './clinicianDoor';
 import { BulkExportService, type BulkExportOptions } from './bulk/bulkExportService';
 import { buildCapabilityStatement } from './capabilityStatement';
 import type { ResourceSupport, SystemInteraction } from './capabilityStatement';
+import { engineServiceSupports } from './engineServiceSupport';
 import { assertMountable, type DoorMount } from './doorMount';
 import { BULK_EXPORT_DECLARATIONS } from './operations/bulkExportDeclarations';
 import {
@@ -82,6 +83,13 @@ export interface StartServerOptions {
   readonly limits?: Partial<ServerLimits>;
   /** The clinician's door (auth, hardening, SMART app, CDS Hooks); without it the FHIR API is OPEN and says so. */
   readonly door?: (context: { origin: string; repo: FhirRepository; router: FhirRouter }) => Promise<ClinicianDoor>;
+  /**
+   * The engine service mode (`twin serve --fhir URL`): the patient data is on that FHIR server, which the operations
+   * (given a client for it) read and write. This server then declares and serves its operations only (no resource
+   * interactions on patient data, no batch/transaction, no Bulk export, no seed); the local store keeps only what the
+   * engine publishes itself (its OperationDefinitions).
+   */
+  readonly engineServiceFor?: string;
 }
 
 export interface RunningServer {
@@ -150,7 +158,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const { port } = server.address() as AddressInfo;
   const origin = `http://${hostForUrl(options.host)}:${port}`;
   baseUrl = `${origin}${FHIR_BASE_PATH}`;
-  if (options.bulkExport) {
+  if (options.bulkExport && !options.engineServiceFor) {
     try {
       bulkExport = await BulkExportService.open(opened.repo, {
         dir: join(options.dataDir, 'bulk'),
@@ -167,7 +175,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const operations = options.operations ?? [];
   registerOperations(router, operations);
   const declarations: OperationDeclaration[] = [...operations, ...(bulkExport ? BULK_EXPORT_DECLARATIONS : [])];
-  const resources = withOperations(opened.supports, declarations);
+  const resources = withOperations(
+    options.engineServiceFor ? engineServiceSupports(opened.supports, declarations) : opened.supports,
+    declarations
+  );
   let door: ClinicianDoor | undefined;
   try {
     door = await options.door?.({ origin, repo: opened.repo, router });
@@ -180,12 +191,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     '*** WARNING: the FHIR API is OPEN: no access token is needed to read or write health data. ***',
     '*** Local demo on loopback only (twin serve --auth local is the default). ***',
   ];
-  const supportsPatch = opened.supports.some((r) => r.interactions.includes('patch'));
+  const supportsPatch = resources.some((r) => r.interactions.includes('patch'));
   const capabilityStatement = buildCapabilityStatement({
     baseUrl,
     software: { name: 'recovery-twin', version: options.version ?? '0.0.0' },
     resources,
-    systemInteractions: opened.systemInteractions ?? ['batch'],
+    systemInteractions: options.engineServiceFor ? [] : (opened.systemInteractions ?? ['batch']),
     formats: [...FORMATS],
     ...(supportsPatch ? { patchFormats: ['application/json-patch+json'] } : {}),
     clock: options.clock ?? ((): Date => new Date()),
@@ -205,6 +216,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
       ...(bulkExport ? { bulkExport } : {}),
+      ...(options.engineServiceFor ? { dataElsewhere: options.engineServiceFor } : {}),
     })
   );
 
@@ -246,7 +258,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       operations.map((op) => op.operationDefinition),
       resources
     );
-    if (!options.seed) {
+    if (options.engineServiceFor) {
+      log(`Engine service: the patient data is on ${options.engineServiceFor}; this server serves its operations`);
+    } else if (!options.seed) {
       log('Seeding: skipped (--no-seed)');
     } else if (options.seedRepository) {
       log('Seeding: loading the synthetic cohort...');

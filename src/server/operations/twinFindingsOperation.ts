@@ -19,7 +19,7 @@ import {
   type OperatingPointsFile,
 } from '../../detect/operating/operatingPoint';
 import { TWIN_FINDINGS_OPERATION } from '../../fhir/codes/twinCodes';
-import { LocalFhirClient } from '../../fhir/localFhirClient';
+import { inProcessClient, type OperationClient } from './operationClient';
 import { publishedOperationDefinition } from './operationDefinitions';
 import { operationInput } from './operationInput';
 import type { OperationModule } from './operationModule';
@@ -31,6 +31,8 @@ export interface TwinFindingsOperationDeps {
   readonly taskOwner?: string;
   /** The learned detector's folder (default models/lstm-detector); absent there: the learned detector does not run. */
   readonly modelDir?: string;
+  /** Where the patient's data is (default: this server's store). */
+  readonly clientOf?: OperationClient;
 }
 
 /**
@@ -56,8 +58,8 @@ export function twinFindingsOperation(deps: TwinFindingsOperationDeps): Operatio
       const opened: OpenDetector[] = [];
       try {
         operationInput(req.body, operationDefinition);
-        await repo.readResource('Patient', req.params.id);
-        const client = new LocalFhirClient(repo, router);
+        const client = (deps.clientOf ?? inProcessClient)(repo, router);
+        await client.read('Patient', req.params.id);
         const points = await operatingPoints();
         opened.push(await detectorFor('ensemble').open(at(points, 'ensemble')));
         const modelDir = deps.modelDir ?? DEFAULT_LSTM_MODEL_DIR();

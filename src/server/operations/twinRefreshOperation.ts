@@ -2,7 +2,7 @@ import { allOk, badRequest, normalizeOperationOutcome, OperationOutcomeError } f
 import type { FhirResponse } from '@medplum/fhir-router';
 import type { Parameters, Resource } from '@medplum/fhirtypes';
 import { TWIN_REFRESH_OPERATION } from '../../fhir/codes/twinCodes';
-import { LocalFhirClient } from '../../fhir/localFhirClient';
+import { inProcessClient, type OperationClient } from './operationClient';
 import { refreshPatientTwin } from '../../twin/refresh/refreshPatientTwin';
 import type { OperationModule } from './operationModule';
 import { operationInput } from './operationInput';
@@ -16,6 +16,8 @@ export interface TwinRefreshOperationDeps {
   readonly now?: () => string;
   /** IANA time zone of the patient's day for UTC-only times (env TWIN_TIME_ZONE; default UTC). */
   readonly timeZone?: string;
+  /** Where the patient's data is (default: this server's store). */
+  readonly clientOf?: OperationClient;
 }
 
 /**
@@ -43,8 +45,8 @@ export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationM
       }
       try {
         operationInput(req.body, operationDefinition);
-        await repo.readResource('Patient', req.params.id);
-        const client = new LocalFhirClient(repo, router);
+        const client = (deps.clientOf ?? inProcessClient)(repo, router);
+        await client.read('Patient', req.params.id);
         const summary = await refreshPatientTwin(req.params.id, { ...deps, client });
         if (summary.status === 'skipped-consent') {
           // The Consent denies processing: withdraw what the engine derived for the patient (issue 17), idempotent.
