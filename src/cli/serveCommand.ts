@@ -1,10 +1,19 @@
-import { InvalidArgumentError } from 'commander';
+import { normalizeErrorString } from '@medplum/core';
 import type { Command } from 'commander';
+import type { FhirClient } from '../fhir/fhirClient';
+import type { EngineMetrics } from '../ops/engineMetrics';
+import type { RunningServer } from '../server/embeddedServer';
 import { DEFAULT_LSTM_MODEL_DIR } from '../detect/lstm/modelCard';
 import { startServer } from '../server/embeddedServer';
 import { serverLimitsFromEnv } from '../server/serverLimits';
 import type { CliDependencies } from './commands';
 import { clinicianDoorFromSettings, parseAuthMode, parseList, type DoorSettings } from './clinicianDoorFromSettings';
+import { engineSettings, parsePort, type EngineSettings } from './engineSettings';
+import type { RunningAutomation } from './engineAutomation';
+import { LocalFhirClient } from '../fhir/localFhirClient';
+import { readEngineConfigFile, type EngineConfigFile } from '../ops/engineConfigFile';
+import { createPrometheusMetrics } from '../server/prometheusMetrics';
+import type { ReadinessCheck } from '../server/health';
 
 // The server is assembled in src/server/embeddedServer.ts; these names stay importable from here for existing callers.
 export { startServer } from '../server/embeddedServer';
@@ -16,14 +25,6 @@ export type {
   SeedRepository,
   StartServerOptions,
 } from '../server/embeddedServer';
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError(`not a TCP port: ${value}`);
-  }
-  return port;
-}
 
 interface ServeFlags {
   readonly port: number;
@@ -37,6 +38,7 @@ interface ServeFlags {
   readonly allowedOrigins?: string;
   readonly frameAncestors?: string;
   readonly allowedHosts?: string;
+  readonly config?: string;
 }
 
 /** `twin serve`: the embedded FHIR R4 server over the durable store, until SIGINT/SIGTERM. */
@@ -80,45 +82,141 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
       'Host names answered besides the bound one (env TWIN_ALLOWED_HOSTS)',
       deps.env.TWIN_ALLOWED_HOSTS
     )
-    .action(async (flags: ServeFlags): Promise<void> => {
+    .option(
+      '--config <file>',
+      'the engine service configuration file (config/twin.schema.json); flags, then env, win over it'
+    )
+    .action(async (flags: ServeFlags, command: Command): Promise<void> => {
+      let file: EngineConfigFile = {};
+      let base: EngineSettings;
+      try {
+        file = flags.config ? readEngineConfigFile(flags.config) : {};
+        base = engineSettings(file, deps.env);
+      } catch (err) {
+        command.error(`twin serve: ${normalizeErrorString(err)}`, { exitCode: 1 });
+        return;
+      }
+      // A flag typed on the command line wins; otherwise the file (under the environment) decides.
+      const given = (name: keyof ServeFlags): boolean => command.getOptionValueSource(name) === 'cli';
+      const listFlag = (name: keyof ServeFlags, value: readonly string[]): readonly string[] =>
+        given(name) ? parseList(flags[name] as string | undefined) : value;
+      const s: EngineSettings = {
+        ...base,
+        port: given('port') ? flags.port : base.port,
+        host: given('host') ? flags.host : base.host,
+        dataDir: given('dataDir') ? flags.dataDir : base.dataDir,
+        seed: given('seed') ? flags.seed : base.seed,
+        modelDir: given('modelDir') ? flags.modelDir : base.modelDir,
+        auth: given('auth') ? flags.auth : base.auth,
+        ...(given('authIssuer') && flags.authIssuer ? { authIssuer: flags.authIssuer } : {}),
+        ...(given('authJwksUrl') && flags.authJwksUrl ? { authJwksUrl: flags.authJwksUrl } : {}),
+        allowedOrigins: listFlag('allowedOrigins', base.allowedOrigins),
+        frameAncestors: listFlag('frameAncestors', base.frameAncestors),
+        allowedHosts: listFlag('allowedHosts', base.allowedHosts),
+      };
       const settings: DoorSettings = {
-        extraHosts: parseList(flags.allowedHosts),
-        auth: flags.auth,
-        ...(flags.authIssuer ? { issuer: flags.authIssuer } : {}),
-        ...(flags.authJwksUrl ? { jwksUrl: flags.authJwksUrl } : {}),
-        allowedOrigins: parseList(flags.allowedOrigins),
-        frameAncestors: parseList(flags.frameAncestors),
+        extraHosts: [...s.allowedHosts],
+        auth: s.auth,
+        ...(s.authIssuer ? { issuer: s.authIssuer } : {}),
+        ...(s.authJwksUrl ? { jwksUrl: s.authJwksUrl } : {}),
+        allowedOrigins: [...s.allowedOrigins],
+        frameAncestors: [...s.frameAncestors],
         ...(deps.env.TWIN_LOGIN_PASSCODE ? { loginPasscode: deps.env.TWIN_LOGIN_PASSCODE } : {}),
         ...(deps.env.TWIN_CDS_CLIENTS ? { cdsClients: deps.env.TWIN_CDS_CLIENTS } : {}),
         ...(deps.env.TWIN_BACKEND_CLIENTS ? { backendClients: deps.env.TWIN_BACKEND_CLIENTS } : {}),
       };
+      // One registry per server (src/server/prometheusMetrics.ts); the operations and jobs count into it.
+      const prometheus = createPrometheusMetrics();
+      let automation: RunningAutomation | undefined;
+      const automationReadiness: ReadinessCheck[] = s.automationInServe
+        ? [
+            {
+              name: 'queue',
+              // The queue answers (BullMQ: Redis answers a count), else the scheduled work cannot run.
+              check: async () =>
+                automation
+                  ? { ok: true, status: `${automation.mode}, ${await automation.depth()} job(s)` }
+                  : { ok: false, status: 'starting' },
+            },
+          ]
+        : [];
       const running = await startServer({
         door: (context) =>
-          clinicianDoorFromSettings(settings, { ...context, host: flags.host, dataDir: flags.dataDir, log: deps.log }),
-        learnedModelDir: flags.modelDir,
-        port: flags.port,
-        host: flags.host,
-        dataDir: flags.dataDir,
-        seed: flags.seed,
+          clinicianDoorFromSettings(settings, { ...context, host: s.host, dataDir: s.dataDir, log: deps.log }),
+        learnedModelDir: s.modelDir,
+        port: s.port,
+        host: s.host,
+        dataDir: s.dataDir,
+        seed: s.seed,
         openRepository: deps.openRepository,
         ...(deps.seedRepository ? { seedRepository: deps.seedRepository } : {}),
         version: deps.version,
         log: deps.log,
         bulkExport: {},
         limits: serverLimitsFromEnv(deps.env),
-        ...(deps.operations ? { operations: await deps.operations() } : {}),
+        metrics: prometheus,
+        ...(s.fhirBaseUrl ? { remoteFhir: { baseUrl: s.fhirBaseUrl, timeoutMs: s.fhirTimeoutMs } } : {}),
+        readiness: automationReadiness,
+        ...(deps.operations
+          ? {
+              operations: await deps.operations({
+                metrics: prometheus.metrics,
+                modelDir: s.modelDir,
+                ...(s.timeZone ? { timeZone: s.timeZone } : {}),
+                ...(s.reviewOwner ? { reviewOwner: s.reviewOwner } : {}),
+              }),
+            }
+          : {}),
         ...(deps.mounts ? { mounts: deps.mounts } : {}),
       });
+      if (s.automationInServe) {
+        try {
+          automation = await startServeAutomation(s, running, prometheus.metrics, deps);
+          prometheus.setQueueDepth(() => (automation ? automation.depth() : Promise.resolve(0)));
+          deps.log(`Automation:     ${automation.jobs.join(', ')} (${s.automation.timezone}, ${automation.mode})`);
+        } catch (err) {
+          await running.close();
+          throw err;
+        }
+      }
       await new Promise<void>((resolve, reject) => {
         // `on`, not `once`: `npm start` forwards the signal it receives to us, so the same SIGTERM can arrive twice,
         // and a second one left to Node's default action would kill the process before the store is closed.
+        let stopping: Promise<void> | undefined;
         const stop = (signal: NodeJS.Signals): void => {
-          deps.log(`${signal} received: closing the server, then the store`);
-          running.close().then(resolve, reject);
+          deps.log(`${signal} received: stopping the automation, closing the server, then the store`);
+          // The schedules and workers first: they write through the store the server is about to close.
+          stopping ??= (automation?.stop() ?? Promise.resolve()).then(() => running.close());
+          stopping.then(resolve, reject);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
       deps.log('Stopped.');
     });
+}
+
+/** The automation on the remote FHIR server when one is configured, else on this server's own store. */
+async function startServeAutomation(
+  s: EngineSettings,
+  running: RunningServer,
+  metrics: EngineMetrics,
+  deps: CliDependencies
+): Promise<RunningAutomation> {
+  const { startEngineAutomation, defaultStateDir } = await import('./engineAutomation');
+  let client: FhirClient = new LocalFhirClient(running.repo, running.router);
+  if (s.fhirBaseUrl) {
+    const { openEngineTarget } = await import('./engineTarget');
+    const { backendServicesEnv } = await import('./engineSettings');
+    client = (await openEngineTarget({ fhir: s.fhirBaseUrl, dataDir: s.dataDir, env: backendServicesEnv(s, deps.env) }))
+      .client;
+  }
+  return startEngineAutomation({
+    client,
+    settings: s,
+    env: deps.env,
+    stateDir: defaultStateDir(s.dataDir),
+    metrics,
+    log: deps.log,
+  });
 }

@@ -22,6 +22,8 @@ import { TWIN_FINDINGS_OPERATION } from '../../fhir/codes/twinCodes';
 import { LocalFhirClient } from '../../fhir/localFhirClient';
 import { publishedOperationDefinition } from './operationDefinitions';
 import { operationInput } from './operationInput';
+import type { EngineMetrics } from '../../ops/engineMetrics';
+import { countedHandler } from './countedOperation';
 import type { OperationModule } from './operationModule';
 
 export interface TwinFindingsOperationDeps {
@@ -31,6 +33,8 @@ export interface TwinFindingsOperationDeps {
   readonly taskOwner?: string;
   /** The learned detector's folder (default models/lstm-detector); absent there: the learned detector does not run. */
   readonly modelDir?: string;
+  /** Counts each call and times each detector (src/ops/engineMetrics.ts); none: not counted. */
+  readonly metrics?: EngineMetrics;
 }
 
 /**
@@ -49,7 +53,7 @@ export function twinFindingsOperation(deps: TwinFindingsOperationDeps): Operatio
     methods: ['POST'],
     definitionUrl: TWIN_FINDINGS_OPERATION,
     operationDefinition,
-    handler: async (req, repo, router): Promise<FhirResponse> => {
+    handler: countedHandler(deps.metrics, 'twin-findings', async (req, repo, router): Promise<FhirResponse> => {
       if (req.params.resourceType !== undefined && req.params.resourceType !== 'Patient') {
         return [badRequest('$twin-findings is defined on Patient only')];
       }
@@ -76,7 +80,8 @@ export function twinFindingsOperation(deps: TwinFindingsOperationDeps): Operatio
             ...(deps.taskOwner ? { taskOwner: deps.taskOwner } : {}),
           };
           const device = await ensureDetectorDevice(findingsDeps, detector.source);
-          const summary = await writePatientFindings(req.params.id, device, findingsDeps, options);
+          const done = deps.metrics?.detectorTimer(detector.source.detector);
+          const summary = await writePatientFindings(req.params.id, device, findingsDeps, options).finally(done);
           results.push({ name: detector.source.detector, summary });
         }
         const parameters: Parameters = {
@@ -101,7 +106,7 @@ export function twinFindingsOperation(deps: TwinFindingsOperationDeps): Operatio
       } finally {
         await Promise.all(opened.map((d) => d.close()));
       }
-    },
+    }),
   };
 }
 

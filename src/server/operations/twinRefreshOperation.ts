@@ -4,6 +4,8 @@ import type { Parameters, Resource } from '@medplum/fhirtypes';
 import { TWIN_REFRESH_OPERATION } from '../../fhir/codes/twinCodes';
 import { LocalFhirClient } from '../../fhir/localFhirClient';
 import { refreshPatientTwin } from '../../twin/refresh/refreshPatientTwin';
+import type { EngineMetrics } from '../../ops/engineMetrics';
+import { countedHandler } from './countedOperation';
 import type { OperationModule } from './operationModule';
 import { operationInput } from './operationInput';
 import { publishedOperationDefinition } from './operationDefinitions';
@@ -16,6 +18,8 @@ export interface TwinRefreshOperationDeps {
   readonly now?: () => string;
   /** IANA time zone of the patient's day for UTC-only times (env TWIN_TIME_ZONE; default UTC). */
   readonly timeZone?: string;
+  /** Counts each call by outcome (src/ops/engineMetrics.ts); none: not counted. */
+  readonly metrics?: EngineMetrics;
 }
 
 /**
@@ -37,7 +41,7 @@ export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationM
     methods: ['POST'],
     definitionUrl: TWIN_REFRESH_OPERATION,
     operationDefinition,
-    handler: async (req, repo, router): Promise<FhirResponse> => {
+    handler: countedHandler(deps.metrics, 'twin-refresh', async (req, repo, router): Promise<FhirResponse> => {
       if (req.params.resourceType !== undefined && req.params.resourceType !== 'Patient') {
         return [badRequest('$twin-refresh is defined on Patient only')];
       }
@@ -78,6 +82,6 @@ export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationM
       } catch (err) {
         return [err instanceof OperationOutcomeError ? err.outcome : normalizeOperationOutcome(err)];
       }
-    },
+    }),
   };
 }
