@@ -1,5 +1,5 @@
 import type { FhirRouteHandler } from '@medplum/fhir-router';
-import type { Parameters, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import { httpStatusOf } from '../../fhir/outcomes';
 import type { EngineEventKind, EngineMetrics } from '../../ops/engineMetrics';
 
