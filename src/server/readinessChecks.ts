@@ -26,14 +26,14 @@ export function remoteFhirCheck(baseUrl: string, timeoutMs: number, fetchFn: typ
     name: 'fhir',
     check: async () => {
       let res: Response;
+      const signal = AbortSignal.timeout(timeoutMs);
       try {
         res = await fetchFn(`${baseUrl.replace(/\/+$/, '')}/metadata`, {
           headers: { accept: 'application/fhir+json' },
-          signal: AbortSignal.timeout(timeoutMs),
+          signal,
         });
-      } catch (err) {
-        const timedOut = err instanceof Error && err.name === 'TimeoutError';
-        return { ok: false, status: timedOut ? `no answer in ${timeoutMs} ms` : 'unreachable' };
+      } catch {
+        return { ok: false, status: signal.aborted ? `no answer in ${timeoutMs} ms` : 'unreachable' };
       }
       if (!res.ok) {
         await res.body?.cancel();
