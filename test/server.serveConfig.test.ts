@@ -61,7 +61,7 @@ async function serve(args: readonly string[], env: NodeJS.ProcessEnv = {}): Prom
     done,
     stop: async () => {
       const mine = added();
-      mine.forEach((l) => (l as (s: NodeJS.Signals) => void)('SIGTERM'));
+      mine.forEach((l) => l('SIGTERM'));
       await done;
       mine.forEach((l) => process.removeListener('SIGTERM', l));
       process
