@@ -2,12 +2,16 @@ import type { Observation, Patient } from '@medplum/fhirtypes';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_AUTOMATION_CONFIG } from '../src/automation/automationConfig';
+import { automationJobs } from '../src/automation/automationJobs';
 import { generateCohort } from '../src/cohort/generateCohort';
+import { WatermarkStore } from '../src/ingest/watermarkStore';
 import { HttpFhirClient } from '../src/fhir/httpFhirClient';
 import { createValidator } from '../src/fhir/validation';
 import { engineProcessor } from '../src/queue/engineProcessor';
 import { createLocalEngineQueue } from '../src/queue/localEngineQueue';
 import { startServer, type RunningServer } from '../src/server/embeddedServer';
+import { twinFindingsOperation } from '../src/server/operations/twinFindingsOperation';
 import { twinRefreshOperation } from '../src/server/operations/twinRefreshOperation';
 import { createPrometheusMetrics } from '../src/server/prometheusMetrics';
 import { openSqliteStore } from '../src/store/sqliteStore';
@@ -41,6 +45,12 @@ async function server(): Promise<RunningServer> {
       twinRefreshOperation({
         validate: (res) => validator.validate(res),
         today: () => '2026-03-01',
+        metrics: prometheus.metrics,
+      }),
+      // Statistical detectors only: no learned model in this folder.
+      twinFindingsOperation({
+        today: () => '2026-03-01',
+        modelDir: join(dir, 'no-model'),
         metrics: prometheus.metrics,
       }),
     ],
@@ -104,15 +114,24 @@ describe('/metrics', () => {
     expect(sample(after, refreshed)).toBe(2);
     expect(sample(after, 'twin_engine_events_processed_total{kind="twin-refresh",outcome="rejected"}')).toBe(1);
     expect(sample(after, 'twin_engine_errors_total{kind="twin-refresh"}')).toBe(0);
+    // $twin-findings: counted, and each detector's run timed under the detector's name.
+    const findings = await fetch(`${a.baseUrl}/Patient/${id}/$twin-findings`, {
+      method: 'POST',
+      headers: { accept: 'application/fhir+json' },
+    });
+    expect(findings.status).toBe(200);
+    const withFindings = (await scrape(a)).text;
+    expect(sample(withFindings, 'twin_engine_events_processed_total{kind="twin-findings",outcome="ok"}')).toBe(1);
+    expect(withFindings).toMatch(/^twin_detector_latency_seconds_count\{detector="[a-z0-9-]+"\} 1$/m);
     // Labels are bounded names: never the patient's id.
-    expect(after).not.toContain(id);
+    expect(withFindings).not.toContain(id);
     // The other server counted nothing.
     expect(sample((await scrape(b)).text, refreshed)).toBe(0);
   });
 });
 
 describe('metrics from the queue', () => {
-  test('an event job counts its outcome and its lag from lastUpdated; the gauge reads the queue depth', async () => {
+  test('an event job counts its outcome and its lag from lastUpdated; the gauge reads the queue depth; the scheduled refresh counts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'twin-metrics-q-'));
     dirs.push(dir);
     const store = await openSqliteStore(dir, { baseUrl: 'http://localhost/fhir/R4', durability: 'normal' });
@@ -148,6 +167,23 @@ describe('metrics from the queue', () => {
       expect(sample(text, 'twin_engine_event_lag_seconds_bucket{le="300"}')).toBe(1);
       expect(text).toMatch(/twin_engine_events_processed_total\{kind="queue-event",outcome="[a-z-]+"\} 1/);
       expect(text).not.toContain('process_cpu');
+
+      // The scheduled refresh: counted as a run, and the lag of every Observation it picks up.
+      const [refresh] = automationJobs(
+        {
+          client,
+          now: () => '2026-03-01T08:00:00Z',
+          today: () => '2026-03-01',
+          watermarks: new WatermarkStore(join(dir, 'state')),
+          metrics: prometheus.metrics,
+        },
+        DEFAULT_AUTOMATION_CONFIG
+      );
+      expect(refresh.name).toBe('refresh');
+      await refresh.run();
+      const afterJob = await prometheus.registry.metrics();
+      expect(sample(afterJob, 'twin_engine_events_processed_total{kind="automation-refresh",outcome="ok"}')).toBe(1);
+      expect(sample(afterJob, 'twin_engine_event_lag_seconds_count')).toBeGreaterThan(1);
     } finally {
       store.close();
     }
