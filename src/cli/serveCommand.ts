@@ -11,7 +11,7 @@ import { clinicianDoorFromSettings, parseAuthMode, parseList, type DoorSettings 
 import { engineSettings, parsePort, type EngineSettings } from './engineSettings';
 import type { RunningAutomation } from './engineAutomation';
 import { LocalFhirClient } from '../fhir/localFhirClient';
-import { readEngineConfigFile, type EngineConfigFile } from '../ops/engineConfigFile';
+import { readEngineConfigFile } from '../ops/engineConfigFile';
 import { createPrometheusMetrics } from '../server/prometheusMetrics';
 import type { ReadinessCheck } from '../server/health';
 
@@ -87,33 +87,14 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
       'the engine service configuration file (config/twin.schema.json); flags, then env, win over it'
     )
     .action(async (flags: ServeFlags, command: Command): Promise<void> => {
-      let file: EngineConfigFile = {};
-      let base: EngineSettings;
+      let s: EngineSettings;
       try {
-        file = flags.config ? readEngineConfigFile(flags.config) : {};
-        base = engineSettings(file, deps.env);
+        const file = flags.config ? readEngineConfigFile(flags.config) : {};
+        s = withServeFlags(engineSettings(file, deps.env), flags, command);
       } catch (err) {
         command.error(`twin serve: ${normalizeErrorString(err)}`, { exitCode: 1 });
         return;
       }
-      // A flag typed on the command line wins; otherwise the file (under the environment) decides.
-      const given = (name: keyof ServeFlags): boolean => command.getOptionValueSource(name) === 'cli';
-      const listFlag = (name: keyof ServeFlags, value: readonly string[]): readonly string[] =>
-        given(name) ? parseList(flags[name] as string | undefined) : value;
-      const s: EngineSettings = {
-        ...base,
-        port: given('port') ? flags.port : base.port,
-        host: given('host') ? flags.host : base.host,
-        dataDir: given('dataDir') ? flags.dataDir : base.dataDir,
-        seed: given('seed') ? flags.seed : base.seed,
-        modelDir: given('modelDir') ? flags.modelDir : base.modelDir,
-        auth: given('auth') ? flags.auth : base.auth,
-        ...(given('authIssuer') && flags.authIssuer ? { authIssuer: flags.authIssuer } : {}),
-        ...(given('authJwksUrl') && flags.authJwksUrl ? { authJwksUrl: flags.authJwksUrl } : {}),
-        allowedOrigins: listFlag('allowedOrigins', base.allowedOrigins),
-        frameAncestors: listFlag('frameAncestors', base.frameAncestors),
-        allowedHosts: listFlag('allowedHosts', base.allowedHosts),
-      };
       const settings: DoorSettings = {
         extraHosts: [...s.allowedHosts],
         auth: s.auth,
@@ -194,6 +175,28 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
       });
       deps.log('Stopped.');
     });
+}
+
+/** The settings with each flag typed on the command line in place of the file's or the environment's value. */
+function withServeFlags(base: EngineSettings, flags: ServeFlags, command: Command): EngineSettings {
+  // Commander's defaults for these flags come from the environment; only a flag typed by hand ('cli') wins here.
+  const given = (name: keyof ServeFlags): boolean => command.getOptionValueSource(name) === 'cli';
+  const list = (name: 'allowedOrigins' | 'frameAncestors' | 'allowedHosts'): readonly string[] =>
+    given(name) ? parseList(flags[name]) : base[name];
+  return {
+    ...base,
+    port: given('port') ? flags.port : base.port,
+    host: given('host') ? flags.host : base.host,
+    dataDir: given('dataDir') ? flags.dataDir : base.dataDir,
+    seed: given('seed') ? flags.seed : base.seed,
+    modelDir: given('modelDir') ? flags.modelDir : base.modelDir,
+    auth: given('auth') ? flags.auth : base.auth,
+    ...(given('authIssuer') && flags.authIssuer ? { authIssuer: flags.authIssuer } : {}),
+    ...(given('authJwksUrl') && flags.authJwksUrl ? { authJwksUrl: flags.authJwksUrl } : {}),
+    allowedOrigins: list('allowedOrigins'),
+    frameAncestors: list('frameAncestors'),
+    allowedHosts: list('allowedHosts'),
+  };
 }
 
 /** The automation on the remote FHIR server when one is configured, else on this server's own store. */

@@ -1,8 +1,9 @@
 import type { Request, RequestHandler, Response } from 'express';
 
 /**
- * Liveness + readiness in one probe: 200 `{"status":"ok"}` once the store is open and seeded, 503 before
- * (and while shutting down), so a load balancer or `.ci/run` waits instead of sending FHIR traffic too early.
+ * Liveness (/healthz): 200 `{"status":"ok"}` once the store is open and seeded, 503 before (and while shutting down),
+ * so `.ci/run` waits instead of sending FHIR traffic too early. It does not look at dependencies: a remote server or a
+ * model going away is /readyz's business, and must not get a live process restarted.
  */
 export function healthHandler(isReady: () => boolean): RequestHandler {
   return (_req: Request, res: Response): void => {
