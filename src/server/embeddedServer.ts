@@ -77,7 +77,8 @@ export interface StartServerOptions {
   readonly limits?: Partial<ServerLimits>;
   /**
    * This server's metrics (src/server/prometheusMetrics.ts), served at /metrics; the caller passes the same object's
-   * `metrics` to the operations and jobs it wires, so they count into it. Default: a fresh registry of its own.
+   * `metrics` to the operations and jobs it wires, so they count into it. Default: a fresh registry of its own,
+   * without the process metrics.
    */
   readonly metrics?: PrometheusMetrics;
   /** A remote FHIR server the engine also works on: /readyz checks its GET [base]/metadata within `timeoutMs`. */
@@ -129,7 +130,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // Before the store opens or the port is bound: a refused model leaves nothing half-started.
     learned = await checkLearnedDetector(options.learnedModelDir, log);
   }
-  const prometheus = options.metrics ?? createPrometheusMetrics();
+  // Without a registry from the caller, no process metrics: a test process may start hundreds of servers, and the
+  // process is the same for all of them. `twin serve` passes its own, with them.
+  const prometheus = options.metrics ?? createPrometheusMetrics({ processMetrics: false });
   let baseUrl = '';
   const opened = await options.openRepository(options.dataDir, {
     baseUrl: (): string => {
