@@ -36,7 +36,7 @@ export interface CliDependencies {
   readonly seedRepository?: SeedRepository;
   /** The FHIR operations `twin serve` offers (src/server/operations/registry.ts); built when the server starts. */
   readonly operations?: (world: OperationsWorld) => Promise<readonly OperationModule[]>;
-  /** Non-FHIR doors `twin serve` mounts (SMART authorization, CDS Hooks, app, metrics). */
+  /** Non-FHIR doors `twin serve` mounts (SMART authorization, CDS Hooks, app); /metrics is the server's own. */
   readonly mounts?: readonly DoorMount[];
   readonly version: string;
   readonly env: NodeJS.ProcessEnv;

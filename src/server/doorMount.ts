@@ -3,7 +3,7 @@ import { internalFault } from '../fhir/outcomes';
 
 /**
  * A non-FHIR door on the embedded server's HTTP port: SMART authorization (`/auth`), CDS Hooks (`/cds-services`),
- * the app's static files (`/app`), metrics. Each is an express router mounted at its own path, outside the FHIR base,
+ * the app's static files (`/app`). Each is an express router mounted at its own path, outside the FHIR base,
  * before the FHIR endpoint and behind the same request log and error handler. A door adds itself by passing one of
  * these to `startServer({ mounts })`; nothing in the FHIR layer changes.
  */

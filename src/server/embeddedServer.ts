@@ -71,7 +71,7 @@ export interface StartServerOptions {
    * CapabilityStatement on its resource types, and its OperationDefinition is published in the store.
    */
   readonly operations?: readonly OperationModule[];
-  /** Non-FHIR doors (SMART authorization, CDS Hooks, the app's static files, metrics), mounted outside the FHIR base. */
+  /** Non-FHIR doors (SMART authorization, CDS Hooks, the app's static files), mounted outside the FHIR base. */
   readonly mounts?: readonly DoorMount[];
   /** Bounds on request work (bundle entries, JSON depth, search values); defaults in src/server/serverLimits.ts. */
   readonly limits?: Partial<ServerLimits>;

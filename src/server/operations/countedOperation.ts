@@ -43,5 +43,5 @@ function statusParameter(resource: Resource | undefined): string | undefined {
   if (resource?.resourceType !== 'Parameters') {
     return undefined;
   }
-  return (resource).parameter?.find((p) => p.name === 'status')?.valueCode;
+  return resource.parameter?.find((p) => p.name === 'status')?.valueCode;
 }
