@@ -178,3 +178,44 @@ describe('twin config check', () => {
     expect(errors()).toContain('2 problem(s)');
   });
 });
+
+describe('twin automate --config', () => {
+  function automate(): { root: Command; lines: string[] } {
+    const lines: string[] = [];
+    const deps: CliDependencies = {
+      openRepository: () =>
+        Promise.resolve({ repo: new MemoryRepository(), close: () => undefined, supports: TEST_RESOURCES }),
+      version: '0.0.0',
+      env: {},
+      log: (line) => lines.push(line),
+    };
+    const root = new Command('twin').exitOverride();
+    registerCommands(root, deps);
+    root.commands.forEach((c) => c.exitOverride().configureOutput({ writeErr: () => undefined }));
+    return { root, lines };
+  }
+
+  test('reads the schedules and the data folder from the file', async () => {
+    const config = file('automate.json', {
+      server: { dataDir: join(dir, 'automate-data') },
+      automation: { timezone: 'Europe/Paris', staleData: { enabled: false } },
+    });
+    const disabled = automate();
+    await expect(
+      disabled.root.parseAsync(['node', 'twin', 'automate', '--config', config, '--once', 'stale-data'])
+    ).rejects.toMatchObject({ exitCode: 1, message: expect.stringContaining('refresh, plateau') as string });
+    const plateau = automate();
+    await plateau.root.parseAsync(['node', 'twin', 'automate', '--config', config, '--once', 'plateau']);
+    expect(JSON.parse(plateau.lines[0] ?? '{}')).toMatchObject({ patientsWithActivePlan: 0 });
+  });
+
+  test('an invalid file stops it with the pointer of each problem', async () => {
+    const bad = file('automate-bad.json', { automation: { plateau: { tolerance: 0 } } });
+    await expect(
+      automate().root.parseAsync(['node', 'twin', 'automate', '--config', bad, '--once', 'plateau'])
+    ).rejects.toMatchObject({
+      exitCode: 1,
+      message: expect.stringContaining('/automation/plateau/tolerance') as string,
+    });
+  });
+});
