@@ -16,6 +16,8 @@ export interface EngineTarget {
 export async function openEngineTarget(flags: {
   readonly fhir?: string;
   readonly dataDir: string;
+  /** Where the backend-services settings are read (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
 }): Promise<EngineTarget> {
   if (flags.fhir) {
     const { HttpFhirClient } = await import('../fhir/httpFhirClient');
@@ -24,7 +26,7 @@ export async function openEngineTarget(flags: {
     const { backendServicesFromEnv } = await import('../fhir/smart/backendServicesFromEnv');
     const validator = createValidator();
     // SMART Backend Services when SMART_CLIENT_ID is set (src/fhir/smart/backendServicesFromEnv.ts); else no token.
-    const auth = backendServicesFromEnv(flags.fhir);
+    const auth = backendServicesFromEnv(flags.fhir, flags.env);
     const http = new HttpFhirClient({
       baseUrl: flags.fhir,
       ...(auth ? { authorization: () => auth.authorization(), onUnauthorized: () => auth.invalidate() } : {}),

@@ -43,19 +43,20 @@ export async function main(argv: readonly string[]): Promise<void> {
       };
     },
     // Every operation is one module in src/server/operations/, listed in registry.ts: routed and declared together.
-    operations: async (world) => {
+    operations: async ({ metrics, timeZone, reviewOwner, modelDir, clientOf }) => {
       const today = (): string => new Date().toISOString().slice(0, 10);
       const evidence = await openEvidenceEngine({ env: process.env, log });
       return embeddedOperations({
-        twinRefresh: { today, timeZone: process.env.TWIN_TIME_ZONE },
+        twinRefresh: { today, metrics, ...(timeZone ? { timeZone } : {}) },
         twinFindings: {
           today,
-          ...(process.env.TWIN_REVIEW_OWNER ? { taskOwner: process.env.TWIN_REVIEW_OWNER } : {}),
-          ...(process.env.TWIN_LSTM_MODEL_DIR ? { modelDir: process.env.TWIN_LSTM_MODEL_DIR } : {}),
+          metrics,
+          ...(reviewOwner ? { taskOwner: reviewOwner } : {}),
+          ...(modelDir ? { modelDir } : {}),
         },
         evidence: { ...evidence, now: () => new Date().toISOString() },
         simulate: { library: evidence.library, today },
-        ...(world?.clientOf ? { clientOf: world.clientOf } : {}),
+        ...(clientOf ? { clientOf } : {}),
       });
     },
     // The embedded default serves a small synthetic cohort (src/cohort/), one atomic transaction per patient;

@@ -20,7 +20,7 @@ import { declaredResourceTypes, declaredSystemInteractions } from './capabilityS
 import { errorHandler, notFoundHandler } from './errorHandler';
 import { toFhirRequest } from './fhirRequest';
 import { sendFhirJson, sendFhirResponse } from './fhirResponse';
-import { healthHandler } from './health';
+import { healthHandler, readinessHandler, type ReadinessCheck } from './health';
 import { shapeResult, shapingOf } from './resultShaping';
 import { requestLog } from './requestLog';
 import { withRepositoryErrorBoundary } from './repositoryErrorBoundary';
@@ -41,6 +41,10 @@ export interface AppOptions {
   readonly capabilityStatement: CapabilityStatement;
   /** 200 on /healthz when true, 503 otherwise. */
   readonly isReady: () => boolean;
+  /** What /readyz checks besides isReady (store, remote FHIR server, models); none: /readyz follows isReady alone. */
+  readonly readiness?: readonly ReadinessCheck[];
+  /** GET /metrics (Prometheus text format); absent: not served. */
+  readonly metricsHandler?: RequestHandler;
   /** Largest accepted request body, in `bytes` syntax ('16mb'). */
   readonly bodyLimit?: string;
   /** One line per request and per unexpected error; never bodies or query strings. Defaults to console.log. */
@@ -103,6 +107,11 @@ export function createApp(options: AppOptions): Express {
     app.use(handler);
   }
   app.get('/healthz', healthHandler(options.isReady));
+  app.get('/readyz', readinessHandler(options.isReady, options.readiness ?? []));
+  if (options.metricsHandler) {
+    // Unauthenticated like the probes, for the scraper on the hospital network; never route it from the internet.
+    app.get('/metrics', options.metricsHandler);
+  }
   for (const mount of options.mounts ?? []) {
     assertMountable(mount, FHIR_BASE_PATH);
     app.use(mount.path, mount.handler);

@@ -5,7 +5,11 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { checkLearnedDetector } from '../detect/lstm/learnedDetectorCheck';
+import { checkLearnedDetector, type LearnedDetectorStatus } from '../detect/lstm/learnedDetectorCheck';
+import type { EngineMetrics } from '../ops/engineMetrics';
+import type { ReadinessCheck } from './health';
+import { createPrometheusMetrics, type PrometheusMetrics } from './prometheusMetrics';
+import { learnedDetectorCheck, remoteFhirCheck, storeCheck } from './readinessChecks';
 import { createApp, FHIR_BASE_PATH } from './app';
 import type { ClinicianDoor } from './clinicianDoor';
 import { BulkExportService, type BulkExportOptions } from './bulk/bulkExportService';
@@ -77,10 +81,20 @@ export interface StartServerOptions {
    * CapabilityStatement on its resource types, and its OperationDefinition is published in the store.
    */
   readonly operations?: readonly OperationModule[];
-  /** Non-FHIR doors (SMART authorization, CDS Hooks, the app's static files, metrics), mounted outside the FHIR base. */
+  /** Non-FHIR doors (SMART authorization, CDS Hooks, the app's static files), mounted outside the FHIR base. */
   readonly mounts?: readonly DoorMount[];
   /** Bounds on request work (bundle entries, JSON depth, search values); defaults in src/server/serverLimits.ts. */
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * This server's metrics (src/server/prometheusMetrics.ts), served at /metrics; the caller passes the same object's
+   * `metrics` to the operations and jobs it wires, so they count into it. Default: a fresh registry of its own,
+   * without the process metrics.
+   */
+  readonly metrics?: PrometheusMetrics;
+  /** A remote FHIR server the engine also works on: /readyz checks its GET [base]/metadata within `timeoutMs`. */
+  readonly remoteFhir?: { readonly baseUrl: string; readonly timeoutMs: number };
+  /** More dependencies /readyz checks (e.g. the queue's Redis). */
+  readonly readiness?: readonly ReadinessCheck[];
   /** The clinician's door (auth, hardening, SMART app, CDS Hooks); without it the FHIR API is OPEN and says so. */
   readonly door?: (context: { origin: string; repo: FhirRepository; router: FhirRouter }) => Promise<ClinicianDoor>;
   /**
@@ -97,6 +111,11 @@ export interface RunningServer {
   readonly origin: string;
   /** e.g. http://127.0.0.1:8080/fhir/R4 */
   readonly baseUrl: string;
+  /** The store and router the server serves, for engine work in the same process (the scheduled automation). */
+  readonly repo: FhirRepository;
+  readonly router: FhirRouter;
+  /** What this server's /metrics counts (the same registry as `options.metrics` when given). */
+  readonly metrics: EngineMetrics;
   /** Stops accepting requests, lets in-flight ones finish, then closes the store. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -123,10 +142,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   for (const mount of options.mounts ?? []) {
     assertMountable(mount, FHIR_BASE_PATH); // before anything opens: a bad mount leaves nothing half-started
   }
+  let learned: LearnedDetectorStatus | undefined;
   if (options.learnedModelDir !== undefined) {
     // Before the store opens or the port is bound: a refused model leaves nothing half-started.
-    await checkLearnedDetector(options.learnedModelDir, log);
+    learned = await checkLearnedDetector(options.learnedModelDir, log);
   }
+  // Without a registry from the caller, no process metrics: a test process may start hundreds of servers, and the
+  // process is the same for all of them. `twin serve` passes its own, with them.
+  const prometheus = options.metrics ?? createPrometheusMetrics({ processMetrics: false });
   let baseUrl = '';
   const opened = await options.openRepository(options.dataDir, {
     baseUrl: (): string => {
@@ -209,6 +232,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       baseUrl,
       capabilityStatement,
       isReady: () => ready,
+      readiness: [
+        storeCheck(opened.repo, opened.supports[0]?.type),
+        ...(options.remoteFhir ? [remoteFhirCheck(options.remoteFhir.baseUrl, options.remoteFhir.timeoutMs)] : []),
+        learnedDetectorCheck(learned, options.learnedModelDir),
+        ...(options.readiness ?? []),
+      ],
+      metricsHandler: prometheus.handler,
       log,
       operations: declarations,
       mounts: options.mounts ?? [],
@@ -244,6 +274,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   log(`FHIR R4 base:   ${baseUrl}`);
   log(`Metadata:       ${baseUrl}/metadata`);
   log(`Health:         ${origin}/healthz`);
+  log(`Readiness:      ${origin}/readyz`);
+  log(`Metrics:        ${origin}/metrics (Prometheus; keep it off public networks)`);
   log(`Data directory: ${options.dataDir}`);
   for (const mount of options.mounts ?? []) {
     log(`${(mount.description ?? 'Door').padEnd(15)} ${origin}${mount.path}`);
@@ -281,7 +313,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       log(`Seed follow-up stopped: ${err instanceof Error ? err.name : 'error'}`);
     });
   }
-  return { origin, baseUrl, close };
+  return { origin, baseUrl, repo: opened.repo, router, metrics: prometheus.metrics, close };
 }
 
 /** The store's own support list, with each declared operation on the resource types it is defined on. */

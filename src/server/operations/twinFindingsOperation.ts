@@ -22,6 +22,8 @@ import { TWIN_FINDINGS_OPERATION } from '../../fhir/codes/twinCodes';
 import { inProcessClient, type OperationClient } from './operationClient';
 import { publishedOperationDefinition } from './operationDefinitions';
 import { operationInput } from './operationInput';
+import type { EngineMetrics } from '../../ops/engineMetrics';
+import { countedHandler } from './countedOperation';
 import type { OperationModule } from './operationModule';
 
 export interface TwinFindingsOperationDeps {
@@ -33,6 +35,8 @@ export interface TwinFindingsOperationDeps {
   readonly modelDir?: string;
   /** Where the patient's data is (default: this server's store). */
   readonly clientOf?: OperationClient;
+  /** Counts each call and times each detector (src/ops/engineMetrics.ts); none: not counted. */
+  readonly metrics?: EngineMetrics;
 }
 
 /**
@@ -51,7 +55,7 @@ export function twinFindingsOperation(deps: TwinFindingsOperationDeps): Operatio
     methods: ['POST'],
     definitionUrl: TWIN_FINDINGS_OPERATION,
     operationDefinition,
-    handler: async (req, repo, router): Promise<FhirResponse> => {
+    handler: countedHandler(deps.metrics, 'twin-findings', async (req, repo, router): Promise<FhirResponse> => {
       if (req.params.resourceType !== undefined && req.params.resourceType !== 'Patient') {
         return [badRequest('$twin-findings is defined on Patient only')];
       }
@@ -78,7 +82,8 @@ export function twinFindingsOperation(deps: TwinFindingsOperationDeps): Operatio
             ...(deps.taskOwner ? { taskOwner: deps.taskOwner } : {}),
           };
           const device = await ensureDetectorDevice(findingsDeps, detector.source);
-          const summary = await writePatientFindings(req.params.id, device, findingsDeps, options);
+          const done = deps.metrics?.detectorTimer(detector.source.detector);
+          const summary = await writePatientFindings(req.params.id, device, findingsDeps, options).finally(done);
           results.push({ name: detector.source.detector, summary });
         }
         const parameters: Parameters = {
@@ -103,7 +108,7 @@ export function twinFindingsOperation(deps: TwinFindingsOperationDeps): Operatio
       } finally {
         await Promise.all(opened.map((d) => d.close()));
       }
-    },
+    }),
   };
 }
 

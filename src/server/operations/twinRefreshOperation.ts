@@ -4,6 +4,8 @@ import type { Parameters, Resource } from '@medplum/fhirtypes';
 import { TWIN_REFRESH_OPERATION } from '../../fhir/codes/twinCodes';
 import { inProcessClient, type OperationClient } from './operationClient';
 import { refreshPatientTwin } from '../../twin/refresh/refreshPatientTwin';
+import type { EngineMetrics } from '../../ops/engineMetrics';
+import { countedHandler } from './countedOperation';
 import type { OperationModule } from './operationModule';
 import { operationInput } from './operationInput';
 import { publishedOperationDefinition } from './operationDefinitions';
@@ -18,6 +20,8 @@ export interface TwinRefreshOperationDeps {
   readonly timeZone?: string;
   /** Where the patient's data is (default: this server's store). */
   readonly clientOf?: OperationClient;
+  /** Counts each call by outcome (src/ops/engineMetrics.ts); none: not counted. */
+  readonly metrics?: EngineMetrics;
 }
 
 /**
@@ -39,7 +43,7 @@ export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationM
     methods: ['POST'],
     definitionUrl: TWIN_REFRESH_OPERATION,
     operationDefinition,
-    handler: async (req, repo, router): Promise<FhirResponse> => {
+    handler: countedHandler(deps.metrics, 'twin-refresh', async (req, repo, router): Promise<FhirResponse> => {
       if (req.params.resourceType !== undefined && req.params.resourceType !== 'Patient') {
         return [badRequest('$twin-refresh is defined on Patient only')];
       }
@@ -80,6 +84,6 @@ export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationM
       } catch (err) {
         return [err instanceof OperationOutcomeError ? err.outcome : normalizeOperationOutcome(err)];
       }
-    },
+    }),
   };
 }
