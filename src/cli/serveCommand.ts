@@ -91,12 +91,6 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
       deps.env.TWIN_ALLOWED_HOSTS
     )
     .option(
-      '--fhir <url>',
-      "engine service mode: work on this FHIR R4 server (the hospital's) as SMART Backend Services client SMART_CLIENT_ID " +
-        'with the private JWKS in SMART_JWKS_FILE; serve the operations, CDS Hooks and the app, not the data (env TWIN_FHIR_URL)',
-      deps.env.TWIN_FHIR_URL
-    )
-    .option(
       '--config <file>',
       'the engine service configuration file (config/twin.schema.json); flags, then env, win over it'
     )
