@@ -293,6 +293,15 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
       confineResponse(res, patientId);
     };
     const interaction = classifyRequest(req.method, req.path, bulkPaths);
+    if (
+      interaction &&
+      (interaction.kind === 'type' || interaction.kind === 'instance') &&
+      interaction.type === 'AuditEvent' &&
+      !['r', 's'].includes(interaction.permission)
+    ) {
+      // The audit trail is written by this server only (src/auth/readAuditTrail.ts): no caller forges or erases it.
+      throw forbidden('AuditEvents are recorded by the server; they are not written through the API');
+    }
     if (!interaction) {
       // A path this guard cannot classify is open only to full user- or system-level access (deny by default).
       allow(full, false);

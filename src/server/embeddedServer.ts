@@ -209,6 +209,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       cut.unref();
       await closed;
       clearTimeout(cut);
+      // The door's audit trail writes what it still holds while the store is open.
+      await door?.close();
       await closeStore();
     })();
     return closing;
