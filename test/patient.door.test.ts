@@ -2,6 +2,7 @@ import type { AuditEvent, Bundle, Observation, Patient, Practitioner } from '@me
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { PublicClient } from '../src/authServer/registeredClients';
 import { patientUserScopes } from '../src/authServer/patientUserGrant';
+import { signAccessToken } from '../src/auth/accessToken';
 import { AUDIT_COUNT_EXTENSION } from '../src/auth/readAuditTrail';
 import { startDoorServer, type DoorServer } from './support/doorServer';
 
@@ -240,6 +241,35 @@ describe("the patient's own door: patient sign-in, confinement, read audit trail
     expect(forged.status).toBe(403);
     // No health data in the server's log lines (no name, no audit line).
     expect(server.logLines.join('\n')).not.toMatch(/Ada|Baker|audit/);
+  });
+
+  test("a clinician's search across patients is a read of each; patient A sees the clinician in their trail", async () => {
+    const now = Math.floor(server.clock.now.getTime() / 1000);
+    const clinician = signAccessToken(
+      server.signingKey,
+      {
+        iss: server.issuer,
+        aud: server.baseUrl,
+        sub: 'Practitioner/prac-1',
+        client_id: 'twin-app',
+        scope: 'openid fhirUser user/*.rs',
+        fhirUser: 'Practitioner/prac-1',
+      },
+      now,
+      300
+    );
+    expect((await get(server, 'Observation', clinician)).status).toBe(200);
+    // A search that matches nothing reads no one.
+    expect((await get(server, 'Observation?patient=nobody', clinician)).status).toBe(200);
+    await server.auditTrail?.flush();
+    const events = await server.repo.searchResources<AuditEvent>({ resourceType: 'AuditEvent' });
+    const byClinician = events.filter((e) => e.agent?.[0]?.who?.reference === 'Practitioner/prac-1');
+    expect(byClinician.map((e) => e.entity?.[0]?.what?.reference).sort()).toEqual(['Patient/pat-a', 'Patient/pat-b']);
+    expect(byClinician[0]?.agent?.[0]?.who?.display).toBe('Casey Clinician');
+    expect(byClinician[0]?.subtype?.[0]?.code).toBe('search-type');
+    const { access_token: tokenA } = await patientLogin(server, 'pat-a', 'launch/patient openid fhirUser patient/*.rs');
+    const mine = (await (await get(server, 'AuditEvent?patient=pat-a', tokenA)).json()) as Bundle<AuditEvent>;
+    expect((mine.entry ?? []).some((e) => e.resource?.agent?.[0]?.who?.display === 'Casey Clinician')).toBe(true);
   });
 });
 
