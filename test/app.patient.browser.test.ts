@@ -81,7 +81,7 @@ describe("the patient's own page in headless Chromium, after a standalone patien
   }
 
   browserTest(
-    "patient A signs in as themselves: their own twin in plain words, nothing of B, and who read it",
+    'patient A signs in as themselves: their own twin in plain words, nothing of B, and who read it',
     async () => {
       const a = await store.repo.readResource<Patient>('Patient', scenario.patientId);
       const b = await store.repo.readResource<Patient>('Patient', scenario.otherPatientId);

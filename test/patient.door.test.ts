@@ -136,7 +136,7 @@ describe("the patient's own door: patient sign-in, confinement, read audit trail
     }
   });
 
-  test("a patient user can name no one else: unknown patient refused, the EHR launcher refuses patient sign-in", async () => {
+  test('a patient user can name no one else: unknown patient refused, the EHR launcher refuses patient sign-in', async () => {
     const { requestId } = await authorizePage(server, 'launch/patient openid fhirUser patient/*.rs');
     const refused = await fetch(`${server.issuer}/authorize`, form({ request_id: requestId, patient_user: 'pat-zz' }));
     expect(refused.status).toBe(400);
@@ -207,7 +207,9 @@ describe("the patient's own door: patient sign-in, confinement, read audit trail
       code: 'rest',
       display: 'RESTful Operation',
     });
-    expect(aRead.subtype).toEqual([{ system: 'http://hl7.org/fhir/restful-interaction', code: 'read', display: 'read' }]);
+    expect(aRead.subtype).toEqual([
+      { system: 'http://hl7.org/fhir/restful-interaction', code: 'read', display: 'read' },
+    ]);
     expect(aRead.action).toBe('R');
     expect(aRead.outcome).toBe('0');
     expect(aRead.entity?.[0]?.what?.reference).toBe('Patient/pat-a');

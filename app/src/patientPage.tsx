@@ -59,7 +59,7 @@ async function loadOwnTwin(client: Client, granted: string): Promise<PatientPage
     can('Observation')
       ? all<Observation>(
           client,
-          `Observation?patient=${id}&_elements=identifier,device,effectiveDateTime,effectivePeriod,subject,category&_count=1000`
+          `Observation?patient=${id}&_elements=identifier,device,effective,subject,category&_count=1000`
         )
       : [],
     can('RiskAssessment') ? all<RiskAssessment>(client, `RiskAssessment?patient=${id}&_count=200`) : [],
@@ -85,8 +85,8 @@ function PatientPage({ view }: { view: PatientPageView }) {
         <h1>Your recovery twin, {view.name}</h1>
         <p class="note">
           This page shows what the recovery twin worked out from your own measurements. Anything marked{' '}
-          <span class="estimate">estimate</span> was calculated by a computer program; it is not a measurement and not
-          a diagnosis. Your clinician sees the same things.
+          <span class="estimate">estimate</span> was calculated by a computer program; it is not a measurement and not a
+          diagnosis. Your clinician sees the same things.
         </p>
       </header>
       <section aria-labelledby="h-usual">
@@ -176,7 +176,9 @@ function PatientPage({ view }: { view: PatientPageView }) {
       </section>
       <section aria-labelledby="h-access">
         <h2 id="h-access">Who has looked at your twin</h2>
-        <p class="note">Every look at your record through this server is written down. The list is updated every few seconds.</p>
+        <p class="note">
+          Every look at your record through this server is written down. The list is updated every few seconds.
+        </p>
         {view.access.length === 0 ? (
           <p>Nobody has looked at your twin yet.</p>
         ) : (

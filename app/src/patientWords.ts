@@ -1,5 +1,5 @@
 import type { AuditEvent, CarePlan, Observation, RiskAssessment, Task } from '@medplum/fhirtypes';
-import { dayOf, hasProfile, isCategory, isCurrentBaseline, metricLabel, twinKey } from './twinData';
+import { baselineMetric, dayOf, hasProfile, isCategory, isCurrentBaseline, metricLabel, twinKey } from './twinData';
 
 /**
  * The patient's page in plain words: what the twin worked out about the patient, without codes, z-scores or
@@ -23,6 +23,33 @@ const PLAIN_UNITS: Readonly<Record<string, string>> = {
   kg: 'kg',
   min: 'minutes',
   '{score}': 'points',
+};
+
+/**
+ * Each metric of the catalogue (src/fhir/metricCatalogue.ts, by name) as a person calls it, and its unit in words
+ * (a score's scale rather than a unit code).
+ */
+const PLAIN_METRICS: Readonly<Record<string, { name: string; unit?: string }>> = {
+  'heart-rate': { name: 'heart rate', unit: 'bpm' },
+  'resting-heart-rate': { name: 'resting heart rate', unit: 'bpm' },
+  'hrv-sdnn': { name: 'heart rate variability', unit: 'ms' },
+  'hrv-rmssd': { name: 'heart rate variability (beat to beat)', unit: 'ms' },
+  'respiratory-rate': { name: 'breathing rate', unit: 'breaths per minute' },
+  'oxygen-saturation': { name: 'blood oxygen level', unit: '%' },
+  'body-temperature': { name: 'body temperature', unit: '°C' },
+  'sleep-duration': { name: 'sleep', unit: 'hours a night' },
+  steps: { name: 'daily steps', unit: 'steps' },
+  'active-minutes': { name: 'active time', unit: 'minutes a day' },
+  'pain-severity': { name: 'pain', unit: 'out of 10' },
+  'body-weight': { name: 'weight', unit: 'kg' },
+  glucose: { name: 'blood sugar', unit: 'mg/dL' },
+  'training-load': { name: 'training load (how hard you trained × how long)', unit: 'points a day' },
+  readiness: { name: 'readiness', unit: 'out of 10' },
+  fatigue: { name: 'tiredness', unit: 'out of 5' },
+  soreness: { name: 'muscle soreness', unit: 'out of 5' },
+  stress: { name: 'stress', unit: 'out of 5' },
+  mood: { name: 'mood', unit: 'out of 5' },
+  'sleep-quality': { name: 'sleep quality', unit: 'out of 5' },
 };
 
 export function plainUnit(label: string, unit: string | undefined): string {
@@ -52,8 +79,9 @@ export function usualRanges(twin: readonly Observation[]): UsualRange[] {
   return twin
     .filter((o) => isCategory(o, 'twin-baseline') && isCurrentBaseline(o))
     .map((o) => {
-      const label = metricLabel(o);
-      const name = label.toLowerCase();
+      const plain = PLAIN_METRICS[baselineMetric(o) ?? ''];
+      const label = plain?.name ?? metricLabel(o).toLowerCase();
+      const name = label;
       const low = o.referenceRange?.[0]?.low?.value;
       const high = o.referenceRange?.[0]?.high?.value;
       const days = (o.component ?? []).find((c) =>
@@ -69,7 +97,7 @@ export function usualRanges(twin: readonly Observation[]): UsualRange[] {
           basis: 'The twin needs at least a week of your own measurements.',
         };
       }
-      const unit = plainUnit(label, o.valueQuantity?.unit ?? o.referenceRange?.[0]?.low?.unit);
+      const unit = plain?.unit ?? plainUnit(label, o.valueQuantity?.unit ?? o.referenceRange?.[0]?.low?.unit);
       return {
         label,
         known: true,

@@ -56,7 +56,11 @@ export function readAuditGate(trail: ReadAuditTrail, bulkPaths: readonly string[
     if (!fromPath) {
       const send = res.send.bind(res);
       res.send = ((body?: unknown): Response => {
-        if (typeof body === 'string' && res.statusCode < 400 && String(res.get('Content-Type') ?? '').includes('json')) {
+        if (
+          typeof body === 'string' &&
+          res.statusCode < 400 &&
+          String(res.get('Content-Type') ?? '').includes('json')
+        ) {
           seen = patientsIn(body);
         }
         return send(body);

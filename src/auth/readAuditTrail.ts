@@ -60,7 +60,11 @@ const ENTITY_PERSON = {
   code: '1',
   display: 'Person',
 } as const;
-const ROLE_PATIENT = { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } as const;
+const ROLE_PATIENT = {
+  system: 'http://terminology.hl7.org/CodeSystem/object-role',
+  code: '1',
+  display: 'Patient',
+} as const;
 /** R4 AuditEvent.outcome 0 (Success): only answered requests are recorded. */
 const SUCCESS = '0';
 
