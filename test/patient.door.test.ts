@@ -275,6 +275,47 @@ describe("the patient's own door: patient sign-in, confinement, read audit trail
   });
 });
 
+describe('a patient user from another issuer (e.g. a patient portal) with user-level scopes', () => {
+  let server: DoorServer;
+  beforeAll(async () => {
+    server = await startDoorServer({
+      clients: () => [client],
+      seed: [patientA, patientB, observation('obs-a', 'pat-a'), observation('obs-b', 'pat-b')],
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const token = (extra: { patient?: string }): string =>
+    signAccessToken(
+      server.signingKey,
+      {
+        iss: server.issuer,
+        aud: server.baseUrl,
+        sub: 'Patient/pat-a',
+        client_id: 'twin-app',
+        scope: 'openid fhirUser user/*.rs',
+        fhirUser: 'Patient/pat-a',
+        ...extra,
+      },
+      Math.floor(server.clock.now.getTime() / 1000),
+      300
+    );
+
+  test('user/ scopes of a patient user reach only their own compartment', async () => {
+    const t = token({});
+    expect((await get(server, 'Observation/obs-a', t)).status).toBe(200);
+    expect((await get(server, 'Observation/obs-b', t)).status).toBe(404);
+    expect((await get(server, 'Observation?patient=pat-b', t)).status).toBe(403);
+    expect((await get(server, 'Observation', t)).status).toBe(403);
+  });
+
+  test("a patient user's token with another patient in context is refused", async () => {
+    expect((await get(server, 'Observation/obs-b', token({ patient: 'pat-b' }))).status).toBe(403);
+  });
+});
+
 describe('patientUserScopes', () => {
   test('keeps patient-level read and search and identity scopes; drops user/system levels and writes', () => {
     expect(
