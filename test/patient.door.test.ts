@@ -316,6 +316,16 @@ describe('a patient user from another issuer (e.g. a patient portal) with user-l
   });
 });
 
+test('what the audit trail holds is written when the server shuts down', async () => {
+  const server = await startDoorServer({ clients: () => [client], seed: [patientA, observation('obs-a', 'pat-a')] });
+  const { access_token: t } = await patientLogin(server, 'pat-a', 'launch/patient openid fhirUser patient/*.rs');
+  expect((await get(server, 'Observation/obs-a', t)).status).toBe(200);
+  expect(server.auditTrail?.pendingKeys).toBe(1);
+  await server.close();
+  const events = await server.repo.searchResources<AuditEvent>({ resourceType: 'AuditEvent' });
+  expect(events.map((e) => e.agent?.[0]?.who?.reference)).toEqual(['Patient/pat-a']);
+});
+
 describe('patientUserScopes', () => {
   test('keeps patient-level read and search and identity scopes; drops user/system levels and writes', () => {
     expect(

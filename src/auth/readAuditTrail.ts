@@ -145,6 +145,9 @@ export class ReadAuditTrail {
     }
     if (this.pending.size >= this.maxPendingKeys) {
       this.dropped += 1;
+      if (this.dropped % 1000 === 1) {
+        this.world.log?.(`audit trail: ${this.dropped} read(s) not recorded: the store has refused writes too long`);
+      }
       return;
     }
     this.pending.set(key, { read, day, count: 1, first: at, last: at });
