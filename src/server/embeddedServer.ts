@@ -41,7 +41,16 @@ export interface OpenRepositoryContext {
 
 export type OpenRepository = (dataDir: string, context: OpenRepositoryContext) => Promise<OpenedRepository>;
 /** Loads the seed into the repository, through the same router the server uses. */
-export type SeedRepository = (repo: FhirRepository, router: FhirRouter) => Promise<void>;
+export type SeedRepository = (repo: FhirRepository, router: FhirRouter) => Promise<void | SeedFollowUp>;
+
+/**
+ * Work a seed loader leaves to run after the server is ready (the demo's derivation of twins and proposals): started
+ * once /healthz says ready, aborted and awaited on shutdown before the store closes, so it never writes to a closed
+ * store and never holds readiness back.
+ */
+export interface SeedFollowUp {
+  readonly background: (signal: AbortSignal) => Promise<void>;
+}
 
 export interface StartServerOptions {
   readonly port: number;
@@ -199,6 +208,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     })
   );
 
+  const followUpStop = new AbortController();
+  let followUp: Promise<void> = Promise.resolve();
+  let seedFollowUp: SeedFollowUp | void = undefined;
+
   const close = (): Promise<void> => {
     closing ??= (async (): Promise<void> => {
       ready = false;
@@ -209,6 +222,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       cut.unref();
       await closed;
       clearTimeout(cut);
+      followUpStop.abort();
+      await followUp;
       // The door's audit trail writes what it still holds while the store is open.
       await door?.close();
       await closeStore();
@@ -237,7 +252,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       log('Seeding: skipped (--no-seed)');
     } else if (options.seedRepository) {
       log('Seeding: loading the synthetic cohort...');
-      await options.seedRepository(opened.repo, router);
+      seedFollowUp = await options.seedRepository(opened.repo, router);
       log('Seeding: done');
     } else {
       log('Seeding: no seed loader is wired in; serving the store as it is');
@@ -248,6 +263,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   ready = true;
   log('Ready.');
+  if (seedFollowUp) {
+    followUp = seedFollowUp.background(followUpStop.signal).catch((err: unknown) => {
+      // The name only: a message can quote the resource it failed on.
+      log(`Seed follow-up stopped: ${err instanceof Error ? err.name : 'error'}`);
+    });
+  }
   return { origin, baseUrl, close };
 }
 

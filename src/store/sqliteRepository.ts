@@ -587,8 +587,10 @@ export class SqliteRepository extends FhirRepository {
 
   /** `self`, `first`, `previous` and `next` links (FHIR R4 http.html#paging), offset-based. */
   private pageLinks(request: SearchRequest, count: number, offset: number, hasNext: boolean): BundleLink[] {
+    // Medplum's formatter writes the element list as its own `_fields`; the FHIR name, which this server (and any
+    // other a client may hand the link to) accepts, is `_elements` (R4 search.html#elements).
     const url = (o: number): string =>
-      `${this.baseUrl()}/${request.resourceType}${formatSearchQuery({ ...request, count, offset: o || undefined })}`;
+      `${this.baseUrl()}/${request.resourceType}${formatSearchQuery({ ...request, count, offset: o || undefined }).replace(/([?&])_fields=/, '$1_elements=')}`;
     const links: BundleLink[] = [
       { relation: 'self', url: url(offset) },
       { relation: 'first', url: url(0) },
