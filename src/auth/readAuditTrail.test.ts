@@ -29,7 +29,7 @@ function fakeClient(): FhirClient & { stored: Map<string, AuditEvent>; failNext:
       return Promise.resolve({ resourceType: 'Bundle', type: 'transaction-response' });
     },
   };
-  return client as unknown as FhirClient & { stored: Map<string, AuditEvent>; failNext: number; transactions: number };
+  return client;
 }
 
 const countOf = (e: AuditEvent | undefined): number =>
