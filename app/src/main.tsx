@@ -13,6 +13,7 @@ import { useState } from 'preact/hooks';
 import { Chart, type ChartSeries } from './Chart';
 import { TWIN_CONCEPT_SYSTEM } from './config';
 import { scopeAllows } from './grantedScopes';
+import { startPatientPage } from './patientPage';
 import {
   bandOn,
   BAND_SPREADS,
@@ -625,6 +626,13 @@ async function start(): Promise<void> {
     const client = await FHIR.oauth2.ready();
     const granted = String((client.state.tokenResponse as { scope?: string } | undefined)?.scope ?? '');
     const fhirUser = client.getFhirUser() ?? undefined;
+    if (fhirUser?.startsWith('Patient/')) {
+      // The patient signed in as themselves (standalone patient launch): their own page, in plain words.
+      root.innerHTML = '';
+      await startPatientPage(client, granted, root);
+      document.body.dataset.ready = 'true';
+      return;
+    }
     const [initial, team] = await Promise.all([
       loadPatient(client, granted),
       scopeAllows(granted, 'Task', 's', ['user'])

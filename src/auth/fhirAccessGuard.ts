@@ -261,7 +261,19 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
       throw err;
     }
     res.locals.accessGrant = grant;
-    const broadLevels: readonly ScopeLevel[] = ['user', 'system'];
+    /**
+     * A patient user (fhirUser `Patient/X`, e.g. from a hospital's patient portal) reaches their own record only,
+     * whatever the scope level: SMART App Launch 2.x, "user/ scopes" grant what the USER may access, and a patient
+     * may access their own compartment. Their user/ scopes are read as patient/ scopes, confined to X; a token whose
+     * patient context is someone else is refused.
+     */
+    const patientUser = grant.fhirUser?.startsWith('Patient/') ? grant.fhirUser.slice('Patient/'.length) : undefined;
+    if (patientUser !== undefined && grant.patient !== undefined && grant.patient !== patientUser) {
+      throw forbidden("A patient user's token reaches their own record only");
+    }
+    const contextPatient = grant.patient ?? patientUser;
+    const broadLevels: readonly ScopeLevel[] = patientUser !== undefined ? [] : ['user', 'system'];
+    const confinedLevels: readonly ScopeLevel[] = patientUser !== undefined ? ['patient', 'user'] : ['patient'];
     const full: OperationNeeds = (['c', 'r', 'u', 'd', 's'] as const).map((p) => ['*', p] as const);
     /**
      * Which scopes allow the request: user- or system-level scopes that grant everything it needs (no confinement),
@@ -269,17 +281,20 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
      * holds both kinds is confined wherever only its patient scopes grant the interaction.
      */
     const allow = (needs: OperationNeeds, patientLevelAllowed = true): string | undefined => {
-      if (needs.every(([type, permission]) => permits(grant.scopes, type, permission, broadLevels))) {
+      if (
+        broadLevels.length > 0 &&
+        needs.every(([type, permission]) => permits(grant.scopes, type, permission, broadLevels))
+      ) {
         return undefined;
       }
       if (
         patientLevelAllowed &&
-        needs.every(([type, permission]) => permits(grant.scopes, type, permission, ['patient']))
+        needs.every(([type, permission]) => permits(grant.scopes, type, permission, confinedLevels))
       ) {
-        if (!grant.patient) {
+        if (!contextPatient) {
           throw forbidden('A patient-level token without a patient in context reaches nothing');
         }
-        return grant.patient;
+        return contextPatient;
       }
       const missing = needs.filter(([type, permission]) => !permits(grant.scopes, type, permission));
       // RFC 6750 §3.1: a token that lacks the scope gets 403 with error="insufficient_scope".
@@ -293,6 +308,15 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
       confineResponse(res, patientId);
     };
     const interaction = classifyRequest(req.method, req.path, bulkPaths);
+    if (
+      interaction &&
+      (interaction.kind === 'type' || interaction.kind === 'instance') &&
+      interaction.type === 'AuditEvent' &&
+      !['r', 's'].includes(interaction.permission)
+    ) {
+      // The audit trail is written by this server only (src/auth/readAuditTrail.ts): no caller forges or erases it.
+      throw forbidden('AuditEvents are recorded by the server; they are not written through the API');
+    }
     if (!interaction) {
       // A path this guard cannot classify is open only to full user- or system-level access (deny by default).
       allow(full, false);

@@ -161,7 +161,7 @@ export async function clinicianDoorFromSettings(
       mounts: [cds],
       ...(hasApp ? { appDir } : {}),
     },
-    { client, now }
+    { client, now, log: context.log }
   );
   const lines = [...door.startupLines];
   lines.push(
@@ -176,6 +176,9 @@ export async function clinicianDoorFromSettings(
     lines.push(
       `Open the app for a seeded patient: ${context.origin}${AUTH_PATH}/launcher (sign in, pick a patient, Launch)`
     );
+    lines.push(
+      `The patient's own page:     ${context.origin}${APP_PATH}/patient-launch.html?iss=${encodeURIComponent(`${context.origin}${FHIR_BASE_PATH}`)} (sign in as a seeded patient)`
+    );
   }
-  return { door: door.door, startupLines: lines };
+  return { ...door, startupLines: lines };
 }

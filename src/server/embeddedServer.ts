@@ -266,6 +266,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       clearTimeout(cut);
       followUpStop.abort();
       await followUp;
+      // The door's audit trail writes what it still holds while the store is open.
+      await door?.close();
       await closeStore();
     })();
     return closing;
