@@ -18,6 +18,7 @@ import {
   type KickoffParams,
 } from './exportKickoff';
 import type { ExportJobRecord } from './exportJobStore';
+import { describeOutputs, RESOURCE_DESCRIPTIONS_EXTENSION } from './exportDescriptions';
 
 /** Where status and files live, under the FHIR base (the IG leaves these URLs to the server). */
 const STATUS_PATH = '/$export-status';
@@ -48,7 +49,10 @@ export function bulkExportRoutes(service: BulkExportService, baseUrl: string): R
         body === undefined || (typeof body === 'object' && body !== null && Object.keys(body).length === 0);
       const params: KickoffParams =
         req.method === 'POST' && !emptyBody ? paramsFromParametersResource(body) : paramsFromQuery(req.query);
-      const spec = parseKickoff(level, groupId, params);
+      const parsed = parseKickoff(level, groupId, params);
+      // A patient-level token (src/auth/fhirAccessGuard.ts) exports its own patient's compartment and nothing else.
+      const confinedTo = (res.locals as { confinedTo?: string }).confinedTo;
+      const spec: ExportSpec = confinedTo ? { ...parsed, patient: confinedTo } : parsed;
       // export.html#response---complete-status `request`: "In the case of a POST request, this URL will not include
       // the request parameters".
       const request = `${baseUrl}${req.method === 'POST' ? req.path : req.url}`;
@@ -148,6 +152,9 @@ export function manifest(record: ExportJobRecord, baseUrl: string): BulkExportMa
       count: o.count,
     })),
     error: [],
+    // export.html#response---complete-status: "extension ... reserved ... allowing server implementations to use it
+    // to provide custom behavior and information". Clients that do not know it ignore it.
+    extension: { [RESOURCE_DESCRIPTIONS_EXTENSION]: describeOutputs(record.output.map((o) => o.type)) },
   };
 }
 
