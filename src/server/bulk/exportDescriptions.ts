@@ -72,7 +72,8 @@ const TWIN: Readonly<Record<string, OutputDescription['twin']>> = Object.freeze(
   CarePlan: [
     {
       profile: TWIN_PROFILE.carePlanProposal,
-      description: 'Proposed plan: a plan the twin matched to your situation; it applies only once a clinician approves.',
+      description:
+        'Proposed plan: a plan the twin matched to your situation; it applies only once a clinician approves.',
     },
   ],
   Task: [

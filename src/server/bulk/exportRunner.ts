@@ -68,7 +68,9 @@ export async function runExport(ctx: ExportRunContext): Promise<ExportOutputFile
   try {
     const writeProvenance = async (page: readonly Resource[]): Promise<void> => {
       if (provenance) {
-        const fresh = page.filter((r) => r.id && !provenanceIds.has(r.id) && passesTypeFilters(r, ctx.spec.typeFilters));
+        const fresh = page.filter(
+          (r) => r.id && !provenanceIds.has(r.id) && passesTypeFilters(r, ctx.spec.typeFilters)
+        );
         fresh.forEach((r) => provenanceIds.add(r.id as string));
         fresh.forEach((r) => collectDeviceIds(r, deviceIds));
         await provenance.write(fresh);
@@ -228,7 +230,12 @@ async function provenanceTargeting(
       .map((r) => `${r.resourceType}/${r.id}`)
       .join(',');
     const filters = [{ code: 'target', operator: Operator.EQUALS, value: targets }];
-    for await (const page of lastUpdatedPages(ctx.repo, { resourceType: 'Provenance', filters }, window, ctx.pageSize)) {
+    for await (const page of lastUpdatedPages(
+      ctx.repo,
+      { resourceType: 'Provenance', filters },
+      window,
+      ctx.pageSize
+    )) {
       found.push(...page);
     }
   }

@@ -98,7 +98,8 @@ function matchesQuery(resource: Resource, query: TypeFilterQuery): boolean {
     const hit = query.identifiers.some((want) =>
       ids.some(
         (i) =>
-          (want.system === undefined || i.system === want.system) && (want.value === undefined || i.value === want.value)
+          (want.system === undefined || i.system === want.system) &&
+          (want.value === undefined || i.value === want.value)
       )
     );
     if (!hit) {
