@@ -4,6 +4,7 @@ import type { OperationModule } from '../server/operations/operationModule';
 import type { OpenRepository, SeedRepository } from './serveCommand';
 import { registerAutomateCommand } from './automateCommand';
 import { registerDetectCommands } from './detectCommand';
+import { registerEraseCommand } from './eraseCommand';
 import { registerFindingsCommand } from './findingsCommand';
 import { registerImportCommand } from './importCommand';
 import { registerPlanCommands } from './planCommand';
@@ -49,6 +50,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerPlanCommands,
   registerSimulateCommands,
   registerWithdrawCommand,
+  registerEraseCommand,
   registerAutomateCommand,
 ];
 
