@@ -14,6 +14,7 @@ import { ProtocolMatcher } from '../src/evidence/match/protocolMatcher';
 import { TWIN_PROFILE, TWIN_RESOURCE_SYSTEM } from '../src/fhir/codes/twinCodes';
 import type { BulkExportManifest } from '../src/fhir/bulk/bulkManifest';
 import { LocalFhirClient } from '../src/fhir/localFhirClient';
+import { runBulkExport } from '../src/ingest/bulk/bulkExportClient';
 import { loadProtocolLibrary } from '../src/protocols/protocolLibrary';
 import { RESOURCE_DESCRIPTIONS_EXTENSION, type OutputDescription } from '../src/server/bulk/exportDescriptions';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqliteStore';
@@ -152,7 +153,9 @@ test("a patient's token exports every twin resource of that patient, their Prove
     TWIN_PROFILE.anomalyRiskAssessment
   );
   // The manifest stays what the IG defines (export.html#response---complete-status).
-  expect(copy.manifest.requiresAccessToken).toBe(false);
+  // The files sit behind the access guard: a Bulk client must send its token with each file request.
+  expect(copy.manifest.requiresAccessToken).toBe(true);
+  expect((await fetch(copy.manifest.output[0]?.url ?? '')).status).toBe(401);
   expect(copy.manifest.error).toEqual([]);
   for (const item of copy.manifest.output) {
     expect(Object.keys(item).sort()).toEqual(['count', 'type', 'url']);
@@ -208,3 +211,21 @@ test("a patient's export job is the patient's: another patient's token of the sa
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 });
+
+test("a Bulk client that follows the IG (the project's own) takes the patient's copy with the patient's token", async () => {
+  const run = await runBulkExport({
+    baseUrl: server.baseUrl,
+    path: 'Patient/$export',
+    headers: { Authorization: `Bearer ${patientToken(scenario.patientId)}` },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 5))),
+  });
+  const manifest = await run.manifest();
+  expect(manifest.requiresAccessToken).toBe(true);
+  const types = new Set<string>();
+  for await (const resource of run.resources()) {
+    types.add(resource.resourceType);
+  }
+  expect([...types]).toEqual(
+    expect.arrayContaining(['Patient', 'Observation', 'RiskAssessment', 'Provenance', 'Device'])
+  );
+}, 60_000);

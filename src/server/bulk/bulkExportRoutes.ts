@@ -51,8 +51,12 @@ export function bulkExportRoutes(service: BulkExportService, baseUrl: string): R
         req.method === 'POST' && !emptyBody ? paramsFromParametersResource(body) : paramsFromQuery(req.query);
       const parsed = parseKickoff(level, groupId, params);
       // A patient-level token (src/auth/fhirAccessGuard.ts) exports its own patient's compartment and nothing else.
-      const confinedTo = (res.locals as { confinedTo?: string }).confinedTo;
-      const spec: ExportSpec = confinedTo ? { ...parsed, patient: confinedTo } : parsed;
+      const locals = res.locals as { confinedTo?: string; accessGrant?: unknown };
+      const spec: ExportSpec = {
+        ...parsed,
+        ...(locals.confinedTo ? { patient: locals.confinedTo } : {}),
+        ...(locals.accessGrant ? { filesNeedToken: true } : {}),
+      };
       // export.html#response---complete-status `request`: "In the case of a POST request, this URL will not include
       // the request parameters".
       const request = `${baseUrl}${req.method === 'POST' ? req.path : req.url}`;
@@ -144,8 +148,9 @@ export function manifest(record: ExportJobRecord, baseUrl: string): BulkExportMa
   return {
     transactionTime: record.transactionTime,
     request: record.request,
-    // Files are served by this server without OAuth (it has none yet): export.html, requiresAccessToken.
-    requiresAccessToken: false,
+    // export.html, requiresAccessToken: true when the files sit behind the same access guard as the kick-off (the
+    // guard answers them only for the token's client and patient); false on an open server.
+    requiresAccessToken: record.spec.filesNeedToken === true,
     output: record.output.map((o) => ({
       type: o.type,
       url: `${baseUrl}${FILE_PATH}/${record.id}/${o.file}`,

@@ -24,6 +24,12 @@ export interface ExportSpec {
    * exported resource, even when `_type` does not list Provenance.
    */
   readonly relevantProvenance?: boolean;
+  /**
+   * The kick-off came with a verified access token (the FHIR access guard in front of this server), so the files are
+   * fetched with one too: the manifest says `requiresAccessToken: true` (export.html#response---complete-status),
+   * and a Bulk client then sends its token with each file request.
+   */
+  readonly filesNeedToken?: boolean;
   readonly outputFormat: 'application/fhir+ndjson';
 }
 
