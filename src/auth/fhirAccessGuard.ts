@@ -239,12 +239,13 @@ async function readOrUndefined(client: FhirClient, type: string, id: string): Pr
  * its scopes must grant the interaction on the resource type (SMART App Launch 2.x scopes). A patient-level token
  * reaches only its patient's compartment: instance reads and writes are checked against the stored resource (a
  * resource of another patient answers 404, as if absent), searches must name the patient, batch/transaction, system
- * history and Bulk export are refused, and responses are filtered once more on the way out.
+ * history and Group export are refused, a Patient-level Bulk export is narrowed to the token's patient, and responses
+ * are filtered once more on the way out.
  */
 export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler {
   const bulkPaths = options.bulkPaths ?? [];
   const realm = options.realm ?? 'recovery-twin';
-  /** Bulk export job id -> the client that started it. */
+  /** Bulk export job id -> the client (and, for a patient-level token, the patient) that started it. */
   const exportOwners = new Map<string, string>();
 
   const check = async (req: Request, res: Response): Promise<void> => {
@@ -324,24 +325,34 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
     }
 
     switch (interaction.kind) {
-      case 'bulk':
-        allow(BULK_NEEDS, false);
+      case 'bulk': {
+        // Bulk Data Access IG v2.0.0 (export.html, "Bulk Data Export Operation Request Flow"): Patient-level export
+        // with `patient/*.rs` is the patient taking a copy of their own record, confined to their compartment (the
+        // route narrows the export to the token's patient). Group and system exports stay user- or system-level.
+        const patientKickoff = interaction.job === undefined && /^\/Patient\/\$export$/.test(req.path);
+        const patientId = allow(BULK_NEEDS, interaction.job !== undefined || patientKickoff);
+        const owner = `${grant.clientId}\u0000${patientId ?? ''}`;
         if (interaction.job !== undefined) {
-          // Bulk Data Access IG: status and files are for the client that kicked the export off. A job this guard
-          // did not see start (another client's, or one from before a restart) is answered as absent.
-          if (exportOwners.get(interaction.job) !== grant.clientId) {
+          // Bulk Data Access IG: status and files are for the client that kicked the export off (and, for a
+          // patient-level token, the same patient). A job this guard did not see start (another client's, or one
+          // from before a restart) is answered as absent.
+          if (exportOwners.get(interaction.job) !== owner) {
             throw hidden();
           }
           return;
+        }
+        if (patientId) {
+          res.locals.confinedTo = patientId;
         }
         res.once('finish', () => {
           const location = String(res.getHeader('Content-Location') ?? '');
           const job = /\/\$export-status\/([^/?#]+)$/.exec(location)?.[1];
           if (res.statusCode === 202 && job) {
-            exportOwners.set(decodeURIComponent(job), grant.clientId);
+            exportOwners.set(decodeURIComponent(job), owner);
           }
         });
         return;
+      }
       case 'system':
         allow(full, false);
         return;

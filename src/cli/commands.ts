@@ -7,6 +7,7 @@ import type { OpenRepository, SeedRepository } from './serveCommand';
 import { registerAutomateCommand } from './automateCommand';
 import { registerConfigCommand } from './configCommand';
 import { registerDetectCommands } from './detectCommand';
+import { registerEraseCommand } from './eraseCommand';
 import { registerFindingsCommand } from './findingsCommand';
 import { registerImportCommand } from './importCommand';
 import { registerPlanCommands } from './planCommand';
@@ -65,6 +66,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerPlanCommands,
   registerSimulateCommands,
   registerWithdrawCommand,
+  registerEraseCommand,
   registerAutomateCommand,
   registerConfigCommand,
 ];
