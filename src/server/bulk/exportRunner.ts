@@ -4,6 +4,7 @@ import type { FhirRepository } from '@medplum/fhir-router';
 import type { Group, Resource } from '@medplum/fhirtypes';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { FileCipher } from '../../store/sealedFile';
 import { AtomicFileWriter } from './atomicFile';
 import type { ExportSpec } from './exportKickoff';
 import type { ExportOutputFile } from './exportJobStore';
@@ -18,6 +19,8 @@ export interface ExportRunContext {
   /** The job's folder; one `<Type>.ndjson` per exported type is written there. */
   readonly dir: string;
   readonly pageSize: number;
+  /** Seals each file at rest when the store is encrypted. */
+  readonly fileCipher?: FileCipher;
   readonly signal: AbortSignal;
   /** A short status line for `X-Progress` (export.html#response---in-progress-status: under 100 characters). */
   readonly onProgress: (progress: string) => void;
@@ -49,7 +52,7 @@ export async function runExport(ctx: ExportRunContext): Promise<ExportOutputFile
   let written = 0;
   for (const [i, type] of types.entries()) {
     const file = `${type}.ndjson`;
-    const writer = await AtomicFileWriter.open(join(ctx.dir, file));
+    const writer = await AtomicFileWriter.open(join(ctx.dir, file), ctx.fileCipher?.sealer());
     let count = 0;
     try {
       for await (const page of resourcePages(ctx, type, patients, window)) {
