@@ -3,6 +3,7 @@ import type { DoorMount } from '../server/doorMount';
 import type { OperationModule } from '../server/operations/operationModule';
 import type { OpenRepository, SeedRepository } from './serveCommand';
 import { registerAutomateCommand } from './automateCommand';
+import { registerBackupCommands } from './backupCommand';
 import { registerDetectCommands } from './detectCommand';
 import { registerFindingsCommand } from './findingsCommand';
 import { registerImportCommand } from './importCommand';
@@ -50,6 +51,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerSimulateCommands,
   registerWithdrawCommand,
   registerAutomateCommand,
+  registerBackupCommands,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {

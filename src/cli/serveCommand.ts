@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { invalidInput } from '../fhir/outcomes';
 import type { Command } from 'commander';
 import { DEFAULT_LSTM_MODEL_DIR } from '../detect/lstm/modelCard';
 import { startServer } from '../server/embeddedServer';
@@ -37,6 +39,27 @@ interface ServeFlags {
   readonly allowedOrigins?: string;
   readonly frameAncestors?: string;
   readonly allowedHosts?: string;
+  readonly storeKeyFile?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+}
+
+/** `--tls-cert` and `--tls-key` go together: one without the other is refused rather than served in clear. */
+function tlsFiles(flags: ServeFlags): { cert: Buffer; key: Buffer } | undefined {
+  if (!flags.tlsCert && !flags.tlsKey) {
+    return undefined;
+  }
+  if (!flags.tlsCert || !flags.tlsKey) {
+    throw invalidInput('HTTPS needs both --tls-cert and --tls-key (env TWIN_TLS_CERT and TWIN_TLS_KEY)');
+  }
+  const read = (path: string, what: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch {
+      throw invalidInput(`Cannot read the TLS ${what} file ${path}`);
+    }
+  };
+  return { cert: read(flags.tlsCert, 'certificate'), key: read(flags.tlsKey, 'private key') };
 }
 
 /** `twin serve`: the embedded FHIR R4 server over the durable store, until SIGINT/SIGTERM. */
@@ -80,7 +103,21 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
       'Host names answered besides the bound one (env TWIN_ALLOWED_HOSTS)',
       deps.env.TWIN_ALLOWED_HOSTS
     )
+    .option(
+      '--store-key-file <file>',
+      'file holding the store encryption key, mode 600 (env TWIN_STORE_KEY_FILE; or the key itself in TWIN_STORE_KEY)',
+      deps.env.TWIN_STORE_KEY_FILE
+    )
+    .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (env TWIN_TLS_CERT)', deps.env.TWIN_TLS_CERT)
+    .option('--tls-key <file>', 'PEM private key of --tls-cert (env TWIN_TLS_KEY)', deps.env.TWIN_TLS_KEY)
     .action(async (flags: ServeFlags): Promise<void> => {
+      const tls = tlsFiles(flags);
+      if (!tls && (flags.host === '0.0.0.0' || flags.host === '::')) {
+        deps.log(
+          '*** WARNING: listening on every interface WITHOUT TLS: health data would cross the network in clear. ***'
+        );
+        deps.log('*** Use --tls-cert/--tls-key, or bind 127.0.0.1 behind a TLS-terminating proxy. ***');
+      }
       const settings: DoorSettings = {
         extraHosts: parseList(flags.allowedHosts),
         auth: flags.auth,
@@ -108,6 +145,8 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
         limits: serverLimitsFromEnv(deps.env),
         ...(deps.operations ? { operations: await deps.operations() } : {}),
         ...(deps.mounts ? { mounts: deps.mounts } : {}),
+        ...(flags.storeKeyFile ? { storeKeyFile: flags.storeKeyFile } : {}),
+        ...(tls ? { tls } : {}),
       });
       await new Promise<void>((resolve, reject) => {
         // `on`, not `once`: `npm start` forwards the signal it receives to us, so the same SIGTERM can arrive twice,
