@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { invalidInput } from '../fhir/outcomes';
 import { subKey } from './storeCipher';
@@ -38,7 +38,7 @@ export function looksSealed(firstBytes: Buffer): boolean {
 
 /** Seals a file piece by piece: `update` returns the bytes to write so far, `final` the rest. */
 export class FileSealer {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
   private readonly header: Buffer;
   private readonly prefix: Buffer;
   private pending: Buffer[] = [];
@@ -51,7 +51,7 @@ export class FileSealer {
     const salt = randomBytes(SALT_BYTES);
     this.prefix = randomBytes(PREFIX_BYTES);
     this.header = Buffer.concat([MAGIC, Buffer.of(VERSION, PURPOSE_BYTE[purpose]), salt, this.prefix]);
-    this.key = subKey(masterKey, salt, `recovery-twin/file/${purpose}`);
+    this.key = createSecretKey(subKey(masterKey, salt, `recovery-twin/file/${purpose}`));
   }
 
   update(data: string | Buffer): Buffer {
@@ -121,7 +121,7 @@ export function sealStream(masterKey: Buffer, purpose: SealedFilePurpose): Trans
 export function unsealStream(masterKey: Buffer, purpose: SealedFilePurpose): Transform {
   let buffered: Buffer = Buffer.alloc(0);
   let header: Buffer | undefined;
-  let key: Buffer | undefined;
+  let key: KeyObject | undefined;
   let prefix: Buffer | undefined;
   let counter = 0;
   let sawLast = false;
@@ -144,7 +144,7 @@ export function unsealStream(masterKey: Buffer, purpose: SealedFilePurpose): Tra
       header = Buffer.from(candidate);
       const salt = header.subarray(MAGIC.length + 2, MAGIC.length + 2 + SALT_BYTES);
       prefix = header.subarray(MAGIC.length + 2 + SALT_BYTES);
-      key = subKey(masterKey, salt, `recovery-twin/file/${purpose}`);
+      key = createSecretKey(subKey(masterKey, salt, `recovery-twin/file/${purpose}`));
       buffered = buffered.subarray(HEADER_BYTES);
     }
     while (buffered.length >= 4) {
@@ -161,7 +161,7 @@ export function unsealStream(masterKey: Buffer, purpose: SealedFilePurpose): Tra
       const lengthBytes = buffered.subarray(0, 4);
       const body = buffered.subarray(4, 4 + length);
       const tag = buffered.subarray(4 + length, 4 + length + TAG_BYTES);
-      const plain = openChunk(key as Buffer, prefix as Buffer, header, lengthBytes, body, tag, counter);
+      const plain = openChunk(key as KeyObject, prefix as Buffer, header, lengthBytes, body, tag, counter);
       if (!plain) {
         throw damaged();
       }
@@ -191,7 +191,7 @@ export function unsealStream(masterKey: Buffer, purpose: SealedFilePurpose): Tra
 }
 
 function openChunk(
-  key: Buffer,
+  key: KeyObject,
   prefix: Buffer,
   header: Buffer,
   lengthBytes: Buffer,
