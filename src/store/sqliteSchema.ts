@@ -38,26 +38,35 @@ CREATE TABLE IF NOT EXISTS history (
 ) WITHOUT ROWID;
 `;
 
-/** The search index; `s` is the schema prefix (`main.` on disk, `idx.` in memory for an encrypted store). */
-const indexDdl = (s: string): string => `
+/** The search index tables; `s` is the schema prefix (`main.` on disk, `idx.` in memory for an encrypted store). */
+const indexTablesDdl = (s: string): string => `
 CREATE TABLE IF NOT EXISTS ${s}search_params (param_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS ${s}idx_token (pk INTEGER NOT NULL, param_id INTEGER NOT NULL, system TEXT, code TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}idx_ref (pk INTEGER NOT NULL, param_id INTEGER NOT NULL, ref TEXT NOT NULL, ref_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}idx_date (pk INTEGER NOT NULL, param_id INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}idx_string (pk INTEGER NOT NULL, param_id INTEGER NOT NULL, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}idx_number (pk INTEGER NOT NULL, param_id INTEGER NOT NULL, value REAL NOT NULL, system TEXT, code TEXT);
+`;
+
+/** Their lookup and probe indexes; an encrypted store adds them after loading the tables at open (faster). */
+const indexIndexesDdl = (s: string): string => `
 CREATE INDEX IF NOT EXISTS ${s}idx_token_lookup ON idx_token (param_id, code, system, pk);
 CREATE INDEX IF NOT EXISTS ${s}idx_token_probe ON idx_token (pk, param_id, code);
-CREATE TABLE IF NOT EXISTS ${s}idx_ref (pk INTEGER NOT NULL, param_id INTEGER NOT NULL, ref TEXT NOT NULL, ref_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ${s}idx_ref_lookup ON idx_ref (param_id, ref, pk);
 CREATE INDEX IF NOT EXISTS ${s}idx_ref_lookup_id ON idx_ref (param_id, ref_id, pk);
 CREATE INDEX IF NOT EXISTS ${s}idx_ref_probe ON idx_ref (pk, param_id, ref);
-CREATE TABLE IF NOT EXISTS ${s}idx_date (pk INTEGER NOT NULL, param_id INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ${s}idx_date_lookup ON idx_date (param_id, lo, pk);
 CREATE INDEX IF NOT EXISTS ${s}idx_date_probe ON idx_date (pk, param_id, lo, hi);
-CREATE TABLE IF NOT EXISTS ${s}idx_string (pk INTEGER NOT NULL, param_id INTEGER NOT NULL, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ${s}idx_string_lookup ON idx_string (param_id, value, pk);
 CREATE INDEX IF NOT EXISTS ${s}idx_string_probe ON idx_string (pk, param_id, value);
-CREATE TABLE IF NOT EXISTS ${s}idx_number (pk INTEGER NOT NULL, param_id INTEGER NOT NULL, value REAL NOT NULL, system TEXT, code TEXT);
 CREATE INDEX IF NOT EXISTS ${s}idx_number_lookup ON idx_number (param_id, value, pk);
 CREATE INDEX IF NOT EXISTS ${s}idx_number_probe ON idx_number (pk, param_id, value);
 `;
+
+/** Creates the lookup and probe indexes of an in-memory search index once it has been loaded. */
+export function createIndexIndexes(db: DatabaseSync): void {
+  db.exec(indexIndexesDdl('idx.'));
+}
 
 /** Tables of the search index: never on disk in an encrypted store. */
 export const INDEX_TABLES = ['search_params', 'idx_token', 'idx_ref', 'idx_date', 'idx_string', 'idx_number'] as const;
@@ -125,9 +134,11 @@ export function initSchema(db: DatabaseSync, durability: Durability, key?: Buffe
     // Sorts and temporary indexes over the (clear) index rows must not spill to a temporary file either.
     db.exec('PRAGMA temp_store = MEMORY');
     db.exec("ATTACH DATABASE ':memory:' AS idx");
-    db.exec(indexDdl('idx.'));
+    // Tables only: the repository loads them, then calls createIndexIndexes (src/store/sqliteRepository.ts).
+    db.exec(indexTablesDdl('idx.'));
   } else {
-    db.exec(indexDdl('main.'));
+    db.exec(indexTablesDdl('main.'));
+    db.exec(indexIndexesDdl('main.'));
   }
   if (fresh) {
     db.exec('BEGIN IMMEDIATE');
