@@ -166,7 +166,9 @@ async function compareEncryption(dir: string, n: number, list: string[]): Promis
 function printEncryption(n: number, figures: EncryptionFigures[]): void {
   console.log('');
   console.log(`encryption at rest, ${n.toLocaleString('en')} Observations, same data and queries:`);
-  console.log('| store | writes/s | query p50 ms | query p95 ms | open ms (index rebuild) | p95 after reopen ms | file MiB |');
+  console.log(
+    '| store | writes/s | query p50 ms | query p95 ms | open ms (index rebuild) | p95 after reopen ms | file MiB |'
+  );
   console.log('|---|---|---|---|---|---|---|');
   for (const f of figures) {
     console.log(

@@ -44,7 +44,11 @@ export const registerBackupCommands: CommandRegistration = (program, deps) => {
     .description('write an encrypted, consistent snapshot of the store (works while the server runs)')
     .option('--data-dir <dir>', 'store folder (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
     .requiredOption('--out <file>', 'backup file to write (replaced atomically)')
-    .option('--store-key-file <file>', 'store key file, mode 600 (env TWIN_STORE_KEY_FILE)', deps.env.TWIN_STORE_KEY_FILE)
+    .option(
+      '--store-key-file <file>',
+      'store key file, mode 600 (env TWIN_STORE_KEY_FILE)',
+      deps.env.TWIN_STORE_KEY_FILE
+    )
     .action(async (flags: BackupFlags, command: Command) => {
       try {
         const { backupStore } = await import('../store/storeBackup');
@@ -63,7 +67,11 @@ export const registerBackupCommands: CommandRegistration = (program, deps) => {
     .requiredOption('--in <file>', 'backup file written by twin backup')
     .option('--data-dir <dir>', 'store folder to restore into (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
     .option('--force', 'replace the store of a data directory that is not empty')
-    .option('--store-key-file <file>', 'store key file, mode 600 (env TWIN_STORE_KEY_FILE)', deps.env.TWIN_STORE_KEY_FILE)
+    .option(
+      '--store-key-file <file>',
+      'store key file, mode 600 (env TWIN_STORE_KEY_FILE)',
+      deps.env.TWIN_STORE_KEY_FILE
+    )
     .action(async (flags: RestoreFlags, command: Command) => {
       try {
         const { restoreStore } = await import('../store/storeBackup');

@@ -540,9 +540,7 @@ export class SqliteRepository extends FhirRepository {
       deleted: number;
       content: string | Uint8Array | null;
     }[];
-    const entry: BundleEntry<WithId<T>>[] = rows.map((row) =>
-      this.historyEntry<T>(resourceType, id, current.id, row)
-    );
+    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => this.historyEntry<T>(resourceType, id, current.id, row));
     const total = Number(
       (
         this.stmt(db, 'SELECT COUNT(*) AS n FROM history WHERE pk = ? AND last_updated >= ?').get(
