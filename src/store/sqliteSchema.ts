@@ -68,9 +68,6 @@ export function createIndexIndexes(db: DatabaseSync): void {
   db.exec(indexIndexesDdl('idx.'));
 }
 
-/** Tables of the search index: never on disk in an encrypted store. */
-export const INDEX_TABLES = ['search_params', 'idx_token', 'idx_ref', 'idx_date', 'idx_string', 'idx_number'] as const;
-
 export type Durability = 'full' | 'normal';
 
 /**
