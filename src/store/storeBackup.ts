@@ -100,7 +100,9 @@ export async function restoreStore(
         throw internalFault('The restored database fails PRAGMA integrity_check');
       }
       storeEncrypted = checkStoreKey(db, key, 'restore');
-      resources = Number((db.prepare('SELECT COUNT(*) AS n FROM resources').get() as { n: number }).n);
+      resources = Number(
+        (db.prepare('SELECT COUNT(*) AS n FROM resources WHERE deleted = 0').get() as { n: number }).n
+      );
     } finally {
       db.close();
     }
