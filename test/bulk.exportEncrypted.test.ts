@@ -106,6 +106,9 @@ describe('Bulk Data export of an encrypted store', () => {
       expect(statSync(join(jobDir, file)).mode & 0o077).toBe(0);
     }
 
+    // The store's own file is the owner's only too.
+    expect(statSync(join(dataDir, 'fhir.sqlite')).mode & 0o077).toBe(0);
+
     const observations = await fetch(manifest.output[1].url);
     expect(observations.status).toBe(200);
     expect(observations.headers.get('Content-Type')).toMatch(/^application\/fhir\+ndjson/);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadBaseDefinitions } from '../fhir/definitions';
 import { createValidator } from '../fhir/validation';
@@ -35,6 +35,11 @@ export async function openSqliteStore(dataDir: string, options: OpenStoreOptions
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, 'fhir.sqlite');
+  if (!existsSync(path)) {
+    // The store holds health data: a new database file is readable by its owner only, whatever the umask. SQLite
+    // gives its -wal and -shm files the database file's permissions.
+    closeSync(openSync(path, 'a', 0o600));
+  }
   const validator = createValidator({ onUnknownProfile: options.onUnknownProfile });
   const repo = new SqliteRepository({
     path,
