@@ -23,6 +23,12 @@ const LAYERS = [
     layer: 'ground',
     what: 'SMART scopes, signing keys, JWT verification, the FHIR access guard, patient compartment, HTTP hardening',
   },
+  {
+    folder: 'ops',
+    rank: 6,
+    layer: 'ground',
+    what: 'operating the engine service: its configuration file (config/twin.schema.json, ajv) and the metrics interface doors record into (no prom-client here)',
+  },
   // stages: a stage imports only the ground and stages to its left
   {
     folder: 'protocols',

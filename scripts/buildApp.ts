@@ -19,6 +19,7 @@ export async function buildApp(outDir = join(ROOT, 'dist', 'app')): Promise<AppB
   await build({
     entryPoints: {
       launch: join(APP, 'src', 'launch.ts'),
+      patientLaunch: join(APP, 'src', 'patientLaunch.ts'),
       main: join(APP, 'src', 'main.tsx'),
       app: join(APP, 'app.css'),
     },
@@ -36,10 +37,10 @@ export async function buildApp(outDir = join(ROOT, 'dist', 'app')): Promise<AppB
     logLevel: 'warning',
     tsconfig: join(APP, 'tsconfig.json'),
   });
-  for (const page of ['index.html', 'launch.html']) {
+  for (const page of ['index.html', 'launch.html', 'patient-launch.html']) {
     copyFileSync(join(APP, page), join(outDir, page));
   }
-  const files = ['launch.js', 'main.js', 'app.css'].map((file) => {
+  const files = ['launch.js', 'patientLaunch.js', 'main.js', 'app.css'].map((file) => {
     const path = join(outDir, file);
     return { file, bytes: statSync(path).size, gzipBytes: gzipSync(readFileSync(path)).length };
   });

@@ -1,9 +1,10 @@
-import type { CarePlan, Observation } from '@medplum/fhirtypes';
+import type { CarePlan, Observation, RiskAssessment, Task } from '@medplum/fhirtypes';
 import {
   bandOn,
   bandVersions,
   baselineMetric,
   dailyDeviation,
+  findingsToShow,
   isCurrentBaseline,
   metricLabel,
   metricToken,
@@ -101,5 +102,26 @@ describe("the app's reading of the twin", () => {
       ],
     };
     expect(orderedOnApproval(plan).map((a) => a.detail?.kind)).toEqual(['ServiceRequest', 'CommunicationRequest']);
+  });
+
+  test('findings shown: ongoing ones, and ended ones whose review still waits; not reviewed ones', () => {
+    const profile = 'https://recovery-twin.dev/fhir/StructureDefinition/';
+    const finding = (id: string, status: RiskAssessment['status']): RiskAssessment => ({
+      resourceType: 'RiskAssessment',
+      id,
+      meta: { profile: [`${profile}anomaly-risk-assessment`] },
+      status,
+      subject: { reference: 'Patient/p' },
+    });
+    const review = (focus: string, status: Task['status']): Task => ({
+      resourceType: 'Task',
+      meta: { profile: [`${profile}review-task`] },
+      status,
+      intent: 'order',
+      focus: { reference: focus },
+    });
+    const findings = [finding('ongoing', 'preliminary'), finding('waiting', 'final'), finding('reviewed', 'final')];
+    const tasks = [review('RiskAssessment/waiting', 'requested'), review('RiskAssessment/reviewed', 'completed')];
+    expect(findingsToShow(findings, tasks).map((f) => f.id)).toEqual(['ongoing', 'waiting']);
   });
 });

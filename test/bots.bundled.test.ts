@@ -12,6 +12,7 @@ import { MockClient } from '@medplum/mock';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startServer } from '../src/cli/serveCommand';
+import { twinFindingsOperation } from '../src/server/operations/twinFindingsOperation';
 import { openSqliteStore } from '../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../src/store/transactionBundle';
 import type { Config } from '@jest/types';
@@ -381,6 +382,63 @@ describe('the same bundled bots against the embedded server through a real Medpl
       ).toBeGreaterThan(0);
       const before = await snapshot(medplum, patientId);
       await dispatch(bots, medplum, stored, 'create');
+      expect(await snapshot(medplum, patientId)).toEqual(before);
+    } finally {
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the engine service is the real one: the bot calls its $twin-findings (learned detector included) and says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'twin-bots-engine-'));
+    const running = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: dir,
+      seed: false,
+      log: () => undefined,
+      openRepository: async (dataDir, { baseUrl }) => {
+        const store = await openSqliteStore(dataDir, { baseUrl, durability: 'normal' });
+        return {
+          repo: store.repo,
+          close: () => store.close(),
+          supports: store.supports,
+          router: createEmbeddedRouter(),
+          systemInteractions: ['transaction', 'batch'],
+        };
+      },
+      // The engine service's operation as `twin serve` mounts it; the learned model ships in models/lstm-detector.
+      operations: [twinFindingsOperation({ today: () => '2026-03-01' })],
+    });
+    try {
+      const medplum = new RealMedplumClient({ baseUrl: `${running.origin}/`, cacheTime: 0 });
+      const { patientId, held } = await load(
+        medplum,
+        cohortPatient(9),
+        (r): r is Observation => r.resourceType === 'Observation' && day(r) >= '2026-02-28'
+      );
+      const stored = await medplum.createResource(held[0]);
+      // The bot and the engine service share the FHIR server here (one process); ENGINE_URL is its FHIR base.
+      const secrets = { ENGINE_URL: running.baseUrl, ENGINE_ATTEMPTS: '1', ENGINE_TIMEOUT_MS: '60000' };
+      const [delivery] = await dispatch(bots, medplum, stored, 'create', { secrets });
+      expect((delivery.result as { detection: unknown }).detection).toEqual({ mode: 'engine-service', attempts: 1 });
+      const findings = await medplum.searchResources('RiskAssessment', {
+        subject: `Patient/${patientId}`,
+        _count: '500',
+      });
+      // The service ran its detectors, the learned one among them: each has its model Device in the record.
+      const devices = await medplum.searchResources('Device', { _count: '100' });
+      const names = devices.flatMap((d) => (d.deviceName ?? []).map((n) => n.name));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'recovery-twin statistical detector: ensemble',
+          'recovery-twin LSTM autoencoder early-warning detector',
+        ])
+      );
+      // Whatever the detectors found is in the record under the service's detectors (none, for a quiet patient).
+      expect(findings.every((f) => /ensemble|lstm/.test(f.method?.text ?? ''))).toBe(true);
+      const before = await snapshot(medplum, patientId);
+      await dispatch(bots, medplum, stored, 'create', { secrets });
       expect(await snapshot(medplum, patientId)).toEqual(before);
     } finally {
       await running.close();

@@ -40,7 +40,9 @@ describe('twin serve: the door from its settings', () => {
     expect(existsSync(join(dir, 'auth', 'signing-key.json'))).toBe(true);
     expect(await repo.searchResources<Practitioner>({ resourceType: 'Practitioner' })).toHaveLength(1);
     expect(door.startupLines.join('\n')).toContain('/auth/launcher');
-    expect(door.door.fhirGuard?.length).toBe(2);
+    // JSON for writes, the access guard, the read audit trail.
+    expect(door.door.fhirGuard?.length).toBe(3);
+    await door.close();
   });
 
   test('backend clients must name their keys and scopes', async () => {

@@ -381,6 +381,23 @@ describe('the embedded server keeps its word', () => {
       await expectOutcome(await send('GET', 'Patient?_summary=maybe'), 400);
     });
 
+    test('the paging links of an _elements search work on this server (FHIR R4 http.html#paging)', async () => {
+      await put('Patient/p2', {
+        resourceType: 'Patient',
+        id: 'p2',
+        name: [{ family: 'Two' }],
+        birthDate: '1990-01-01',
+      });
+      const first = (await (await send('GET', 'Patient?_elements=birthDate&_count=1&_sort=_id')).json()) as Bundle;
+      const next = first.link?.find((l) => l.relation === 'next')?.url ?? '';
+      expect(next).toContain('_elements=birthDate');
+      const res = await fetch(next);
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as Bundle<Patient>;
+      expect(page.entry?.[0]?.resource?.name).toBeUndefined();
+      expect(page.entry?.[0]?.resource?.meta?.tag?.map((t) => t.code)).toContain('SUBSETTED');
+    });
+
     test('Accept: application/fhir+xml -> 406', async () => {
       await expectOutcome(await send('GET', 'Patient/p1', undefined, { Accept: 'application/fhir+xml' }), 406);
       await expectOutcome(await send('GET', 'metadata?_format=xml'), 406);

@@ -22,6 +22,12 @@ export const SCOPES = [
   'user/Patient.rs',
 ].join(' ');
 
+/**
+ * What the patient's own launch asks for (app/patient-launch.html): read access to their own record, SMART v2
+ * `patient/*.rs`, and who they are (`openid fhirUser`). The server makes the signed-in patient the patient in context.
+ */
+export const PATIENT_SCOPES = ['launch/patient', 'openid', 'fhirUser', 'online_access', 'patient/*.rs'].join(' ');
+
 /** The twin's code system (src/fhir/codes/twinCodes.ts TWIN_CONCEPT_SYSTEM). */
 export const TWIN_CONCEPT_SYSTEM = 'https://recovery-twin.dev/fhir/CodeSystem/twin-concept';
 export const TWIN_PROFILE_BASE = 'https://recovery-twin.dev/fhir/StructureDefinition';

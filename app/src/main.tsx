@@ -13,6 +13,7 @@ import { useState } from 'preact/hooks';
 import { Chart, type ChartSeries } from './Chart';
 import { TWIN_CONCEPT_SYSTEM } from './config';
 import { scopeAllows } from './grantedScopes';
+import { startPatientPage } from './patientPage';
 import {
   bandOn,
   BAND_SPREADS,
@@ -23,7 +24,7 @@ import {
   drivers,
   isAwaitingReview,
   isCurrentBaseline,
-  isOpenFinding,
+  findingsToShow,
   baselineMetric,
   metricLabel,
   metricToken,
@@ -134,7 +135,7 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
     index: recoveryIndexSeries(states),
     drivers: drivers(states),
     metrics,
-    findings: findings.filter(isOpenFinding),
+    findings: findingsToShow(findings, tasks),
     findingTasks: new Map(
       tasks
         .filter((t) => (t.focus?.reference ?? '').startsWith('RiskAssessment/'))
@@ -315,9 +316,9 @@ function FindingsSection(props: {
   const { findings } = props;
   return (
     <section aria-labelledby="h-findings">
-      <h2 id="h-findings">Open findings</h2>
+      <h2 id="h-findings">Findings: ongoing or awaiting review</h2>
       {findings.length === 0 ? (
-        <p>No open early-warning finding.</p>
+        <p>No early-warning finding is ongoing or waiting for review.</p>
       ) : (
         <ul class="findings">
           {findings.map((f) => {
@@ -325,7 +326,8 @@ function FindingsSection(props: {
             return (
               <li key={f.id}>
                 <strong>
-                  Since {f.occurrenceDateTime?.slice(0, 10)}:{' '}
+                  {f.status === 'final' ? 'Episode from' : 'Since'} {f.occurrenceDateTime?.slice(0, 10)}
+                  {f.status === 'final' ? ' (ended, review pending)' : ''}:{' '}
                   {f.prediction?.[0]?.outcome?.text ?? 'deviation from the personal baseline'}
                 </strong>
                 <p>{f.note?.[0]?.text}</p>
@@ -624,6 +626,13 @@ async function start(): Promise<void> {
     const client = await FHIR.oauth2.ready();
     const granted = String((client.state.tokenResponse as { scope?: string } | undefined)?.scope ?? '');
     const fhirUser = client.getFhirUser() ?? undefined;
+    if (fhirUser?.startsWith('Patient/')) {
+      // The patient signed in as themselves (standalone patient launch): their own page, in plain words.
+      root.innerHTML = '';
+      await startPatientPage(client, granted, root);
+      document.body.dataset.ready = 'true';
+      return;
+    }
     const [initial, team] = await Promise.all([
       loadPatient(client, granted),
       scopeAllows(granted, 'Task', 's', ['user'])

@@ -151,6 +151,25 @@ export function isOpenFinding(r: RiskAssessment): boolean {
   return r.status === 'preliminary' && hasProfile(r, 'anomaly-risk-assessment');
 }
 
+/**
+ * The findings the clinician must see: an episode still running (preliminary), and one that has ended (final) but
+ * whose review Task is still waiting for a decision. Otherwise the care-team list would count a review the patient's
+ * page offers no way to make.
+ */
+export function findingsToShow(findings: readonly RiskAssessment[], tasks: readonly Task[]): RiskAssessment[] {
+  const awaiting = new Set(
+    tasks
+      .filter((t) => hasProfile(t, 'review-task') && AWAITING.has(t.status))
+      .map((t) => t.focus?.reference ?? '')
+      .filter((ref) => ref.startsWith('RiskAssessment/'))
+  );
+  return findings.filter(
+    (f) =>
+      hasProfile(f, 'anomaly-risk-assessment') &&
+      (f.status === 'preliminary' || (f.status === 'final' && awaiting.has(`RiskAssessment/${f.id ?? ''}`)))
+  );
+}
+
 const AWAITING = new Set(['requested', 'received', 'accepted', 'in-progress']);
 
 export function isAwaitingReview(t: Task): boolean {

@@ -239,12 +239,13 @@ async function readOrUndefined(client: FhirClient, type: string, id: string): Pr
  * its scopes must grant the interaction on the resource type (SMART App Launch 2.x scopes). A patient-level token
  * reaches only its patient's compartment: instance reads and writes are checked against the stored resource (a
  * resource of another patient answers 404, as if absent), searches must name the patient, batch/transaction, system
- * history and Bulk export are refused, and responses are filtered once more on the way out.
+ * history and Group export are refused, a Patient-level Bulk export is narrowed to the token's patient, and responses
+ * are filtered once more on the way out.
  */
 export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler {
   const bulkPaths = options.bulkPaths ?? [];
   const realm = options.realm ?? 'recovery-twin';
-  /** Bulk export job id -> the client that started it. */
+  /** Bulk export job id -> the client (and, for a patient-level token, the patient) that started it. */
   const exportOwners = new Map<string, string>();
 
   const check = async (req: Request, res: Response): Promise<void> => {
@@ -261,7 +262,19 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
       throw err;
     }
     res.locals.accessGrant = grant;
-    const broadLevels: readonly ScopeLevel[] = ['user', 'system'];
+    /**
+     * A patient user (fhirUser `Patient/X`, e.g. from a hospital's patient portal) reaches their own record only,
+     * whatever the scope level: SMART App Launch 2.x, "user/ scopes" grant what the USER may access, and a patient
+     * may access their own compartment. Their user/ scopes are read as patient/ scopes, confined to X; a token whose
+     * patient context is someone else is refused.
+     */
+    const patientUser = grant.fhirUser?.startsWith('Patient/') ? grant.fhirUser.slice('Patient/'.length) : undefined;
+    if (patientUser !== undefined && grant.patient !== undefined && grant.patient !== patientUser) {
+      throw forbidden("A patient user's token reaches their own record only");
+    }
+    const contextPatient = grant.patient ?? patientUser;
+    const broadLevels: readonly ScopeLevel[] = patientUser !== undefined ? [] : ['user', 'system'];
+    const confinedLevels: readonly ScopeLevel[] = patientUser !== undefined ? ['patient', 'user'] : ['patient'];
     const full: OperationNeeds = (['c', 'r', 'u', 'd', 's'] as const).map((p) => ['*', p] as const);
     /**
      * Which scopes allow the request: user- or system-level scopes that grant everything it needs (no confinement),
@@ -269,17 +282,20 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
      * holds both kinds is confined wherever only its patient scopes grant the interaction.
      */
     const allow = (needs: OperationNeeds, patientLevelAllowed = true): string | undefined => {
-      if (needs.every(([type, permission]) => permits(grant.scopes, type, permission, broadLevels))) {
+      if (
+        broadLevels.length > 0 &&
+        needs.every(([type, permission]) => permits(grant.scopes, type, permission, broadLevels))
+      ) {
         return undefined;
       }
       if (
         patientLevelAllowed &&
-        needs.every(([type, permission]) => permits(grant.scopes, type, permission, ['patient']))
+        needs.every(([type, permission]) => permits(grant.scopes, type, permission, confinedLevels))
       ) {
-        if (!grant.patient) {
+        if (!contextPatient) {
           throw forbidden('A patient-level token without a patient in context reaches nothing');
         }
-        return grant.patient;
+        return contextPatient;
       }
       const missing = needs.filter(([type, permission]) => !permits(grant.scopes, type, permission));
       // RFC 6750 §3.1: a token that lacks the scope gets 403 with error="insufficient_scope".
@@ -293,6 +309,15 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
       confineResponse(res, patientId);
     };
     const interaction = classifyRequest(req.method, req.path, bulkPaths);
+    if (
+      interaction &&
+      (interaction.kind === 'type' || interaction.kind === 'instance') &&
+      interaction.type === 'AuditEvent' &&
+      !['r', 's'].includes(interaction.permission)
+    ) {
+      // The audit trail is written by this server only (src/auth/readAuditTrail.ts): no caller forges or erases it.
+      throw forbidden('AuditEvents are recorded by the server; they are not written through the API');
+    }
     if (!interaction) {
       // A path this guard cannot classify is open only to full user- or system-level access (deny by default).
       allow(full, false);
@@ -300,24 +325,34 @@ export function fhirAccessGuard(options: FhirAccessGuardOptions): RequestHandler
     }
 
     switch (interaction.kind) {
-      case 'bulk':
-        allow(BULK_NEEDS, false);
+      case 'bulk': {
+        // Bulk Data Access IG v2.0.0 (export.html, "Bulk Data Export Operation Request Flow"): Patient-level export
+        // with `patient/*.rs` is the patient taking a copy of their own record, confined to their compartment (the
+        // route narrows the export to the token's patient). Group and system exports stay user- or system-level.
+        const patientKickoff = interaction.job === undefined && /^\/Patient\/\$export$/.test(req.path);
+        const patientId = allow(BULK_NEEDS, interaction.job !== undefined || patientKickoff);
+        const owner = `${grant.clientId}\u0000${patientId ?? ''}`;
         if (interaction.job !== undefined) {
-          // Bulk Data Access IG: status and files are for the client that kicked the export off. A job this guard
-          // did not see start (another client's, or one from before a restart) is answered as absent.
-          if (exportOwners.get(interaction.job) !== grant.clientId) {
+          // Bulk Data Access IG: status and files are for the client that kicked the export off (and, for a
+          // patient-level token, the same patient). A job this guard did not see start (another client's, or one
+          // from before a restart) is answered as absent.
+          if (exportOwners.get(interaction.job) !== owner) {
             throw hidden();
           }
           return;
+        }
+        if (patientId) {
+          res.locals.confinedTo = patientId;
         }
         res.once('finish', () => {
           const location = String(res.getHeader('Content-Location') ?? '');
           const job = /\/\$export-status\/([^/?#]+)$/.exec(location)?.[1];
           if (res.statusCode === 202 && job) {
-            exportOwners.set(decodeURIComponent(job), grant.clientId);
+            exportOwners.set(decodeURIComponent(job), owner);
           }
         });
         return;
+      }
       case 'system':
         allow(full, false);
         return;

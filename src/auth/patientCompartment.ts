@@ -30,6 +30,9 @@ const PATIENT_FIELDS: Readonly<Record<string, readonly string[]>> = Object.freez
   Flag: ['subject'],
   Device: ['patient'],
   Provenance: ['target'],
+  // R4 compartment: AuditEvent `patient` = agent.who or entity.what that is a Patient (the patient read their own
+  // record, or their record was read): a patient reads who read their twin.
+  AuditEvent: ['agent', 'entity'],
 });
 
 /**
@@ -59,12 +62,13 @@ function referencesOf(value: unknown): Reference[] {
     return value.flatMap(referencesOf);
   }
   if (typeof value === 'object' && value !== null) {
-    const v = value as { reference?: unknown; actor?: unknown; member?: unknown };
+    const v = value as { reference?: unknown; actor?: unknown; member?: unknown; who?: unknown; what?: unknown };
     if (typeof v.reference === 'string') {
       return [v as Reference];
     }
-    // CareTeam.participant.member and similar BackboneElements hold the reference one level down.
-    return [...referencesOf(v.member), ...referencesOf(v.actor)];
+    // CareTeam.participant.member, AuditEvent.agent.who, AuditEvent.entity.what and similar BackboneElements hold
+    // the reference one level down.
+    return [...referencesOf(v.member), ...referencesOf(v.actor), ...referencesOf(v.who), ...referencesOf(v.what)];
   }
   return [];
 }
@@ -89,6 +93,28 @@ export function inPatientCompartment(resource: Resource, patientId: string): boo
   }
   const record = resource as unknown as Record<string, unknown>;
   return fields.some((field) => referencesOf(record[field]).some((r) => namesPatient(r.reference ?? '', patientId)));
+}
+
+/**
+ * The patients whose compartment holds the resource (ids, without duplicates): the Patient itself, or the patients its
+ * compartment fields reference. Empty for a type that is no patient's data.
+ */
+export function compartmentPatients(resource: Resource): string[] {
+  if (resource.resourceType === 'Patient') {
+    return resource.id ? [resource.id] : [];
+  }
+  const fields = PATIENT_FIELDS[resource.resourceType] ?? [];
+  const record = resource as unknown as Record<string, unknown>;
+  const ids = new Set<string>();
+  for (const field of fields) {
+    for (const r of referencesOf(record[field])) {
+      const id = /(?:^|\/)Patient\/([A-Za-z0-9.-]{1,64})(?:\/_history\/[^/]+)?$/.exec(r.reference ?? '')?.[1];
+      if (id) {
+        ids.add(id);
+      }
+    }
+  }
+  return [...ids];
 }
 
 /** True when the type holds patient data (so a patient-level token reaches only its own patient's resources). */

@@ -51,6 +51,11 @@ export interface LoginPageInput {
   readonly error?: string;
   readonly stylesheet: string;
   readonly submitLabel: string;
+  /**
+   * The patients who may sign in as themselves (a standalone launch asking for patient scopes). Present: a second
+   * form, "I am the patient", is shown beside the practitioner's.
+   */
+  readonly patientUsers?: readonly Choice[];
 }
 
 /** The practitioner login with the patient picker: the EHR-launch simulator and the standalone authorize page. */
@@ -68,8 +73,27 @@ export function loginPage(input: LoginPageInput): string {
       ? `<p><label for="passcode">Passcode</label><br><input id="passcode" name="passcode" type="password" autocomplete="current-password" required></p>`
       : '') +
     (input.patients ? select('patient', 'Patient', input.patients, input.selectedPatient) : '') +
-    `<p><button type="submit">${escapeHtml(input.submitLabel)}</button></p></form>`;
+    `<p><button type="submit">${escapeHtml(input.submitLabel)}</button></p></form>` +
+    (input.patientUsers ? patientForm(input, hidden) : '');
   return page(input.title, body, input.stylesheet);
+}
+
+/**
+ * The patient's own sign-in: the patient picks their own name from the seeded demo patients (this is a simulator,
+ * not an identity provider; a real deployment signs patients in at the hospital's portal). The token it leads to names
+ * the patient as `fhirUser` and as the launch context, so no patient is picked.
+ */
+function patientForm(input: LoginPageInput, hidden: string): string {
+  return (
+    `<h2>I am the patient</h2>` +
+    `<p class="note">Demo logins: one per synthetic patient. You see only your own record.</p>` +
+    `<form method="post" action="${escapeHtml(input.action)}">${hidden}` +
+    select('patient_user', 'Your name (demo login)', input.patientUsers ?? []) +
+    (input.askPasscode
+      ? `<p><label for="patient-passcode">Passcode</label><br><input id="patient-passcode" name="passcode" type="password" autocomplete="current-password" required></p>`
+      : '') +
+    `<p><button type="submit" id="patient-sign-in">Sign in as the patient</button></p></form>`
+  );
 }
 
 export function errorPage(title: string, text: string, stylesheet: string): string {

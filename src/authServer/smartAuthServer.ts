@@ -16,6 +16,7 @@ import type { SigningKey } from '../auth/signingKey';
 import { ASYMMETRIC_ALGORITHMS, verifyJwt, type KeyResolver } from '../auth/jwtVerification';
 import { ExpiringStore, newHandle } from './expiringStore';
 import { errorPage, loginPage, PAGE_CSS, type Choice } from './loginPages';
+import { patientUserScopes } from './patientUserGrant';
 import { isS256Challenge, verifierMatches } from './pkce';
 import type { BackendClient, PublicClient, RegisteredClient } from './registeredClients';
 import jwt from 'jsonwebtoken';
@@ -115,6 +116,10 @@ function practitionerLabel(p: Practitioner): string {
   return `${text || 'Practitioner'} (${p.id ?? ''})`;
 }
 
+function hasPatientScopes(scope: string): boolean {
+  return parseScopes(scope).resources.some((s) => s.level === 'patient');
+}
+
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -198,6 +203,14 @@ export function smartAuthServer(options: SmartAuthServerOptions): Router {
       return 'Wrong passcode';
     }
     const { practitioners, patients } = await choices();
+    const patientUser = one(body.patient_user);
+    if (patientUser !== undefined) {
+      // A patient signs in as themselves: they are the user AND the launch context; no other patient can be named.
+      if (!FHIR_ID.test(patientUser) || !patients.some((p) => p.value === patientUser)) {
+        return 'Choose your name from the list';
+      }
+      return { fhirUser: `Patient/${patientUser}`, patient: patientUser };
+    }
     const fhirUser = one(body.practitioner) ?? '';
     if (!practitioners.some((p) => p.value === fhirUser)) {
       return 'Choose a practitioner from the list';
@@ -310,7 +323,8 @@ export function smartAuthServer(options: SmartAuthServerOptions): Router {
     wrap(async (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const app = launchApps().find((c) => c.clientId === one(body.app));
-      const login = await checkLogin(body, true);
+      // The EHR-launch simulator is the clinician's: a patient signs in through a standalone launch only.
+      const login = body.patient_user === undefined ? await checkLogin(body, true) : 'Choose a practitioner';
       if (!app || typeof login === 'string') {
         html(
           res,
@@ -353,7 +367,8 @@ export function smartAuthServer(options: SmartAuthServerOptions): Router {
         ...context,
         redirectUri: request.redirectUri,
         codeChallenge: request.codeChallenge,
-        scope: request.scope,
+        // A patient user never holds user/ or system/ scopes, nor writes (patientUserGrant.ts).
+        scope: context.fhirUser.startsWith('Patient/') ? patientUserScopes(request.scope) : request.scope,
         codeId: newHandle(),
       },
       CODE_SECONDS
@@ -440,6 +455,9 @@ export function smartAuthServer(options: SmartAuthServerOptions): Router {
           hidden: { request_id: requestId },
           practitioners,
           ...(request.needsPatient ? { patients } : {}),
+          // A standalone launch asking for patient-level access may be the patient's own (SMART App Launch,
+          // "Standalone launch" by a patient: the patient in context is the signed-in patient).
+          ...(hasPatientScopes(scope) ? { patientUsers: patients } : {}),
           askPasscode: options.loginPasscode !== undefined,
           note: `${client.name} asks for: ${scope || '(nothing this server grants)'}`,
           stylesheet,

@@ -4,6 +4,7 @@ import type { FhirClient } from '../fhir/fhirClient';
 import { TWIN_RESOURCE_SYSTEM } from '../fhir/codes/twinCodes';
 import type { WatermarkStore } from '../ingest/watermarkStore';
 import { pollOnce, type PollSummary } from '../twin/refresh/pollDoor';
+import { counted, NO_METRICS, type EngineMetrics } from '../ops/engineMetrics';
 import type { AutomationConfig } from './automationConfig';
 import type { ScheduledJob } from './cronScheduler';
 import { runPlanFollowUp, type FollowUpWorld } from './planFollowUp';
@@ -12,6 +13,8 @@ export interface AutomationWorld extends FollowUpWorld {
   readonly client: FhirClient;
   /** Durable watermarks of the refresh job (src/ingest/watermarkStore.ts). */
   readonly watermarks: WatermarkStore;
+  /** Counts each run by outcome and the lag of the Observations the refresh picks up; none: not counted. */
+  readonly metrics?: EngineMetrics;
 }
 
 export interface RefreshJobSummary {
@@ -36,6 +39,11 @@ export async function runRefreshJob(world: AutomationWorld): Promise<RefreshJobS
         .map((r) => r.slice('Patient/'.length))
     ),
   ].sort();
+  for (const o of changed) {
+    if (!o.identifier?.some((i) => i.system === TWIN_RESOURCE_SYSTEM)) {
+      world.metrics?.observationSeen(o.meta?.lastUpdated);
+    }
+  }
   const twin = await pollOnce('automation-refresh', world.watermarks, { client: world.client, today: world.today });
   const findings =
     patients.length > 0
@@ -47,21 +55,32 @@ export async function runRefreshJob(world: AutomationWorld): Promise<RefreshJobS
 /** The scheduled jobs, by name, as the configuration enables them. */
 export function automationJobs(world: AutomationWorld, config: AutomationConfig): ScheduledJob[] {
   const jobs: ScheduledJob[] = [];
+  const metrics = world.metrics ?? NO_METRICS;
   if (config.refresh.enabled) {
-    jobs.push({ name: 'refresh', cron: config.refresh.cron, run: () => runRefreshJob(world) });
+    jobs.push({
+      name: 'refresh',
+      cron: config.refresh.cron,
+      run: () => counted(metrics, 'automation-refresh', () => runRefreshJob(world)),
+    });
   }
   if (config.staleData.enabled) {
     jobs.push({
       name: 'stale-data',
       cron: config.staleData.cron,
-      run: () => runPlanFollowUp(world, config, { staleData: true, plateau: false }),
+      run: () =>
+        counted(metrics, 'automation-stale-data', () =>
+          runPlanFollowUp(world, config, { staleData: true, plateau: false })
+        ),
     });
   }
   if (config.plateau.enabled) {
     jobs.push({
       name: 'plateau',
       cron: config.plateau.cron,
-      run: () => runPlanFollowUp(world, config, { staleData: false, plateau: true }),
+      run: () =>
+        counted(metrics, 'automation-plateau', () =>
+          runPlanFollowUp(world, config, { staleData: false, plateau: true })
+        ),
     });
   }
   return jobs;

@@ -86,9 +86,22 @@ const SOURCE = { label: 'recovery-twin (AI-assisted, needs clinician review)' } 
 export function patientViewCards(inputs: CardInputs): CdsCard[] {
   const cards: CdsCard[] = [];
   const link: CdsLink = { label: 'Open the recovery twin', url: inputs.appUrl, type: 'smart' };
-  const open = inputs.findings.filter(isOpenFinding);
+  // Ongoing episodes, and ended ones whose review Task still waits: both need the clinician (the app shows both).
+  const awaitingReview = new Set(
+    inputs.reviews
+      .filter((t) => (t.meta?.profile ?? []).includes(TWIN_PROFILE.reviewTask) && AWAITING.has(t.status))
+      .map((t) => t.focus?.reference ?? '')
+  );
+  const ongoing = inputs.findings.filter(isOpenFinding);
+  const ended = inputs.findings.filter(
+    (f) =>
+      f.status === 'final' &&
+      (f.meta?.profile ?? []).includes(TWIN_PROFILE.anomalyRiskAssessment) &&
+      awaitingReview.has(`RiskAssessment/${f.id ?? ''}`)
+  );
+  const open = [...ongoing, ...ended];
   if (open.length > 0) {
-    const since = open
+    const since = (ongoing.length > 0 ? ongoing : ended)
       .map((f) => f.occurrenceDateTime ?? '')
       .filter((d) => d)
       .sort()[0];
@@ -98,7 +111,10 @@ export function patientViewCards(inputs: CardInputs): CdsCard[] {
     cards.push({
       uuid: inputs.newId(),
       summary: summaryOf(
-        `Recovery twin: ${open.length === 1 ? 'an early-warning finding is' : `${open.length} early-warning findings are`} open${since ? ` since ${since.slice(0, 10)}` : ''}`
+        ongoing.length > 0
+          ? `Recovery twin: ${ongoing.length === 1 ? 'an early-warning finding is' : `${ongoing.length} early-warning findings are`} open${since ? ` since ${since.slice(0, 10)}` : ''}` +
+              (ended.length > 0 ? `; ${ended.length} ended, awaiting review` : '')
+          : `Recovery twin: ${ended.length === 1 ? 'an early-warning finding awaits' : `${ended.length} early-warning findings await`} review${since ? ` (episodes since ${since.slice(0, 10)})` : ''}`
       ),
       detail:
         (outcomes.length > 0 ? `Flagged: ${outcomes.join('; ')}. ` : '') +

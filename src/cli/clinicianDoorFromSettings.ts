@@ -8,6 +8,7 @@ import { jsonlFeedbackRecorder } from '../cdsHooks/cdsFeedback';
 import { cdsHooksService } from '../cdsHooks/cdsHooksService';
 import { loadOrCreateSigningKey } from '../auth/signingKey';
 import type { BackendClient } from '../authServer/registeredClients';
+import type { FhirClient } from '../fhir/fhirClient';
 import { LocalFhirClient } from '../fhir/localFhirClient';
 import { packageRoot } from '../fhir/packageRoot';
 import {
@@ -102,10 +103,12 @@ export async function clinicianDoorFromSettings(
     repo: FhirRepository;
     router: FhirRouter;
     log: (line: string) => void;
+    /** Where the patient data is when it is not this server's store (the engine service, `twin serve --fhir`). */
+    client?: FhirClient;
   }
 ): Promise<ClinicianDoor> {
   const now = (): Date => new Date();
-  const client = new LocalFhirClient(context.repo, context.router);
+  const client = context.client ?? new LocalFhirClient(context.repo, context.router);
   let auth: AuthMode;
   switch (settings.auth) {
     case 'open':
@@ -158,7 +161,7 @@ export async function clinicianDoorFromSettings(
       mounts: [cds],
       ...(hasApp ? { appDir } : {}),
     },
-    { client, now }
+    { client, now, log: context.log }
   );
   const lines = [...door.startupLines];
   lines.push(
@@ -173,6 +176,9 @@ export async function clinicianDoorFromSettings(
     lines.push(
       `Open the app for a seeded patient: ${context.origin}${AUTH_PATH}/launcher (sign in, pick a patient, Launch)`
     );
+    lines.push(
+      `The patient's own page:     ${context.origin}${APP_PATH}/patient-launch.html?iss=${encodeURIComponent(`${context.origin}${FHIR_BASE_PATH}`)} (sign in as a seeded patient)`
+    );
   }
-  return { door: door.door, startupLines: lines };
+  return { ...door, startupLines: lines };
 }

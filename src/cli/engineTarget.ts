@@ -16,6 +16,8 @@ export interface EngineTarget {
 export async function openEngineTarget(flags: {
   readonly fhir?: string;
   readonly dataDir: string;
+  /** Where the backend-services settings are read (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
 }): Promise<EngineTarget> {
   if (flags.fhir) {
     const { HttpFhirClient } = await import('../fhir/httpFhirClient');
@@ -24,7 +26,7 @@ export async function openEngineTarget(flags: {
     const { backendServicesFromEnv } = await import('../fhir/smart/backendServicesFromEnv');
     const validator = createValidator();
     // SMART Backend Services when SMART_CLIENT_ID is set (src/fhir/smart/backendServicesFromEnv.ts); else no token.
-    const auth = backendServicesFromEnv(flags.fhir);
+    const auth = backendServicesFromEnv(flags.fhir, flags.env);
     const http = new HttpFhirClient({
       baseUrl: flags.fhir,
       ...(auth ? { authorization: () => auth.authorization(), onUnauthorized: () => auth.invalidate() } : {}),
@@ -40,7 +42,7 @@ export async function openEngineTarget(flags: {
   const { LocalFhirClient } = await import('../fhir/localFhirClient');
   const { loadStoreKey } = await import('../store/storeKey');
   // An encrypted store opens with its key from TWIN_STORE_KEY / TWIN_STORE_KEY_FILE, and is refused without it.
-  const key = loadStoreKey({ env: process.env });
+  const key = loadStoreKey({ env: flags.env ?? process.env });
   const store = await openSqliteStore(flags.dataDir, key ? { key } : {});
   return { client: new LocalFhirClient(store.repo, createEmbeddedRouter()), close: () => store.close() };
 }

@@ -53,18 +53,20 @@ export async function main(argv: readonly string[]): Promise<void> {
       };
     },
     // Every operation is one module in src/server/operations/, listed in registry.ts: routed and declared together.
-    operations: async () => {
+    operations: async ({ metrics, timeZone, reviewOwner, modelDir, clientOf }) => {
       const today = (): string => new Date().toISOString().slice(0, 10);
       const evidence = await openEvidenceEngine({ env: process.env, log });
       return embeddedOperations({
-        twinRefresh: { today, timeZone: process.env.TWIN_TIME_ZONE },
+        twinRefresh: { today, metrics, ...(timeZone ? { timeZone } : {}) },
         twinFindings: {
           today,
-          ...(process.env.TWIN_REVIEW_OWNER ? { taskOwner: process.env.TWIN_REVIEW_OWNER } : {}),
-          ...(process.env.TWIN_LSTM_MODEL_DIR ? { modelDir: process.env.TWIN_LSTM_MODEL_DIR } : {}),
+          metrics,
+          ...(reviewOwner ? { taskOwner: reviewOwner } : {}),
+          ...(modelDir ? { modelDir } : {}),
         },
         evidence: { ...evidence, now: () => new Date().toISOString() },
         simulate: { library: evidence.library, today },
+        ...(clientOf ? { clientOf } : {}),
       });
     },
     // The embedded default serves a small synthetic cohort (src/cohort/), one atomic transaction per patient;
@@ -87,8 +89,35 @@ export async function main(argv: readonly string[]): Promise<void> {
       const { loadProtocolDefinitions } = await import('../proposal/protocolDefinitions');
       const { loadProtocolLibrary } = await import('../protocols/protocolLibrary');
       const { LocalFhirClient } = await import('../fhir/localFhirClient');
-      const defs = await loadProtocolDefinitions(new LocalFhirClient(repo, router), loadProtocolLibrary());
+      const client = new LocalFhirClient(repo, router);
+      const defs = await loadProtocolDefinitions(client, loadProtocolLibrary());
       log(`Protocol library: ${defs.written.length} definitions written, ${defs.unchanged} already present`);
+      if (process.env.SEED_DERIVE === 'false') {
+        return undefined;
+      }
+      // Then, once the server is ready, what the automation and bots of a hospital deployment would run on this data:
+      // twins, findings and proposals waiting for review, so the demo shows the engine's work (SEED_DERIVE=false: not).
+      return {
+        background: async (signal: AbortSignal): Promise<void> => {
+          const { deriveSeededCohort } = await import('../automation/seededCohortDerivation');
+          const evidence = await openEvidenceEngine({ env: process.env, log });
+          log('Demo twins: deriving twins, findings and proposals of the seeded patients in the background...');
+          const summary = await deriveSeededCohort({
+            client,
+            evidence,
+            today: () => new Date().toISOString().slice(0, 10),
+            now: () => new Date().toISOString(),
+            timeZone: process.env.TWIN_TIME_ZONE,
+            signal,
+            log,
+          });
+          log(
+            `Demo twins: ${summary.derived} derived (${summary.proposals} proposals for review), ` +
+              `${summary.alreadyDerived} already derived, ${summary.failed} failed` +
+              (summary.stopped ? ', stopped by shutdown (the next start goes on)' : '')
+          );
+        },
+      };
     },
     version,
     env: process.env,

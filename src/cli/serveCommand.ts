@@ -1,12 +1,22 @@
-import { InvalidArgumentError } from 'commander';
+import { normalizeErrorString } from '@medplum/core';
+import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { invalidInput } from '../fhir/outcomes';
-import type { Command } from 'commander';
+import type { FhirClient } from '../fhir/fhirClient';
+import type { EngineMetrics } from '../ops/engineMetrics';
+import type { RunningServer } from '../server/embeddedServer';
 import { DEFAULT_LSTM_MODEL_DIR } from '../detect/lstm/modelCard';
 import { startServer } from '../server/embeddedServer';
 import { serverLimitsFromEnv } from '../server/serverLimits';
 import type { CliDependencies } from './commands';
 import { clinicianDoorFromSettings, parseAuthMode, parseList, type DoorSettings } from './clinicianDoorFromSettings';
+import { openEngineTarget } from './engineTarget';
+import { backendServicesEnv, engineSettings, parsePort, type EngineSettings } from './engineSettings';
+import type { RunningAutomation } from './engineAutomation';
+import { LocalFhirClient } from '../fhir/localFhirClient';
+import { readEngineConfigFile } from '../ops/engineConfigFile';
+import { createPrometheusMetrics } from '../server/prometheusMetrics';
+import type { ReadinessCheck } from '../server/health';
 
 // The server is assembled in src/server/embeddedServer.ts; these names stay importable from here for existing callers.
 export { startServer } from '../server/embeddedServer';
@@ -18,14 +28,6 @@ export type {
   SeedRepository,
   StartServerOptions,
 } from '../server/embeddedServer';
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError(`not a TCP port: ${value}`);
-  }
-  return port;
-}
 
 interface ServeFlags {
   readonly port: number;
@@ -39,6 +41,8 @@ interface ServeFlags {
   readonly allowedOrigins?: string;
   readonly frameAncestors?: string;
   readonly allowedHosts?: string;
+  readonly fhir?: string;
+  readonly config?: string;
   readonly storeKeyFile?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
@@ -76,6 +80,12 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
     .option('--data-dir <dir>', 'folder of the durable store (env DATA_DIR)', deps.env.DATA_DIR ?? './data')
     .option('--no-seed', 'do not load the synthetic cohort on start')
     .option(
+      '--fhir <url>',
+      "engine service mode: work on this FHIR R4 server (the hospital's) as SMART Backend Services client SMART_CLIENT_ID " +
+        'with the private JWKS in SMART_JWKS_FILE; serve the operations, CDS Hooks and the app, not the data (env TWIN_FHIR_URL)',
+      deps.env.TWIN_FHIR_URL
+    )
+    .option(
       '--model-dir <dir>',
       'learned (LSTM) detector folder, checked against its model card on start (env TWIN_LSTM_MODEL_DIR)',
       deps.env.TWIN_LSTM_MODEL_DIR ?? DEFAULT_LSTM_MODEL_DIR()
@@ -110,54 +120,164 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
     )
     .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (env TWIN_TLS_CERT)', deps.env.TWIN_TLS_CERT)
     .option('--tls-key <file>', 'PEM private key of --tls-cert (env TWIN_TLS_KEY)', deps.env.TWIN_TLS_KEY)
-    .action(async (flags: ServeFlags): Promise<void> => {
-      const tls = tlsFiles(flags);
-      if (!tls && (flags.host === '0.0.0.0' || flags.host === '::')) {
+    .option(
+      '--config <file>',
+      'the engine service configuration file (config/twin.schema.json); flags, then env, win over it'
+    )
+    .action(async (flags: ServeFlags, command: Command): Promise<void> => {
+      let s: EngineSettings;
+      let tls: { cert: Buffer; key: Buffer } | undefined;
+      try {
+        const file = flags.config ? readEngineConfigFile(flags.config) : {};
+        s = withServeFlags(engineSettings(file, deps.env), flags, command);
+        tls = tlsFiles(flags);
+      } catch (err) {
+        command.error(`twin serve: ${normalizeErrorString(err)}`, { exitCode: 1 });
+        return;
+      }
+      if (!tls && (s.host === '0.0.0.0' || s.host === '::')) {
         deps.log(
           '*** WARNING: listening on every interface WITHOUT TLS: health data would cross the network in clear. ***'
         );
         deps.log('*** Use --tls-cert/--tls-key, or bind 127.0.0.1 behind a TLS-terminating proxy. ***');
       }
       const settings: DoorSettings = {
-        extraHosts: parseList(flags.allowedHosts),
-        auth: flags.auth,
-        ...(flags.authIssuer ? { issuer: flags.authIssuer } : {}),
-        ...(flags.authJwksUrl ? { jwksUrl: flags.authJwksUrl } : {}),
-        allowedOrigins: parseList(flags.allowedOrigins),
-        frameAncestors: parseList(flags.frameAncestors),
+        extraHosts: [...s.allowedHosts],
+        auth: s.auth,
+        ...(s.authIssuer ? { issuer: s.authIssuer } : {}),
+        ...(s.authJwksUrl ? { jwksUrl: s.authJwksUrl } : {}),
+        allowedOrigins: [...s.allowedOrigins],
+        frameAncestors: [...s.frameAncestors],
         ...(deps.env.TWIN_LOGIN_PASSCODE ? { loginPasscode: deps.env.TWIN_LOGIN_PASSCODE } : {}),
         ...(deps.env.TWIN_CDS_CLIENTS ? { cdsClients: deps.env.TWIN_CDS_CLIENTS } : {}),
         ...(deps.env.TWIN_BACKEND_CLIENTS ? { backendClients: deps.env.TWIN_BACKEND_CLIENTS } : {}),
       };
+      // One registry per server (src/server/prometheusMetrics.ts); the operations and jobs count into it.
+      const prometheus = createPrometheusMetrics();
+      let automation: RunningAutomation | undefined;
+      const automationReadiness: ReadinessCheck[] = s.automationInServe
+        ? [
+            {
+              name: 'queue',
+              // The queue answers (BullMQ: Redis answers a count), else the scheduled work cannot run.
+              check: async () =>
+                automation
+                  ? { ok: true, status: `${automation.mode}, ${await automation.depth()} job(s)` }
+                  : { ok: false, status: 'starting' },
+            },
+          ]
+        : [];
+      // Engine service mode (--fhir, or fhir.baseUrl in the file): the operations, CDS Hooks, the access guard and
+      // the automation read and write the hospital's server, as SMART Backend Services client SMART_CLIENT_ID.
+      const remote = s.fhirBaseUrl
+        ? await openEngineTarget({ fhir: s.fhirBaseUrl, dataDir: s.dataDir, env: backendServicesEnv(s, deps.env) })
+        : undefined;
       const running = await startServer({
         door: (context) =>
-          clinicianDoorFromSettings(settings, { ...context, host: flags.host, dataDir: flags.dataDir, log: deps.log }),
-        learnedModelDir: flags.modelDir,
-        port: flags.port,
-        host: flags.host,
-        dataDir: flags.dataDir,
-        seed: flags.seed,
+          clinicianDoorFromSettings(settings, {
+            ...context,
+            host: s.host,
+            dataDir: s.dataDir,
+            log: deps.log,
+            ...(remote ? { client: remote.client } : {}),
+          }),
+        ...(s.fhirBaseUrl ? { engineServiceFor: s.fhirBaseUrl } : {}),
+        learnedModelDir: s.modelDir,
+        port: s.port,
+        host: s.host,
+        dataDir: s.dataDir,
+        seed: s.seed,
         openRepository: deps.openRepository,
         ...(deps.seedRepository ? { seedRepository: deps.seedRepository } : {}),
         version: deps.version,
         log: deps.log,
         bulkExport: {},
         limits: serverLimitsFromEnv(deps.env),
-        ...(deps.operations ? { operations: await deps.operations() } : {}),
+        metrics: prometheus,
+        ...(s.fhirBaseUrl ? { remoteFhir: { baseUrl: s.fhirBaseUrl, timeoutMs: s.fhirTimeoutMs } } : {}),
+        readiness: automationReadiness,
+        ...(deps.operations
+          ? {
+              operations: await deps.operations({
+                metrics: prometheus.metrics,
+                modelDir: s.modelDir,
+                ...(s.timeZone ? { timeZone: s.timeZone } : {}),
+                ...(s.reviewOwner ? { reviewOwner: s.reviewOwner } : {}),
+                ...(remote ? { clientOf: () => remote.client } : {}),
+              }),
+            }
+          : {}),
         ...(deps.mounts ? { mounts: deps.mounts } : {}),
         ...(flags.storeKeyFile ? { storeKeyFile: flags.storeKeyFile } : {}),
         ...(tls ? { tls } : {}),
       });
+      if (s.automationInServe) {
+        try {
+          automation = await startServeAutomation(s, running, prometheus.metrics, deps, remote?.client);
+          prometheus.setQueueDepth(() => (automation ? automation.depth() : Promise.resolve(0)));
+          deps.log(`Automation:     ${automation.jobs.join(', ')} (${s.automation.timezone}, ${automation.mode})`);
+        } catch (err) {
+          await running.close();
+          throw err;
+        }
+      }
       await new Promise<void>((resolve, reject) => {
         // `on`, not `once`: `npm start` forwards the signal it receives to us, so the same SIGTERM can arrive twice,
         // and a second one left to Node's default action would kill the process before the store is closed.
+        let stopping: Promise<void> | undefined;
         const stop = (signal: NodeJS.Signals): void => {
-          deps.log(`${signal} received: closing the server, then the store`);
-          running.close().then(resolve, reject);
+          deps.log(`${signal} received: stopping the automation, closing the server, then the store`);
+          // The schedules and workers first: they write through the store the server is about to close.
+          stopping ??= (automation?.stop() ?? Promise.resolve()).then(() => running.close());
+          stopping.then(resolve, reject);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
       deps.log('Stopped.');
     });
+}
+
+/** The settings with each flag typed on the command line in place of the file's or the environment's value. */
+function withServeFlags(base: EngineSettings, flags: ServeFlags, command: Command): EngineSettings {
+  // Commander's defaults for these flags come from the environment; only a flag typed by hand ('cli') wins here.
+  const given = (name: keyof ServeFlags): boolean => command.getOptionValueSource(name) === 'cli';
+  const list = (name: 'allowedOrigins' | 'frameAncestors' | 'allowedHosts'): readonly string[] =>
+    given(name) ? parseList(flags[name]) : base[name];
+  return {
+    ...base,
+    port: given('port') ? flags.port : base.port,
+    host: given('host') ? flags.host : base.host,
+    dataDir: given('dataDir') ? flags.dataDir : base.dataDir,
+    seed: given('seed') ? flags.seed : base.seed,
+    modelDir: given('modelDir') ? flags.modelDir : base.modelDir,
+    auth: given('auth') ? flags.auth : base.auth,
+    ...(given('authIssuer') && flags.authIssuer ? { authIssuer: flags.authIssuer } : {}),
+    ...(given('authJwksUrl') && flags.authJwksUrl ? { authJwksUrl: flags.authJwksUrl } : {}),
+    allowedOrigins: list('allowedOrigins'),
+    frameAncestors: list('frameAncestors'),
+    allowedHosts: list('allowedHosts'),
+    // --fhir typed by hand or TWIN_FHIR_URL (commander's default) win over the file's fhir.baseUrl.
+    ...(flags.fhir ? { fhirBaseUrl: flags.fhir } : {}),
+  };
+}
+
+/** The automation on the remote FHIR server when one is configured, else on this server's own store. */
+async function startServeAutomation(
+  s: EngineSettings,
+  running: RunningServer,
+  metrics: EngineMetrics,
+  deps: CliDependencies,
+  remote: FhirClient | undefined
+): Promise<RunningAutomation> {
+  const { startEngineAutomation, defaultStateDir } = await import('./engineAutomation');
+  const client: FhirClient = remote ?? new LocalFhirClient(running.repo, running.router);
+  return startEngineAutomation({
+    client,
+    settings: s,
+    env: deps.env,
+    stateDir: defaultStateDir(s.dataDir),
+    metrics,
+    log: deps.log,
+  });
 }

@@ -1,3 +1,4 @@
+import { isRevokedByWithdrawal } from '../policy/consentWithdrawalMarks';
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type {
   ActivityDefinition,
@@ -88,6 +89,8 @@ const definitionsLoaded = new WeakSet<FhirClient>();
  *   written for review (it `replaces` the plan in force, which is completed when the progression is approved);
  *   otherwise "in-force", with what is overdue.
  * - A rejected proposal is not proposed again for the same phase; a later phase is a new question and is proposed.
+ * - A proposal revoked by a consent withdrawal (src/policy/consentWithdrawalMarks.ts) is not a rejection: once a new
+ *   Consent permits processing, a fresh proposal is written, under an identifier of its own.
  */
 export async function proposeCarePlan(
   patientId: string,
@@ -170,7 +173,8 @@ export async function proposeCarePlan(
     }
     replaces = `CarePlan/${inForce.id}`;
   } else {
-    const rejected = plans.filter((c) => c.status === 'revoked');
+    // A proposal revoked because the patient withdrew consent was never reviewed: it is not a rejection.
+    const rejected = plans.filter((c) => c.status === 'revoked' && !isRevokedByWithdrawal(c));
     const rejectedSamePhase = rejected.find(
       (c) => phaseIdOf(c) === (placement.start !== undefined ? placement.phases[placement.start]?.id : undefined)
     );
@@ -182,10 +186,11 @@ export async function proposeCarePlan(
       );
     }
   }
-  const rejectedBefore = !inForce && plans.some((c) => c.status === 'revoked');
+  const rejectedBefore = !inForce && plans.some((c) => c.status === 'revoked' && !isRevokedByWithdrawal(c));
   return writeProposal(patientId, deps, options, match, best, placement, summary, {
     replaces,
     byPhase: replaces !== undefined || rejectedBefore,
+    withdrawnKeys: new Set(plans.filter(isRevokedByWithdrawal).flatMap((c) => twinValues(c))),
   });
 }
 
@@ -197,7 +202,7 @@ async function writeProposal(
   best: ProtocolMatch,
   placement: PhasePlacement,
   summary: ProposalSummary,
-  how: { replaces?: string; byPhase: boolean }
+  how: { replaces?: string; byPhase: boolean; withdrawnKeys: ReadonlySet<string> }
 ): Promise<ProposalOutcome> {
   const { client } = deps;
   const matcher = await ensureModelDevice(client, buildMatcherDevice(deps.library, deps.denseModel), deps.validate);
@@ -218,6 +223,20 @@ async function writeProposal(
   // A proposal after a rejection is named by its phase even though it replaces nothing.
   if (how.byPhase && !how.replaces && placement.start !== undefined) {
     const value = proposalIdentifierValue(patientId, best.planDefinition.id ?? '', placement.start + 1);
+    proposal.carePlan.identifier = [{ system: TWIN_RESOURCE_SYSTEM, value }];
+    proposal.task.identifier = [
+      { system: TWIN_RESOURCE_SYSTEM, value: value.replace(/^proposal\//, 'proposal-review/') },
+    ];
+  }
+  // A fresh proposal after a consent withdrawal: the identifier the withdrawn proposal holds would make the create-once
+  // below find that revoked plan and write nothing (R4 http.html#ccreate), so the new one is named apart from it.
+  const base = twinIdentifier(proposal.carePlan).value;
+  if (how.withdrawnKeys.has(base)) {
+    let n = 1;
+    while (how.withdrawnKeys.has(`${base}/renewed-${n}`)) {
+      n++;
+    }
+    const value = `${base}/renewed-${n}`;
     proposal.carePlan.identifier = [{ system: TWIN_RESOURCE_SYSTEM, value }];
     proposal.task.identifier = [
       { system: TWIN_RESOURCE_SYSTEM, value: value.replace(/^proposal\//, 'proposal-review/') },
@@ -341,4 +360,9 @@ export function activityDefinition(library: ProtocolLibrary, canonical: string):
 function twinIdentifier(resource: { identifier?: { system?: string; value?: string }[] }): PlanIdentifier {
   const found = resource.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM);
   return { system: TWIN_RESOURCE_SYSTEM, value: found?.value ?? '' };
+}
+
+/** The engine's identifier values on a resource (TWIN_RESOURCE_SYSTEM). */
+function twinValues(resource: { identifier?: { system?: string; value?: string }[] }): string[] {
+  return (resource.identifier ?? []).flatMap((i) => (i.system === TWIN_RESOURCE_SYSTEM && i.value ? [i.value] : []));
 }

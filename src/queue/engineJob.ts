@@ -21,6 +21,8 @@ export interface EngineQueue {
   readonly mode: 'redis' | 'in-process';
   /** Queues one event; the same eventId queued twice is processed once (while the first is still known to the queue). */
   enqueue(job: Extract<EngineJob, { kind: 'event' }>): Promise<void>;
+  /** Jobs waiting or running now (BullMQ waiting + active; the in-process queue's queued events), for the metrics. */
+  depth(): Promise<number>;
   /** Resolves when every job queued so far has been processed (tests and graceful shutdown). */
   drain(): Promise<void>;
   close(): Promise<void>;

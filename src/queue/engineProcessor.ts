@@ -2,6 +2,7 @@ import type { Observation } from '@medplum/fhirtypes';
 import { handleObservationEvent } from '../twin/refresh/eventDoor';
 import type { FhirClient } from '../fhir/fhirClient';
 import { invalidInput } from '../fhir/outcomes';
+import { counted, NO_METRICS, type EngineMetrics } from '../ops/engineMetrics';
 import type { EngineJob, EngineJobProcessor } from './engineJob';
 
 /**
@@ -11,7 +12,10 @@ import type { EngineJob, EngineJobProcessor } from './engineJob';
 export function engineProcessor(world: {
   readonly client: FhirClient;
   readonly today: () => string;
+  /** Counts each event by outcome and its lag from the Observation's lastUpdated; none: not counted. */
+  readonly metrics?: EngineMetrics;
 }): EngineJobProcessor {
+  const metrics = world.metrics ?? NO_METRICS;
   return async (job: EngineJob) => {
     if (job.kind !== 'event') {
       throw invalidInput(`No scheduled job named ${job.name} on this instance`);
@@ -20,6 +24,12 @@ export function engineProcessor(world: {
     if (payload?.resourceType !== 'Observation') {
       throw invalidInput('An event job carries the Observation it is about');
     }
-    return handleObservationEvent(payload, world);
+    metrics.observationSeen(payload.meta?.lastUpdated);
+    return counted(
+      metrics,
+      'queue-event',
+      () => handleObservationEvent(payload, world),
+      (result) => result.status
+    );
   };
 }

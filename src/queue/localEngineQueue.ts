@@ -25,6 +25,8 @@ export function createLocalEngineQueue(
   let active = 0;
   const waiting: (() => void)[] = [];
   let failed = 0;
+  /** Events enqueued and not yet done (waiting for their patient, for a slot, or running). */
+  let queued = 0;
   const slot = async (): Promise<void> => {
     if (active < limit) {
       active++;
@@ -65,6 +67,7 @@ export function createLocalEngineQueue(
         return Promise.resolve();
       }
       seen.add(job.eventId);
+      queued++;
       const previous = chains.get(job.patientId) ?? Promise.resolve();
       const next = previous.then(async () => {
         await slot();
@@ -72,6 +75,7 @@ export function createLocalEngineQueue(
           await run(job);
         } finally {
           release();
+          queued--;
         }
       });
       chains.set(job.patientId, next);
@@ -84,6 +88,7 @@ export function createLocalEngineQueue(
       });
       return Promise.resolve();
     },
+    depth: () => Promise.resolve(queued),
     drain: async () => {
       while (pending.size > 0) {
         await Promise.allSettled([...pending]);

@@ -13,6 +13,10 @@ export async function openEngineQueue(options: {
   readonly schedules?: readonly ScheduledJob[];
   readonly timezone?: string;
   readonly concurrency?: number;
+  /** BullMQ only: key prefix, job lock, and whether this instance runs workers (src/queue/redisEngineQueue.ts). */
+  readonly prefix?: string;
+  readonly lockMs?: number;
+  readonly work?: boolean;
   readonly log?: (line: string) => void;
 }): Promise<EngineQueue> {
   const url = options.env.REDIS_URL;

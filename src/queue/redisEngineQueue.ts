@@ -111,6 +111,10 @@ export async function createRedisEngineQueue(
         removeOnFail: { age: 24 * 3600 },
       });
     },
+    depth: async () => {
+      const counts = await queue.getJobCounts('wait', 'active', 'prioritized');
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    },
     drain: async () => {
       // The job schedulers always hold their next tick as a delayed job: only events count here.
       for (;;) {

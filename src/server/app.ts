@@ -20,10 +20,11 @@ import { declaredResourceTypes, declaredSystemInteractions } from './capabilityS
 import { errorHandler, notFoundHandler } from './errorHandler';
 import { toFhirRequest } from './fhirRequest';
 import { sendFhirJson, sendFhirResponse } from './fhirResponse';
-import { healthHandler } from './health';
+import { healthHandler, readinessHandler, type ReadinessCheck } from './health';
 import { shapeResult, shapingOf } from './resultShaping';
 import { requestLog } from './requestLog';
 import { withRepositoryErrorBoundary } from './repositoryErrorBoundary';
+import { interactionGate } from './interactionGate';
 import { resourceTypeGate } from './resourceTypeGate';
 
 /** Where the FHIR R4 endpoint is mounted; the FHIR base URL is `<origin>/fhir/R4`. */
@@ -40,6 +41,10 @@ export interface AppOptions {
   readonly capabilityStatement: CapabilityStatement;
   /** 200 on /healthz when true, 503 otherwise. */
   readonly isReady: () => boolean;
+  /** What /readyz checks besides isReady (store, remote FHIR server, models); none: /readyz follows isReady alone. */
+  readonly readiness?: readonly ReadinessCheck[];
+  /** GET /metrics (Prometheus text format); absent: not served. */
+  readonly metricsHandler?: RequestHandler;
   /** Largest accepted request body, in `bytes` syntax ('16mb'). */
   readonly bodyLimit?: string;
   /** One line per request and per unexpected error; never bodies or query strings. Defaults to console.log. */
@@ -53,6 +58,8 @@ export interface AppOptions {
   /** Non-FHIR doors mounted at their own path outside the FHIR base (src/server/doorMount.ts). */
   readonly mounts?: readonly DoorMount[];
   readonly limits?: Partial<ServerLimits>;
+  /** The engine service's FHIR server, named when an interaction on patient data is refused here (`twin serve --fhir`). */
+  readonly dataElsewhere?: string;
   /**
    * The clinician's door (src/auth, src/authServer, src/cdsHooks): hardening before every route, routers mounted
    * beside the FHIR API (authorization server, CDS Hooks, the SMART app), and guards in front of the FHIR API.
@@ -100,6 +107,11 @@ export function createApp(options: AppOptions): Express {
     app.use(handler);
   }
   app.get('/healthz', healthHandler(options.isReady));
+  app.get('/readyz', readinessHandler(options.isReady, options.readiness ?? []));
+  if (options.metricsHandler) {
+    // Unauthenticated like the probes, for the scraper on the hospital network; never route it from the internet.
+    app.get('/metrics', options.metricsHandler);
+  }
   for (const mount of options.mounts ?? []) {
     assertMountable(mount, FHIR_BASE_PATH);
     app.use(mount.path, mount.handler);
@@ -122,6 +134,7 @@ export function createApp(options: AppOptions): Express {
     fhir.use(bulkExportRoutes(options.bulkExport, options.baseUrl));
   }
   fhir.use(resourceTypeGate(declaredResourceTypes(options.capabilityStatement)));
+  fhir.use(interactionGate(options.capabilityStatement, options.dataElsewhere));
   fhir.use(ifMatchGate());
   fhir.use(requireSupportedContentType());
   fhir.use(...bodyParsers(options.bodyLimit ?? DEFAULT_BODY_LIMIT, limits.maxJsonDepth));

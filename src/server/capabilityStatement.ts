@@ -92,9 +92,10 @@ export function buildCapabilityStatement(input: CapabilityStatementInput): Capab
 }
 
 function toRestResource(support: ResourceSupport): CapabilityStatementRestResource {
+  // A type served for its operations only has no interaction; FHIR JSON has no empty arrays (R4 json.html#arrays).
   const resource: CapabilityStatementRestResource = {
     type: support.type,
-    interaction: support.interactions.map((code) => ({ code })),
+    ...(support.interactions.length > 0 ? { interaction: support.interactions.map((code) => ({ code })) } : {}),
   };
   if (support.versioning !== undefined) {
     resource.versioning = support.versioning;

@@ -4,6 +4,8 @@ import { createAccessTokenVerifier } from '../auth/accessToken';
 import { fhirAccessGuard, patientBodyGuard } from '../auth/fhirAccessGuard';
 import { httpHardening, requireJsonForWrites } from '../auth/httpHardening';
 import { remoteJwksResolver, staticJwksResolver } from '../auth/jwksKeys';
+import { readAuditGate } from '../auth/readAuditGate';
+import { ReadAuditTrail } from '../auth/readAuditTrail';
 import type { KeyResolver } from '../auth/jwtVerification';
 import type { SigningKey } from '../auth/signingKey';
 import type { PublicClient, RegisteredClient } from '../authServer/registeredClients';
@@ -65,17 +67,25 @@ export interface ClinicianDoorConfig {
   readonly mounts?: readonly RequestHandler[];
   /** Folder of the built SMART app (`npm run build` writes dist/app), served at APP_PATH with the app's CSP. */
   readonly appDir?: string;
+  /** How often the read audit trail writes its AuditEvents (ms; default 5000; 0 = only on flush and shutdown). */
+  readonly auditFlushMs?: number;
 }
 
 export interface ClinicianDoorWorld {
   readonly client: FhirClient;
   readonly now: () => Date;
+  /** For the audit trail's failed-flush line (never health data). */
+  readonly log?: (line: string) => void;
 }
 
 export interface ClinicianDoor {
   readonly door: DoorOptions;
   /** Lines for the start-up log (never a secret). */
   readonly startupLines: readonly string[];
+  /** Who read which patient's record (absent when the API is open: there is no authenticated user to name). */
+  readonly auditTrail?: ReadAuditTrail;
+  /** Writes what the audit trail still holds; the server calls it on shutdown, before the store closes. */
+  close(): Promise<void>;
 }
 
 /** Assembles the door for `createApp`: hardening, the local authorization server when configured, and the guards. */
@@ -109,7 +119,11 @@ export function assembleClinicianDoor(config: ClinicianDoorConfig, world: Clinic
         '*** WARNING: the FHIR API is OPEN: no access token is needed to read or write health data. ***',
         '*** Local demo on loopback only. Configure an authorization server before exposing this server. ***'
       );
-      return { door: { hardening, mounts, fhirGuard: [requireJsonForWrites()] }, startupLines };
+      return {
+        door: { hardening, mounts, fhirGuard: [requireJsonForWrites()] },
+        startupLines,
+        close: () => Promise.resolve(),
+      };
     case 'local': {
       issuer = `${config.origin}${AUTH_PATH}`;
       const { signingKey } = config.auth;
@@ -140,6 +154,11 @@ export function assembleClinicianDoor(config: ClinicianDoorConfig, world: Clinic
       break;
   }
   const verify = createAccessTokenVerifier({ issuers: [issuer], audience: fhirBaseUrl, resolveKey, now: world.now });
+  const auditTrail = new ReadAuditTrail(
+    { client: world.client, now: world.now, ...(world.log ? { log: world.log } : {}) },
+    config.auditFlushMs !== undefined ? { flushEveryMs: config.auditFlushMs } : {}
+  );
+  startupLines.push('Read audit trail: one AuditEvent per user, patient, day and interaction (patients see theirs)');
   return {
     door: {
       hardening,
@@ -147,9 +166,12 @@ export function assembleClinicianDoor(config: ClinicianDoorConfig, world: Clinic
       fhirGuard: [
         requireJsonForWrites(),
         fhirAccessGuard({ verify, client: world.client, ...(config.bulkPaths ? { bulkPaths: config.bulkPaths } : {}) }),
+        readAuditGate(auditTrail, config.bulkPaths ?? []),
       ],
       afterBody: [patientBodyGuard()],
     },
     startupLines,
+    auditTrail,
+    close: () => auditTrail.close(),
   };
 }

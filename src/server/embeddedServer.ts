@@ -6,12 +6,17 @@ import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { checkLearnedDetector } from '../detect/lstm/learnedDetectorCheck';
+import { checkLearnedDetector, type LearnedDetectorStatus } from '../detect/lstm/learnedDetectorCheck';
+import type { EngineMetrics } from '../ops/engineMetrics';
+import type { ReadinessCheck } from './health';
+import { createPrometheusMetrics, type PrometheusMetrics } from './prometheusMetrics';
+import { learnedDetectorCheck, remoteFhirCheck, storeCheck } from './readinessChecks';
 import { createApp, FHIR_BASE_PATH } from './app';
 import type { ClinicianDoor } from './clinicianDoor';
 import { BulkExportService, type BulkExportOptions } from './bulk/bulkExportService';
 import { buildCapabilityStatement } from './capabilityStatement';
 import type { ResourceSupport, SystemInteraction } from './capabilityStatement';
+import { engineServiceSupports } from './engineServiceSupport';
 import { assertMountable, type DoorMount } from './doorMount';
 import { BULK_EXPORT_DECLARATIONS } from './operations/bulkExportDeclarations';
 import {
@@ -47,7 +52,16 @@ export interface OpenRepositoryContext {
 
 export type OpenRepository = (dataDir: string, context: OpenRepositoryContext) => Promise<OpenedRepository>;
 /** Loads the seed into the repository, through the same router the server uses. */
-export type SeedRepository = (repo: FhirRepository, router: FhirRouter) => Promise<void>;
+export type SeedRepository = (repo: FhirRepository, router: FhirRouter) => Promise<void | SeedFollowUp>;
+
+/**
+ * Work a seed loader leaves to run after the server is ready (the demo's derivation of twins and proposals): started
+ * once /healthz says ready, aborted and awaited on shutdown before the store closes, so it never writes to a closed
+ * store and never holds readiness back.
+ */
+export interface SeedFollowUp {
+  readonly background: (signal: AbortSignal) => Promise<void>;
+}
 
 export interface StartServerOptions {
   readonly port: number;
@@ -73,12 +87,29 @@ export interface StartServerOptions {
    * CapabilityStatement on its resource types, and its OperationDefinition is published in the store.
    */
   readonly operations?: readonly OperationModule[];
-  /** Non-FHIR doors (SMART authorization, CDS Hooks, the app's static files, metrics), mounted outside the FHIR base. */
+  /** Non-FHIR doors (SMART authorization, CDS Hooks, the app's static files), mounted outside the FHIR base. */
   readonly mounts?: readonly DoorMount[];
   /** Bounds on request work (bundle entries, JSON depth, search values); defaults in src/server/serverLimits.ts. */
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * This server's metrics (src/server/prometheusMetrics.ts), served at /metrics; the caller passes the same object's
+   * `metrics` to the operations and jobs it wires, so they count into it. Default: a fresh registry of its own,
+   * without the process metrics.
+   */
+  readonly metrics?: PrometheusMetrics;
+  /** A remote FHIR server the engine also works on: /readyz checks its GET [base]/metadata within `timeoutMs`. */
+  readonly remoteFhir?: { readonly baseUrl: string; readonly timeoutMs: number };
+  /** More dependencies /readyz checks (e.g. the queue's Redis). */
+  readonly readiness?: readonly ReadinessCheck[];
   /** The clinician's door (auth, hardening, SMART app, CDS Hooks); without it the FHIR API is OPEN and says so. */
   readonly door?: (context: { origin: string; repo: FhirRepository; router: FhirRouter }) => Promise<ClinicianDoor>;
+  /**
+   * The engine service mode (`twin serve --fhir URL`): the patient data is on that FHIR server, which the operations
+   * (given a client for it) read and write. This server then declares and serves its operations only (no resource
+   * interactions on patient data, no batch/transaction, no Bulk export, no seed); the local store keeps only what the
+   * engine publishes itself (its OperationDefinitions).
+   */
+  readonly engineServiceFor?: string;
   /** `--store-key-file`, handed to openRepository. */
   readonly storeKeyFile?: string;
   /** PEM certificate chain and private key: the server then speaks HTTPS only (node:https). */
@@ -90,6 +121,11 @@ export interface RunningServer {
   readonly origin: string;
   /** e.g. http://127.0.0.1:8080/fhir/R4 */
   readonly baseUrl: string;
+  /** The store and router the server serves, for engine work in the same process (the scheduled automation). */
+  readonly repo: FhirRepository;
+  readonly router: FhirRouter;
+  /** What this server's /metrics counts (the same registry as `options.metrics` when given). */
+  readonly metrics: EngineMetrics;
   /** Stops accepting requests, lets in-flight ones finish, then closes the store. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -116,10 +152,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   for (const mount of options.mounts ?? []) {
     assertMountable(mount, FHIR_BASE_PATH); // before anything opens: a bad mount leaves nothing half-started
   }
+  let learned: LearnedDetectorStatus | undefined;
   if (options.learnedModelDir !== undefined) {
     // Before the store opens or the port is bound: a refused model leaves nothing half-started.
-    await checkLearnedDetector(options.learnedModelDir, log);
+    learned = await checkLearnedDetector(options.learnedModelDir, log);
   }
+  // Without a registry from the caller, no process metrics: a test process may start hundreds of servers, and the
+  // process is the same for all of them. `twin serve` passes its own, with them.
+  const prometheus = options.metrics ?? createPrometheusMetrics({ processMetrics: false });
   let baseUrl = '';
   const opened = await options.openRepository(options.dataDir, {
     baseUrl: (): string => {
@@ -159,7 +199,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const { port } = server.address() as AddressInfo;
   const origin = `${options.tls ? 'https' : 'http'}://${hostForUrl(options.host)}:${port}`;
   baseUrl = `${origin}${FHIR_BASE_PATH}`;
-  if (options.bulkExport) {
+  if (options.bulkExport && !options.engineServiceFor) {
     try {
       bulkExport = await BulkExportService.open(opened.repo, {
         dir: join(options.dataDir, 'bulk'),
@@ -177,7 +217,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const operations = options.operations ?? [];
   registerOperations(router, operations);
   const declarations: OperationDeclaration[] = [...operations, ...(bulkExport ? BULK_EXPORT_DECLARATIONS : [])];
-  const resources = withOperations(opened.supports, declarations);
+  const resources = withOperations(
+    options.engineServiceFor ? engineServiceSupports(opened.supports, declarations) : opened.supports,
+    declarations
+  );
   let door: ClinicianDoor | undefined;
   try {
     door = await options.door?.({ origin, repo: opened.repo, router });
@@ -190,12 +233,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     '*** WARNING: the FHIR API is OPEN: no access token is needed to read or write health data. ***',
     '*** Local demo on loopback only (twin serve --auth local is the default). ***',
   ];
-  const supportsPatch = opened.supports.some((r) => r.interactions.includes('patch'));
+  const supportsPatch = resources.some((r) => r.interactions.includes('patch'));
   const capabilityStatement = buildCapabilityStatement({
     baseUrl,
     software: { name: 'recovery-twin', version: options.version ?? '0.0.0' },
     resources,
-    systemInteractions: opened.systemInteractions ?? ['batch'],
+    systemInteractions: options.engineServiceFor ? [] : (opened.systemInteractions ?? ['batch']),
     formats: [...FORMATS],
     ...(supportsPatch ? { patchFormats: ['application/json-patch+json'] } : {}),
     clock: options.clock ?? ((): Date => new Date()),
@@ -208,6 +251,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       baseUrl,
       capabilityStatement,
       isReady: () => ready,
+      readiness: [
+        storeCheck(opened.repo, opened.supports[0]?.type),
+        ...(options.remoteFhir ? [remoteFhirCheck(options.remoteFhir.baseUrl, options.remoteFhir.timeoutMs)] : []),
+        learnedDetectorCheck(learned, options.learnedModelDir),
+        ...(options.readiness ?? []),
+      ],
+      metricsHandler: prometheus.handler,
       log,
       operations: declarations,
       mounts: options.mounts ?? [],
@@ -215,8 +265,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
       ...(bulkExport ? { bulkExport } : {}),
+      ...(options.engineServiceFor ? { dataElsewhere: options.engineServiceFor } : {}),
     })
   );
+
+  const followUpStop = new AbortController();
+  let followUp: Promise<void> = Promise.resolve();
+  let seedFollowUp: SeedFollowUp | void = undefined;
 
   const close = (): Promise<void> => {
     closing ??= (async (): Promise<void> => {
@@ -228,6 +283,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       cut.unref();
       await closed;
       clearTimeout(cut);
+      followUpStop.abort();
+      await followUp;
+      // The door's audit trail writes what it still holds while the store is open.
+      await door?.close();
       await closeStore();
     })();
     return closing;
@@ -236,6 +295,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   log(`FHIR R4 base:   ${baseUrl}`);
   log(`Metadata:       ${baseUrl}/metadata`);
   log(`Health:         ${origin}/healthz`);
+  log(`Readiness:      ${origin}/readyz`);
+  log(`Metrics:        ${origin}/metrics (Prometheus; keep it off public networks)`);
   log(`Data directory: ${options.dataDir}`);
   for (const mount of options.mounts ?? []) {
     log(`${(mount.description ?? 'Door').padEnd(15)} ${origin}${mount.path}`);
@@ -250,11 +311,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       operations.map((op) => op.operationDefinition),
       resources
     );
-    if (!options.seed) {
+    if (options.engineServiceFor) {
+      log(`Engine service: the patient data is on ${options.engineServiceFor}; this server serves its operations`);
+    } else if (!options.seed) {
       log('Seeding: skipped (--no-seed)');
     } else if (options.seedRepository) {
       log('Seeding: loading the synthetic cohort...');
-      await options.seedRepository(opened.repo, router);
+      seedFollowUp = await options.seedRepository(opened.repo, router);
       log('Seeding: done');
     } else {
       log('Seeding: no seed loader is wired in; serving the store as it is');
@@ -265,7 +328,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   ready = true;
   log('Ready.');
-  return { origin, baseUrl, close };
+  if (seedFollowUp) {
+    followUp = seedFollowUp.background(followUpStop.signal).catch((err: unknown) => {
+      // The name only: a message can quote the resource it failed on.
+      log(`Seed follow-up stopped: ${err instanceof Error ? err.name : 'error'}`);
+    });
+  }
+  return { origin, baseUrl, repo: opened.repo, router, metrics: prometheus.metrics, close };
 }
 
 /** The store's own support list, with each declared operation on the resource types it is defined on. */

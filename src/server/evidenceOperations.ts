@@ -2,7 +2,7 @@ import { allOk, badRequest, normalizeOperationOutcome, OperationOutcomeError } f
 import type { FhirRequest, FhirResponse, FhirRouter } from '@medplum/fhir-router';
 import type { Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import type { ProtocolMatcher } from '../evidence/match/protocolMatcher';
-import { LocalFhirClient } from '../fhir/localFhirClient';
+import { inProcessClient, type OperationClient } from './operations/operationClient';
 import { proposeCarePlan } from '../proposal/proposalWriter';
 import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import { applyReviewDecision } from '../review/reviewDecision';
@@ -18,6 +18,8 @@ export interface EvidenceOperationDeps {
   readonly now: () => string;
   /** Review Task owner when the request names none. */
   readonly defaultOwner?: string;
+  /** Where the patient's data is (default: this server's store). */
+  readonly clientOf?: OperationClient;
 }
 
 /**
@@ -34,14 +36,11 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
         return [badRequest('$match-evidence is defined on Patient only')];
       }
       try {
-        await repo.readResource('Patient', req.params.id);
+        const client = (deps.clientOf ?? inProcessClient)(repo, r);
+        await client.read('Patient', req.params.id);
         const input = parametersOf(req);
         const owner = input.find((p) => p.name === 'owner')?.valueReference?.reference ?? deps.defaultOwner;
-        const outcome = await proposeCarePlan(
-          req.params.id,
-          { ...deps, client: new LocalFhirClient(repo, r) },
-          { owner }
-        );
+        const outcome = await proposeCarePlan(req.params.id, { ...deps, client }, { owner });
         const parameter: ParametersParameter[] = [{ name: 'status', valueCode: outcome.status }];
         if (outcome.status !== 'skipped-consent') {
           if (outcome.status !== 'no-match') {
@@ -96,14 +95,9 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
       }
       try {
         const input = parametersOf(req);
+        const client = (deps.clientOf ?? inProcessClient)(repo, r);
         // A finding's review Task (focus RiskAssessment) is confirmed or dismissed (src/review/findingReview.ts).
-        const finding = await dispatchFindingReview(
-          new LocalFhirClient(repo, r),
-          req.params.id,
-          input,
-          deps.now(),
-          deps.validate
-        );
+        const finding = await dispatchFindingReview(client, req.params.id, input, deps.now(), deps.validate);
         if (finding) {
           return [allOk, finding];
         }
@@ -112,7 +106,7 @@ export function registerEvidenceOperations(router: FhirRouter, deps: EvidenceOpe
           return [badRequest(`decision must be one of ${REVIEW_DECISIONS.join(', ')}`, 'Parameters.parameter')];
         }
         const result = await applyReviewDecision(
-          new LocalFhirClient(repo, r),
+          client,
           {
             taskId: req.params.id,
             decision: decision as ReviewDecision,

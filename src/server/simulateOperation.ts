@@ -9,7 +9,7 @@ import type {
 } from '@medplum/fhirtypes';
 import type { ProtocolLibrary } from '../protocols/protocolLibrary';
 import { SIMULATE_OPERATION, TWIN_PROFILE } from '../fhir/codes/twinCodes';
-import { LocalFhirClient } from '../fhir/localFhirClient';
+import { inProcessClient, type OperationClient } from './operations/operationClient';
 import type { ScenarioLevers, ScenarioRequest } from '../simulate/scenarioSchedule';
 import type { SimulationOutcome, SimulationRequest } from '../simulate/runSimulation';
 import { simulatePatient, type SimulateInput, type SimulateResult } from '../simulate/simulateWriter';
@@ -21,6 +21,8 @@ export interface SimulateOperationDeps {
   readonly today: () => string;
   /** Where simulations run (default: a worker thread per request). */
   readonly run?: (request: SimulationRequest) => Promise<SimulationOutcome>;
+  /** Where the patient's data is (default: this server's store). */
+  readonly clientOf?: OperationClient;
 }
 
 /** What the CapabilityStatement declares for Patient (name and canonical of the OperationDefinition). */
@@ -43,7 +45,7 @@ export function registerSimulateOperation(router: FhirRouter, deps: SimulateOper
         const { input, bands } = simulateInput(req);
         const result = await simulatePatient(req.params.id, input, {
           ...deps,
-          client: new LocalFhirClient(repo, r),
+          client: (deps.clientOf ?? inProcessClient)(repo, r),
         });
         return [allOk, simulateParameters(result, bands)];
       } catch (err) {

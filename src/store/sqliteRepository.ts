@@ -351,6 +351,36 @@ export class SqliteRepository extends FhirRepository {
     });
   }
 
+  /**
+   * Erasure: removes resources and every version of them, by (type, id), for a patient's request to erase what was
+   * derived from their data (GDPR Art. 17). Unlike a FHIR delete (R4 http.html#delete: the history stays and a read
+   * answers 410) nothing remains: no row, no history, no index. Keys only: content is never read here. With
+   * `secure_delete` the freed pages are overwritten with zeros, and a WAL checkpoint afterwards moves the change
+   * out of the log. Returns how many resources were removed (unknown keys count 0, so a rerun removes nothing).
+   */
+  async purgeResources(keys: ReadonlyArray<{ readonly resourceType: string; readonly id: string }>): Promise<number> {
+    this.writer.exec('PRAGMA secure_delete = ON');
+    const purged = await this.withTransaction(async () => {
+      let count = 0;
+      for (const { resourceType, id } of keys) {
+        const row = this.stmt(this.writer, 'SELECT pk FROM resources WHERE rt = ? AND id = ?').get(resourceType, id) as
+          { pk: number } | undefined;
+        if (!row) {
+          continue;
+        }
+        this.deleteIndexRows(row.pk);
+        this.stmt(this.writer, 'DELETE FROM history WHERE pk = ?').run(row.pk);
+        this.stmt(this.writer, 'DELETE FROM resources WHERE pk = ?').run(row.pk);
+        count++;
+      }
+      return count;
+    });
+    if (purged > 0) {
+      this.writer.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    }
+    return purged;
+  }
+
   /** Stamps meta, validates, and writes the resource row, its history row and its index rows. */
   private writeVersion<T extends Resource>(resource: T & { id: string }, existing: ResourceRow | undefined): WithId<T> {
     const version = (existing?.version ?? 0) + 1;
@@ -703,8 +733,10 @@ export class SqliteRepository extends FhirRepository {
 
   /** `self`, `first`, `previous` and `next` links (FHIR R4 http.html#paging), offset-based. */
   private pageLinks(request: SearchRequest, count: number, offset: number, hasNext: boolean): BundleLink[] {
+    // Medplum's formatter writes the element list as its own `_fields`; the FHIR name, which this server (and any
+    // other a client may hand the link to) accepts, is `_elements` (R4 search.html#elements).
     const url = (o: number): string =>
-      `${this.baseUrl()}/${request.resourceType}${formatSearchQuery({ ...request, count, offset: o || undefined })}`;
+      `${this.baseUrl()}/${request.resourceType}${formatSearchQuery({ ...request, count, offset: o || undefined }).replace(/([?&])_fields=/, '$1_elements=')}`;
     const links: BundleLink[] = [
       { relation: 'self', url: url(offset) },
       { relation: 'first', url: url(0) },

@@ -20,7 +20,7 @@ import { buildMetricObservation } from '../ingest/importers/metricObservation';
 import { openSqliteStore, type SqliteStore } from '../store/sqliteStore';
 import { createEmbeddedRouter } from '../store/transactionBundle';
 import { refreshPatientTwin } from '../twin/refresh/refreshPatientTwin';
-import { WITHDRAWAL_NOTE } from './withdrawalPlan';
+import { WITHDRAWAL_NOTE } from '../policy/consentWithdrawalMarks';
 import { sweepWithdrawals, withdrawPatient, type WithdrawalDeps } from './withdrawPatient';
 
 const TODAY = '2026-06-01';

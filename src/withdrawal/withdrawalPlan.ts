@@ -1,5 +1,6 @@
 import type { Annotation, CarePlan, Consent, Observation, Provenance, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { TWIN_RESOURCE_SYSTEM } from '../fhir/codes/twinCodes';
+import { WITHDRAWAL_NOTE, WITHDRAWN_TASK_REASON } from '../policy/consentWithdrawalMarks';
 import { append, versionedUpdate, type PlannedWrite, type WritePlan } from '../deliver/writePlan';
 
 /** What the engine derived for one patient, as read from the server (any status; the plan picks what is still live). */
@@ -26,17 +27,6 @@ export interface WithdrawalCounts {
   readonly tasks: number;
   readonly approvedNoted: number;
 }
-
-/**
- * The note on a CarePlan the twin no longer supports. Its text is the marker a rerun recognises (so the note is added
- * once); it says what happened in plain words for the clinician who reads the plan.
- */
-export const WITHDRAWAL_NOTE =
-  'The patient withdrew consent to processing by the recovery twin: this plan is no longer supported by the twin. ' +
-  'It stays in the record as clinical history.';
-
-/** Task.statusReason of a review Task cancelled because its finding or proposal was withdrawn. */
-export const WITHDRAWN_TASK_REASON = 'Withdrawn: the patient withdrew consent to processing by the recovery twin.';
 
 /**
  * Task states in which a review is still open (FHIR R4 task.html#statemachine): cancelled is reachable from each of

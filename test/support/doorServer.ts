@@ -11,6 +11,7 @@ import { LocalFhirClient } from '../../src/fhir/localFhirClient';
 import { createApp, FHIR_BASE_PATH } from '../../src/server/app';
 import { BulkExportService } from '../../src/server/bulk/bulkExportService';
 import { buildCapabilityStatement, type ResourceSupport } from '../../src/server/capabilityStatement';
+import type { ReadAuditTrail } from '../../src/auth/readAuditTrail';
 import { assembleClinicianDoor, AUTH_PATH, type AuthMode } from '../../src/server/clinicianDoor';
 
 /** The types the door tests use, with what MemoryRepository really does. */
@@ -24,6 +25,7 @@ const DOOR_TYPES = [
   'PlanDefinition',
   'ServiceRequest',
   'Provenance',
+  'AuditEvent',
 ] as const;
 
 function capabilityStatement(baseUrl: string): CapabilityStatement {
@@ -60,6 +62,8 @@ export interface DoorServer {
   readonly startupLines: readonly string[];
   /** The server's clock; tests move it. */
   clock: { now: Date };
+  /** The door's read audit trail (written only when a test flushes it, or on close). */
+  readonly auditTrail?: ReadAuditTrail;
   close(): Promise<void>;
 }
 
@@ -108,7 +112,7 @@ export async function startDoorServer(options: DoorServerOptions = {}): Promise<
           clients: options.clients?.(origin) ?? [],
           ...(options.loginPasscode !== undefined ? { loginPasscode: options.loginPasscode } : {}),
         };
-  const { door, startupLines } = assembleClinicianDoor(
+  const assembled = assembleClinicianDoor(
     {
       origin,
       fhirBasePath: FHIR_BASE_PATH,
@@ -117,9 +121,12 @@ export async function startDoorServer(options: DoorServerOptions = {}): Promise<
       frameAncestors: ['https://ehr.example'],
       mounts: options.mounts?.(origin, { repo, router, now }) ?? [],
       ...(options.appDir ? { appDir: options.appDir } : {}),
+      // Tests flush the audit trail themselves: nothing depends on a timer.
+      auditFlushMs: 0,
     },
     { client: new LocalFhirClient(repo, router), now }
   );
+  const { door, startupLines } = assembled;
   const logLines: string[] = [];
   const bulkExport = options.bulkDir ? await BulkExportService.open(repo, { dir: options.bulkDir, now }) : undefined;
   server.on(
@@ -148,10 +155,12 @@ export async function startDoorServer(options: DoorServerOptions = {}): Promise<
     logLines,
     startupLines,
     clock,
+    ...(assembled.auditTrail ? { auditTrail: assembled.auditTrail } : {}),
     close: async (): Promise<void> => {
       server.closeAllConnections();
       server.close();
       await once(server, 'close');
+      await assembled.close();
       await bulkExport?.close();
     },
   };

@@ -1,3 +1,4 @@
+import { isCancelledByWithdrawal } from '../../policy/consentWithdrawalMarks';
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type {
   Condition,
@@ -146,7 +147,8 @@ export async function ensureDetectorDevice(
  *   it differs from what the server holds, so a rerun over the same data sends nothing;
  * - a review Task for each finding whose probability reaches the threshold, by conditional create on
  *   `finding-review/...` (If-None-Exist, http.html#ccreate): created once, never rewritten, so a Task the care team
- *   has accepted or completed is not reset by the next run;
+ *   has accepted or completed is not reset by the next run; a review cancelled by a consent withdrawal is renewed
+ *   under its own identifier when the finding comes back (currentReview);
  * - a finding of this detector that the data no longer produce (values retracted or corrected) is withdrawn: its
  *   status becomes entered-in-error (kept for audit, not deleted).
  */
@@ -263,8 +265,7 @@ export async function writePatientFindings(
         likelihood,
         authoredOn: deps.today(),
       });
-      const taskKey = twinKey(task) ?? '';
-      const existingTask = tasksOnServer.get(taskKey);
+      const { key: taskKey, task: existingTask } = currentReview(tasksOnServer, twinKey(task) ?? '');
       const closedDaysAgo = episode.open ? undefined : todayDay - episode.lastDay;
       const expired =
         options.taskExpiryDays !== undefined && closedDaysAgo !== undefined && closedDaysAgo > options.taskExpiryDays;
@@ -288,7 +289,8 @@ export async function writePatientFindings(
             ? { ...task, focus: { reference: 'RiskAssessment/pending' } }
             : task
         );
-        writes.push(createOnce(task, { system: TWIN_RESOURCE_SYSTEM, value: taskKey }));
+        const keyed: Task = { ...task, identifier: [{ system: TWIN_RESOURCE_SYSTEM, value: taskKey }] };
+        writes.push(createOnce(keyed, { system: TWIN_RESOURCE_SYSTEM, value: taskKey }));
         tasksCreated++;
       }
     }
@@ -300,7 +302,10 @@ export async function writePatientFindings(
     }
     // The finding's open review Task is cancelled with it (also for a finding withdrawn by an earlier run).
     const onset = key.slice(findingPrefix.length);
-    const task = tasksOnServer.get(findingReviewIdentifierValue(patientId, source.detector, parseDay(onset) ?? NaN));
+    const { task } = currentReview(
+      tasksOnServer,
+      findingReviewIdentifierValue(patientId, source.detector, parseDay(onset) ?? NaN)
+    );
     if (task?.id && OPEN_TASK.has(task.status)) {
       writes.push(
         cancelTask(task, 'The finding was withdrawn: the data no longer produce it', 'withdrawn', deps.validate)
@@ -453,6 +458,25 @@ const OPEN_TASK: ReadonlySet<Task['status']> = new Set([
   'in-progress',
   'on-hold',
 ]);
+
+/**
+ * The review Task standing for a finding now, and the identifier under which it is (or would be) written. A review
+ * cancelled by a consent withdrawal was never done: once a new Consent permits processing and the finding is written
+ * again, it needs a review again. Its create-once identifier still names the cancelled Task (conditional create,
+ * R4 http.html#ccreate, would find it and create nothing) and a cancelled Task cannot be reopened (R4
+ * task.html#statemachine: cancelled is final), so the renewed review gets its own identifier,
+ * `{key}/renewed/{id of the cancelled Task}`: deterministic, so a rerun finds it and writes nothing; a second
+ * withdrawal and permit renews the renewal.
+ */
+function currentReview(tasksOnServer: ReadonlyMap<string, Task>, baseKey: string): { key: string; task?: Task } {
+  let key = baseKey;
+  let task = tasksOnServer.get(key);
+  while (task?.id && isCancelledByWithdrawal(task)) {
+    key = `${baseKey}/renewed/${task.id}`;
+    task = tasksOnServer.get(key);
+  }
+  return task ? { key, task } : { key };
+}
 
 function twinKey(resource: RiskAssessment | Task): string | undefined {
   return resource.identifier?.find((i) => i.system === TWIN_RESOURCE_SYSTEM)?.value;

@@ -23,6 +23,8 @@ export interface BulkExportManifest {
   readonly output: readonly BulkExportFileItem[];
   readonly error: readonly BulkExportFileItem[];
   readonly deleted?: readonly BulkExportFileItem[];
+  /** export.html#response---complete-status `extension`: server-specific information, keyed by a URL. */
+  readonly extension?: Readonly<Record<string, unknown>>;
 }
 
 /** Checks the required fields of a manifest read from the wire; throws with the first field that is wrong. */

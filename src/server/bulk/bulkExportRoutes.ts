@@ -18,6 +18,7 @@ import {
   type KickoffParams,
 } from './exportKickoff';
 import type { ExportJobRecord } from './exportJobStore';
+import { describeOutputs, RESOURCE_DESCRIPTIONS_EXTENSION } from './exportDescriptions';
 
 /** Where status and files live, under the FHIR base (the IG leaves these URLs to the server). */
 const STATUS_PATH = '/$export-status';
@@ -48,7 +49,14 @@ export function bulkExportRoutes(service: BulkExportService, baseUrl: string): R
         body === undefined || (typeof body === 'object' && body !== null && Object.keys(body).length === 0);
       const params: KickoffParams =
         req.method === 'POST' && !emptyBody ? paramsFromParametersResource(body) : paramsFromQuery(req.query);
-      const spec = parseKickoff(level, groupId, params);
+      const parsed = parseKickoff(level, groupId, params);
+      // A patient-level token (src/auth/fhirAccessGuard.ts) exports its own patient's compartment and nothing else.
+      const locals = res.locals as { confinedTo?: string; accessGrant?: unknown };
+      const spec: ExportSpec = {
+        ...parsed,
+        ...(locals.confinedTo ? { patient: locals.confinedTo } : {}),
+        ...(locals.accessGrant ? { filesNeedToken: true } : {}),
+      };
       // export.html#response---complete-status `request`: "In the case of a POST request, this URL will not include
       // the request parameters".
       const request = `${baseUrl}${req.method === 'POST' ? req.path : req.url}`;
@@ -142,14 +150,18 @@ export function manifest(record: ExportJobRecord, baseUrl: string): BulkExportMa
   return {
     transactionTime: record.transactionTime,
     request: record.request,
-    // Files are served by this server without OAuth (it has none yet): export.html, requiresAccessToken.
-    requiresAccessToken: false,
+    // export.html, requiresAccessToken: true when the files sit behind the same access guard as the kick-off (the
+    // guard answers them only for the token's client and patient); false on an open server.
+    requiresAccessToken: record.spec.filesNeedToken === true,
     output: record.output.map((o) => ({
       type: o.type,
       url: `${baseUrl}${FILE_PATH}/${record.id}/${o.file}`,
       count: o.count,
     })),
     error: [],
+    // export.html#response---complete-status: "extension ... reserved ... allowing server implementations to use it
+    // to provide custom behavior and information". Clients that do not know it ignore it.
+    extension: { [RESOURCE_DESCRIPTIONS_EXTENSION]: describeOutputs(record.output.map((o) => o.type)) },
   };
 }
 

@@ -1,6 +1,7 @@
 import { badRequest, isResourceType, OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcomeIssue, Parameters } from '@medplum/fhirtypes';
 import { isPatientExportType } from './patientCompartment';
+import { parseTypeFilter, type TypeFilterQuery, type TypeFilters } from './typeFilter';
 import { parseFhirInstant } from '../../fhir/fhirInstant';
 
 /** What a kick-off asks for, once checked. Persisted with the job, so it is plain JSON. */
@@ -11,8 +12,36 @@ export interface ExportSpec {
   readonly types?: readonly string[];
   /** `_since` as an ISO instant with milliseconds; resources updated strictly later are exported. */
   readonly since?: string;
+  /**
+   * The one patient whose compartment is exported, when the kick-off came with a patient-level SMART token (the
+   * patient taking a copy of their own record). Absent: every patient (Patient level) or the Group's members.
+   */
+  readonly patient?: string;
+  /** `_typeFilter` (typeFilter.ts): per type, the queries a resource must match one of. */
+  readonly typeFilters?: TypeFilters;
+  /**
+   * `includeAssociatedData=RelevantProvenanceResources` (export.html#query-parameters): the Provenance of every
+   * exported resource, even when `_type` does not list Provenance.
+   */
+  readonly relevantProvenance?: boolean;
+  /**
+   * The kick-off came with a verified access token (the FHIR access guard in front of this server), so the files are
+   * fetched with one too: the manifest says `requiresAccessToken: true` (export.html#response---complete-status),
+   * and a Bulk client then sends its token with each file request.
+   */
+  readonly filesNeedToken?: boolean;
   readonly outputFormat: 'application/fhir+ndjson';
 }
+
+/**
+ * Types exported beside the Patient compartment: Provenance of the exported resources (their targets, not the
+ * patient, link them) and the Devices they reference (the twin's model Devices belong to no patient). See
+ * exportRunner.ts.
+ */
+export const ASSOCIATED_TYPES: ReadonlySet<string> = new Set(['Provenance', 'Device']);
+
+/** export.html#query-parameters, includeAssociatedData: the one value this server supports. */
+const RELEVANT_PROVENANCE = 'RelevantProvenanceResources';
 
 /** Kick-off parameters by name, each with its values in order (repeats kept). */
 export type KickoffParams = ReadonlyMap<string, readonly string[]>;
@@ -35,9 +64,7 @@ const NDJSON_FORMATS: ReadonlySet<string> = new Set([
  * omitting the parameter". `Prefer: handling=lenient` MAY relax this; this server does not use that latitude.
  */
 const UNSUPPORTED: ReadonlySet<string> = new Set([
-  '_typeFilter',
   '_elements',
-  'includeAssociatedData',
   'patient',
   'organizeOutputBy',
   'allowPartialManifests',
@@ -103,6 +130,8 @@ export function parseKickoff(
   };
   let types: string[] | undefined;
   let since: string | undefined;
+  let typeFilters: Record<string, TypeFilterQuery[]> | undefined;
+  let relevantProvenance = false;
 
   for (const [name, values] of params) {
     if (name === '_outputFormat') {
@@ -121,7 +150,9 @@ export function parseKickoff(
     } else if (name === '_type') {
       // export.html#bulk-data-kick-off-request: repeated parameters are read as one comma-delimited list.
       const requested = [...new Set(values.flatMap((v) => v.split(',')).map((t) => t.trim()))];
-      const bad = requested.filter((t) => !t || !isResourceType(t) || !isPatientExportType(t));
+      const bad = requested.filter(
+        (t) => !t || !isResourceType(t) || !(isPatientExportType(t) || ASSOCIATED_TYPES.has(t))
+      );
       if (requested.length === 0 || bad.length > 0) {
         // export.html#query-parameters: types the server does not export, or outside the Patient compartment,
         // SHOULD be answered with an OperationOutcome.
@@ -129,10 +160,39 @@ export function parseKickoff(
       } else {
         types = requested;
       }
+    } else if (name === '_typeFilter') {
+      typeFilters = {};
+      for (const value of values) {
+        const parsed = parseTypeFilter(value);
+        if ('error' in parsed) {
+          problem(name, parsed.error);
+        } else if (
+          !isResourceType(parsed.type) ||
+          !(isPatientExportType(parsed.type) || ASSOCIATED_TYPES.has(parsed.type))
+        ) {
+          problem(name, `_typeFilter names a type this server cannot export at patient level: ${parsed.type}`);
+        } else {
+          typeFilters[parsed.type] = [...(typeFilters[parsed.type] ?? []), parsed.query];
+        }
+      }
+    } else if (name === 'includeAssociatedData') {
+      const requested = values.flatMap((v) => v.split(',')).map((v) => v.trim());
+      if (requested.some((v) => v !== RELEVANT_PROVENANCE)) {
+        problem(name, `includeAssociatedData: this server supports ${RELEVANT_PROVENANCE} only`);
+      } else {
+        relevantProvenance = true;
+      }
     } else if (UNSUPPORTED.has(name)) {
       problem(name, `The parameter ${name} is not supported by this server; re-submit the request without it`);
     } else {
       problem(name, `Unknown kick-off parameter ${name}`);
+    }
+  }
+  if (types && typeFilters) {
+    // export.html#_typefilter-query-parameter: a filter only narrows the types asked for.
+    const outside = Object.keys(typeFilters).filter((t) => !types?.includes(t));
+    if (outside.length > 0) {
+      problem('_typeFilter', `_typeFilter names types not in _type: ${outside.join(', ')}`);
     }
   }
   if (issues.length > 0) {
@@ -143,6 +203,8 @@ export function parseKickoff(
     ...(groupId ? { groupId } : {}),
     ...(types ? { types } : {}),
     ...(since ? { since } : {}),
+    ...(typeFilters ? { typeFilters } : {}),
+    ...(relevantProvenance ? { relevantProvenance } : {}),
     outputFormat: 'application/fhir+ndjson',
   };
 }

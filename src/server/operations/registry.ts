@@ -1,6 +1,7 @@
 import type { EvidenceOperationDeps } from '../evidenceOperations';
 import type { SimulateOperationDeps } from '../simulateOperation';
 import { evidenceOperationModules } from './evidenceOperationModules';
+import type { OperationClient } from './operationClient';
 import type { OperationModule } from './operationModule';
 import { simulateOperationModule } from './simulateOperationModule';
 import { twinFindingsOperation, type TwinFindingsOperationDeps } from './twinFindingsOperation';
@@ -14,6 +15,8 @@ export interface EmbeddedOperationDeps {
   readonly evidence?: EvidenceOperationDeps;
   /** The protocol library for `$simulate`; without it, `$simulate` is not served nor declared. */
   readonly simulate?: SimulateOperationDeps;
+  /** Where every operation reads and writes the patient's data (default: this server's store, in-process). */
+  readonly clientOf?: OperationClient;
 }
 
 /**
@@ -21,10 +24,11 @@ export interface EmbeddedOperationDeps {
  * (exporting an OperationModule) and one line here; the route and the CapabilityStatement entry both follow.
  */
 export function embeddedOperations(deps: EmbeddedOperationDeps): OperationModule[] {
+  const where = deps.clientOf ? { clientOf: deps.clientOf } : {};
   return [
-    twinRefreshOperation(deps.twinRefresh),
-    ...(deps.twinFindings ? [twinFindingsOperation(deps.twinFindings)] : []),
-    ...(deps.evidence ? evidenceOperationModules(deps.evidence) : []),
-    ...(deps.simulate ? [simulateOperationModule(deps.simulate)] : []),
+    twinRefreshOperation({ ...deps.twinRefresh, ...where }),
+    ...(deps.twinFindings ? [twinFindingsOperation({ ...deps.twinFindings, ...where })] : []),
+    ...(deps.evidence ? evidenceOperationModules({ ...deps.evidence, ...where }) : []),
+    ...(deps.simulate ? [simulateOperationModule({ ...deps.simulate, ...where })] : []),
   ];
 }

@@ -19,9 +19,11 @@ import {
   type OperatingPointsFile,
 } from '../../detect/operating/operatingPoint';
 import { TWIN_FINDINGS_OPERATION } from '../../fhir/codes/twinCodes';
-import { LocalFhirClient } from '../../fhir/localFhirClient';
+import { inProcessClient, type OperationClient } from './operationClient';
 import { publishedOperationDefinition } from './operationDefinitions';
 import { operationInput } from './operationInput';
+import type { EngineMetrics } from '../../ops/engineMetrics';
+import { countedHandler } from './countedOperation';
 import type { OperationModule } from './operationModule';
 
 export interface TwinFindingsOperationDeps {
@@ -31,6 +33,10 @@ export interface TwinFindingsOperationDeps {
   readonly taskOwner?: string;
   /** The learned detector's folder (default models/lstm-detector); absent there: the learned detector does not run. */
   readonly modelDir?: string;
+  /** Where the patient's data is (default: this server's store). */
+  readonly clientOf?: OperationClient;
+  /** Counts each call and times each detector (src/ops/engineMetrics.ts); none: not counted. */
+  readonly metrics?: EngineMetrics;
 }
 
 /**
@@ -49,15 +55,15 @@ export function twinFindingsOperation(deps: TwinFindingsOperationDeps): Operatio
     methods: ['POST'],
     definitionUrl: TWIN_FINDINGS_OPERATION,
     operationDefinition,
-    handler: async (req, repo, router): Promise<FhirResponse> => {
+    handler: countedHandler(deps.metrics, 'twin-findings', async (req, repo, router): Promise<FhirResponse> => {
       if (req.params.resourceType !== undefined && req.params.resourceType !== 'Patient') {
         return [badRequest('$twin-findings is defined on Patient only')];
       }
       const opened: OpenDetector[] = [];
       try {
         operationInput(req.body, operationDefinition);
-        await repo.readResource('Patient', req.params.id);
-        const client = new LocalFhirClient(repo, router);
+        const client = (deps.clientOf ?? inProcessClient)(repo, router);
+        await client.read('Patient', req.params.id);
         const points = await operatingPoints();
         opened.push(await detectorFor('ensemble').open(at(points, 'ensemble')));
         const modelDir = deps.modelDir ?? DEFAULT_LSTM_MODEL_DIR();
@@ -76,7 +82,8 @@ export function twinFindingsOperation(deps: TwinFindingsOperationDeps): Operatio
             ...(deps.taskOwner ? { taskOwner: deps.taskOwner } : {}),
           };
           const device = await ensureDetectorDevice(findingsDeps, detector.source);
-          const summary = await writePatientFindings(req.params.id, device, findingsDeps, options);
+          const done = deps.metrics?.detectorTimer(detector.source.detector);
+          const summary = await writePatientFindings(req.params.id, device, findingsDeps, options).finally(done);
           results.push({ name: detector.source.detector, summary });
         }
         const parameters: Parameters = {
@@ -101,7 +108,7 @@ export function twinFindingsOperation(deps: TwinFindingsOperationDeps): Operatio
       } finally {
         await Promise.all(opened.map((d) => d.close()));
       }
-    },
+    }),
   };
 }
 

@@ -2,8 +2,10 @@ import { allOk, badRequest, normalizeOperationOutcome, OperationOutcomeError } f
 import type { FhirResponse } from '@medplum/fhir-router';
 import type { Parameters, Resource } from '@medplum/fhirtypes';
 import { TWIN_REFRESH_OPERATION } from '../../fhir/codes/twinCodes';
-import { LocalFhirClient } from '../../fhir/localFhirClient';
+import { inProcessClient, type OperationClient } from './operationClient';
 import { refreshPatientTwin } from '../../twin/refresh/refreshPatientTwin';
+import type { EngineMetrics } from '../../ops/engineMetrics';
+import { countedHandler } from './countedOperation';
 import type { OperationModule } from './operationModule';
 import { operationInput } from './operationInput';
 import { publishedOperationDefinition } from './operationDefinitions';
@@ -16,6 +18,10 @@ export interface TwinRefreshOperationDeps {
   readonly now?: () => string;
   /** IANA time zone of the patient's day for UTC-only times (env TWIN_TIME_ZONE; default UTC). */
   readonly timeZone?: string;
+  /** Where the patient's data is (default: this server's store). */
+  readonly clientOf?: OperationClient;
+  /** Counts each call by outcome (src/ops/engineMetrics.ts); none: not counted. */
+  readonly metrics?: EngineMetrics;
 }
 
 /**
@@ -37,14 +43,14 @@ export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationM
     methods: ['POST'],
     definitionUrl: TWIN_REFRESH_OPERATION,
     operationDefinition,
-    handler: async (req, repo, router): Promise<FhirResponse> => {
+    handler: countedHandler(deps.metrics, 'twin-refresh', async (req, repo, router): Promise<FhirResponse> => {
       if (req.params.resourceType !== undefined && req.params.resourceType !== 'Patient') {
         return [badRequest('$twin-refresh is defined on Patient only')];
       }
       try {
         operationInput(req.body, operationDefinition);
-        await repo.readResource('Patient', req.params.id);
-        const client = new LocalFhirClient(repo, router);
+        const client = (deps.clientOf ?? inProcessClient)(repo, router);
+        await client.read('Patient', req.params.id);
         const summary = await refreshPatientTwin(req.params.id, { ...deps, client });
         if (summary.status === 'skipped-consent') {
           // The Consent denies processing: withdraw what the engine derived for the patient (issue 17), idempotent.
@@ -78,6 +84,6 @@ export function twinRefreshOperation(deps: TwinRefreshOperationDeps): OperationM
       } catch (err) {
         return [err instanceof OperationOutcomeError ? err.outcome : normalizeOperationOutcome(err)];
       }
-    },
+    }),
   };
 }

@@ -1,0 +1,147 @@
+import type { AuditEvent, CarePlan, Observation, RiskAssessment, Task } from '@medplum/fhirtypes';
+import { accessList, dataSources, noticed, proposalStatuses, recentDays, usualRanges } from '../app/src/patientWords';
+
+// The twin's shapes as docs/twin-data-contract.md gives them.
+const TWIN = 'https://recovery-twin.dev/fhir/CodeSystem/twin-concept';
+const TWIN_RESOURCE = 'https://recovery-twin.dev/fhir/NamingSystem/twin-resource';
+const PROFILE = 'https://recovery-twin.dev/fhir/StructureDefinition';
+
+function baseline(metric: string, low?: number, high?: number): Observation {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    category: [{ coding: [{ system: TWIN, code: 'twin-baseline' }] }],
+    code: { coding: [{ system: TWIN, code: 'personal-baseline' }] },
+    identifier: [{ system: TWIN_RESOURCE, value: `baseline/p1/${metric}` }],
+    effectivePeriod: { start: '2026-02-01', end: '2026-02-28' },
+    ...(low !== undefined && high !== undefined
+      ? {
+          valueQuantity: { value: (low + high) / 2, unit: '/min' },
+          referenceRange: [{ low: { value: low }, high: { value: high } }],
+        }
+      : { dataAbsentReason: { text: 'not enough data' } }),
+    component: [{ code: { coding: [{ system: TWIN, code: 'baseline-sample-count' }] }, valueQuantity: { value: 26 } }],
+  };
+}
+
+describe("the patient's page in plain words", () => {
+  test('usual ranges: a band as a sentence, labelled an estimate with its basis; none without enough data', () => {
+    const ranges = usualRanges([baseline('resting-heart-rate', 58.2, 63.7), baseline('body-weight')]);
+    expect(ranges.map((r) => r.sentence)).toEqual([
+      'Your usual resting heart rate is 58–64 bpm.',
+      'There are not enough measurements yet to know your usual weight.',
+    ]);
+    expect(ranges[0]?.basis).toBe(
+      'Estimate, worked out from 26 days of your own measurements (2026-02-01 to 2026-02-28).'
+    );
+  });
+
+  test('recent days: latest first, in words', () => {
+    const state = (day: string, value: number): Observation => ({
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: TWIN, code: 'twin-recovery-state' }] }],
+      code: { text: 'recovery index' },
+      effectiveDateTime: day,
+      valueQuantity: { value },
+    });
+    expect(recentDays([state('2026-03-01', -1.4), state('2026-03-02', 0.2), state('2026-03-03', 1.5)])).toEqual([
+      { day: '2026-03-03', score: 1.5, words: 'better than usual for you' },
+      { day: '2026-03-02', score: 0.2, words: 'about usual for you' },
+      { day: '2026-03-01', score: -1.4, words: 'more strain than usual for you' },
+    ]);
+  });
+
+  test('findings and proposals with their review status', () => {
+    const finding = (id: string): RiskAssessment => ({
+      resourceType: 'RiskAssessment',
+      id,
+      status: 'preliminary',
+      meta: { profile: [`${PROFILE}/anomaly-risk-assessment`] },
+      subject: { reference: 'Patient/p1' },
+      occurrenceDateTime: '2026-03-01',
+      prediction: [{ outcome: { text: 'overreaching' } }],
+    });
+    const task = (focus: string, status: Task['status'], verdict?: string): Task => ({
+      resourceType: 'Task',
+      status,
+      intent: 'order',
+      focus: { reference: focus },
+      ...(verdict ? { businessStatus: { text: verdict } } : {}),
+    });
+    const tasks = [
+      task('RiskAssessment/f1', 'requested'),
+      task('RiskAssessment/f2', 'completed', 'finding dismissed'),
+      task('CarePlan/c1', 'requested'),
+    ];
+    expect(noticed([finding('f1'), finding('f2')], tasks).map((n) => n.review)).toEqual([
+      'Waiting for your clinician to look at it.',
+      'Reviewed by your clinician: they decided it needs no action.',
+    ]);
+    const plan = (id: string, status: CarePlan['status']): CarePlan => ({
+      resourceType: 'CarePlan',
+      id,
+      status,
+      intent: 'proposal',
+      subject: { reference: 'Patient/p1' },
+      meta: { profile: [`${PROFILE}/care-plan-proposal`] },
+      title: `Plan ${id}`,
+    });
+    expect(
+      proposalStatuses([plan('c1', 'draft'), plan('c2', 'active'), plan('c3', 'revoked')], tasks).map((p) => p.status)
+    ).toEqual([
+      'Proposed: waiting for your clinician to decide.',
+      'Approved by your clinician.',
+      'Declined by your clinician.',
+    ]);
+  });
+
+  test('data sources: the device and the app it came through; who read the twin, the patient as "You"', () => {
+    const measured = (day: string, device: string, source: string): Observation => ({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'steps' },
+      effectiveDateTime: day,
+      device: { display: device },
+      identifier: [
+        { system: 'https://recovery-twin.dev/fhir/NamingSystem/record-key', value: `${source}/s1/steps/${day}` },
+      ],
+    });
+    expect(
+      dataSources([
+        measured('2026-03-01', 'watch', 'healthkit'),
+        measured('2026-03-03', 'watch', 'healthkit'),
+        measured('2026-03-02', 'ring', 'csv'),
+      ])
+    ).toEqual([
+      { device: 'watch', via: 'Apple Health', measurements: 2, from: '2026-03-01', to: '2026-03-03' },
+      { device: 'ring', via: 'an uploaded file', measurements: 1, from: '2026-03-02', to: '2026-03-02' },
+    ]);
+    const event = (who: string, display: string, code: string, end: string): AuditEvent => ({
+      resourceType: 'AuditEvent',
+      type: { code: 'rest' },
+      subtype: [{ code }],
+      recorded: end,
+      period: { start: end, end },
+      extension: [
+        { url: 'https://recovery-twin.dev/fhir/StructureDefinition/audit-interaction-count', valueInteger: 4 },
+      ],
+      agent: [
+        { who: { reference: who, display }, requestor: true },
+        { who: { display: 'recovery-twin-app' }, requestor: false },
+      ],
+      source: { observer: { display: 'server' } },
+    });
+    const list = accessList(
+      [
+        event('Patient/p1', 'Ada Able', 'read', '2026-03-01T10:00:00Z'),
+        event('Practitioner/d1', 'Dr Robin Review', 'search-type', '2026-03-02T10:00:00Z'),
+      ],
+      'Patient/p1'
+    );
+    expect(list.map((a) => `${a.day}: ${a.who} ${a.what} (${a.times}, ${a.app})`)).toEqual([
+      '2026-03-02: Dr Robin Review, clinician looked through your record (4, recovery-twin-app)',
+      '2026-03-01: You (Ada Able) opened part of your record (4, recovery-twin-app)',
+    ]);
+  });
+});
