@@ -1,12 +1,13 @@
 import { parseSearchRequest, validateResource } from '@medplum/core';
 import { MemoryRepository, type FhirRepository } from '@medplum/fhir-router';
 import type { Observation } from '@medplum/fhirtypes';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadBaseDefinitions } from '../src/fhir/definitions';
-import { SqliteRepository } from '../src/store/sqliteRepository';
+import { SqliteRepository, type SqliteRepositoryOptions } from '../src/store/sqliteRepository';
 
 /** Deterministic PRNG (mulberry32) so every run writes and queries the same data. */
 function prng(seed: number): () => number {
@@ -115,10 +116,79 @@ async function writeObservations(
 
 const fmt = (n: number, d = 2): string => n.toFixed(d);
 
+interface EncryptionFigures {
+  readonly label: string;
+  readonly writesPerSecond: number;
+  readonly query: QueryFigures;
+  readonly reopenMs: number;
+  readonly indexed: number;
+  readonly reopenedQuery: QueryFigures;
+  readonly mib: number;
+}
+
 /**
- * `npm run bench -- store [--max 1000000] [--queries 500]`: writes 100k then 1M Observations (20k patients, 5 codes,
- * 180 days) into the SQLite store with validation on, times the engine's typical search at each size, and runs the
- * same writes and queries on Medplum's MemoryRepository at 100k as the reference (it is too slow at 1M).
+ * The same `n` Observations written to a plain store and to an encrypted one (README "Encryption at rest and in
+ * transit"), the same queries on both, then each store closed and opened again: the encrypted store's open includes
+ * rebuilding its in-memory search index from the decrypted resources.
+ */
+async function compareEncryption(dir: string, n: number, list: string[]): Promise<EncryptionFigures[]> {
+  const key = randomBytes(32);
+  const figures: EncryptionFigures[] = [];
+  for (const [label, storeKey] of [
+    ['plain', undefined],
+    ['encrypted', key],
+  ] as const) {
+    const path = join(dir, `${label}.sqlite`);
+    const options: SqliteRepositoryOptions = {
+      path,
+      baseUrl: 'http://localhost/fhir/R4',
+      validate: (r) => {
+        validateResource(r);
+      },
+      ...(storeKey ? { key: storeKey } : {}),
+    };
+    const repo = new SqliteRepository(options);
+    const writesPerSecond = await writeObservations(repo, 0, n, prng(42), 1000);
+    const query = await timeQueries(repo, list);
+    repo.close();
+    const t0 = performance.now();
+    const reopened = new SqliteRepository(options);
+    const reopenMs = performance.now() - t0;
+    const reopenedQuery = await timeQueries(reopened, list);
+    const indexed = reopened.openStats.indexedResources;
+    reopened.close();
+    const mib = (statSync(path).size + (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0)) / 1048576;
+    figures.push({ label, writesPerSecond, query, reopenMs, indexed, reopenedQuery, mib });
+  }
+  return figures;
+}
+
+function printEncryption(n: number, figures: EncryptionFigures[]): void {
+  console.log('');
+  console.log(`encryption at rest, ${n.toLocaleString('en')} Observations, same data and queries:`);
+  console.log(
+    '| store | writes/s | query p50 ms | query p95 ms | open ms (index rebuild) | p95 after reopen ms | file MiB |'
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const f of figures) {
+    console.log(
+      `| ${f.label} | ${fmt(f.writesPerSecond, 0)} | ${fmt(f.query.p50)} | ${fmt(f.query.p95)} | ${fmt(f.reopenMs, 0)}${f.indexed ? ` (${f.indexed} indexed)` : ''} | ${fmt(f.reopenedQuery.p95)} | ${fmt(f.mib, 0)} |`
+    );
+  }
+  const [plain, encrypted] = figures;
+  console.log(
+    `ratio encrypted/plain: writes/s ${fmt(encrypted.writesPerSecond / plain.writesPerSecond)}, query p95 ${fmt(encrypted.query.p95 / plain.query.p95)}`
+  );
+  console.log(
+    `index rebuild on open: ${fmt(encrypted.reopenMs / 1000, 1)} s for ${encrypted.indexed.toLocaleString('en')} resources (${fmt((encrypted.indexed / encrypted.reopenMs) * 1000, 0)} resources/s)`
+  );
+}
+
+/**
+ * `npm run bench -- store [--max 1000000] [--queries 500] [--crypt 100000]`: writes 100k then 1M Observations (20k
+ * patients, 5 codes, 180 days) into the SQLite store with validation on, times the engine's typical search at each
+ * size, and runs the same writes and queries on Medplum's MemoryRepository at 100k as the reference (it is too slow
+ * at 1M). Then `--crypt` Observations (default 100k, 0 skips) into a plain and an encrypted store, side by side.
  */
 export async function runStoreBench(args: string[]): Promise<void> {
   const opt = (name: string, def: number): number => {
@@ -128,6 +198,7 @@ export async function runStoreBench(args: string[]): Promise<void> {
   const max = opt('max', 1_000_000);
   const nQueries = opt('queries', 500);
   const small = Math.min(100_000, max);
+  const cryptN = opt('crypt', small);
   loadBaseDefinitions();
   const dir = mkdtempSync(join(tmpdir(), 'twin-bench-'));
   const list = queries(nQueries, 7);
@@ -186,6 +257,9 @@ export async function runStoreBench(args: string[]): Promise<void> {
       console.log(`query p95 at ${max}: ${fmt(q2.p95)} ms (goal <= 20 ms)`);
     }
     console.log(`database file: ${fmt(bytes / 1048576, 0)} MiB (WAL checkpointed on close)`);
+    if (cryptN > 0) {
+      printEncryption(cryptN, await compareEncryption(dir, cryptN, list));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

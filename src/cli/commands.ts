@@ -6,6 +6,7 @@ import type { OperationModule } from '../server/operations/operationModule';
 import type { OpenRepository, SeedRepository } from './serveCommand';
 import { registerAutomateCommand } from './automateCommand';
 import { registerConfigCommand } from './configCommand';
+import { registerBackupCommands } from './backupCommand';
 import { registerDetectCommands } from './detectCommand';
 import { registerEraseCommand } from './eraseCommand';
 import { registerFindingsCommand } from './findingsCommand';
@@ -69,6 +70,7 @@ export const COMMAND_REGISTRATIONS: readonly CommandRegistration[] = [
   registerEraseCommand,
   registerAutomateCommand,
   registerConfigCommand,
+  registerBackupCommands,
 ];
 
 export function registerCommands(program: Command, deps: CliDependencies): void {

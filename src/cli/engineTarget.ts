@@ -40,6 +40,9 @@ export async function openEngineTarget(flags: {
   const { openSqliteStore } = await import('../store/sqliteStore');
   const { createEmbeddedRouter } = await import('../store/transactionBundle');
   const { LocalFhirClient } = await import('../fhir/localFhirClient');
-  const store = await openSqliteStore(flags.dataDir);
+  const { loadStoreKey } = await import('../store/storeKey');
+  // An encrypted store opens with its key from TWIN_STORE_KEY / TWIN_STORE_KEY_FILE, and is refused without it.
+  const key = loadStoreKey({ env: flags.env ?? process.env });
+  const store = await openSqliteStore(flags.dataDir, key ? { key } : {});
   return { client: new LocalFhirClient(store.repo, createEmbeddedRouter()), close: () => store.close() };
 }

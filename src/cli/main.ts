@@ -16,6 +16,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   assertSupportedNode();
   const { registerCommands } = await import('./commands');
   const { openSqliteStore } = await import('../store/sqliteStore');
+  const { loadStoreKey } = await import('../store/storeKey');
   const { createEmbeddedRouter } = await import('../store/transactionBundle');
   const { seedEmbeddedStore } = await import('../server/seedEmbeddedStore');
   const { embeddedOperations } = await import('../server/operations/registry');
@@ -27,8 +28,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     .description('recovery-twin: FHIR-native digital twin of patient recovery')
     .version(version);
   registerCommands(program, {
-    openRepository: async (dataDir, { baseUrl }) => {
-      const store = await openSqliteStore(dataDir, { baseUrl });
+    openRepository: async (dataDir, { baseUrl, storeKeyFile }) => {
+      // Encryption at rest when a store key is configured (README "Encryption at rest and in transit").
+      const key = loadStoreKey({ env: process.env, ...(storeKeyFile ? { keyFile: storeKeyFile } : {}) });
+      const store = await openSqliteStore(dataDir, { baseUrl, ...(key ? { key } : {}) });
+      if (store.openStats.encrypted) {
+        log(
+          `Store:          encrypted (AES-256-GCM); search index rebuilt in memory: ${store.openStats.indexedResources} resources in ${Math.round(store.openStats.indexRebuildMs)} ms`
+        );
+      }
       // No engine-side validation here: in-process, every twin write goes through the store, which validates it
       // against the same profiles before anything is stored (src/store/sqliteStore.ts).
       return {
@@ -40,6 +48,8 @@ export async function main(argv: readonly string[]): Promise<void> {
         // The store runs transaction Bundles atomically in one SQLite transaction (src/store/transactionBundle.ts).
         router: createEmbeddedRouter(),
         systemInteractions: ['transaction', 'batch'],
+        // Bulk Data export files are sealed with the same key as the store.
+        ...(store.exportFiles ? { exportFiles: store.exportFiles } : {}),
       };
     },
     // Every operation is one module in src/server/operations/, listed in registry.ts: routed and declared together.

@@ -1,5 +1,7 @@
 import { normalizeErrorString } from '@medplum/core';
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { invalidInput } from '../fhir/outcomes';
 import type { FhirClient } from '../fhir/fhirClient';
 import type { EngineMetrics } from '../ops/engineMetrics';
 import type { RunningServer } from '../server/embeddedServer';
@@ -41,6 +43,27 @@ interface ServeFlags {
   readonly allowedHosts?: string;
   readonly fhir?: string;
   readonly config?: string;
+  readonly storeKeyFile?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+}
+
+/** `--tls-cert` and `--tls-key` go together: one without the other is refused rather than served in clear. */
+function tlsFiles(flags: ServeFlags): { cert: Buffer; key: Buffer } | undefined {
+  if (!flags.tlsCert && !flags.tlsKey) {
+    return undefined;
+  }
+  if (!flags.tlsCert || !flags.tlsKey) {
+    throw invalidInput('HTTPS needs both --tls-cert and --tls-key (env TWIN_TLS_CERT and TWIN_TLS_KEY)');
+  }
+  const read = (path: string, what: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch {
+      throw invalidInput(`Cannot read the TLS ${what} file ${path}`);
+    }
+  };
+  return { cert: read(flags.tlsCert, 'certificate'), key: read(flags.tlsKey, 'private key') };
 }
 
 /** `twin serve`: the embedded FHIR R4 server over the durable store, until SIGINT/SIGTERM. */
@@ -91,17 +114,32 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
       deps.env.TWIN_ALLOWED_HOSTS
     )
     .option(
+      '--store-key-file <file>',
+      'file holding the store encryption key, mode 600 (env TWIN_STORE_KEY_FILE; or the key itself in TWIN_STORE_KEY)',
+      deps.env.TWIN_STORE_KEY_FILE
+    )
+    .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (env TWIN_TLS_CERT)', deps.env.TWIN_TLS_CERT)
+    .option('--tls-key <file>', 'PEM private key of --tls-cert (env TWIN_TLS_KEY)', deps.env.TWIN_TLS_KEY)
+    .option(
       '--config <file>',
       'the engine service configuration file (config/twin.schema.json); flags, then env, win over it'
     )
     .action(async (flags: ServeFlags, command: Command): Promise<void> => {
       let s: EngineSettings;
+      let tls: { cert: Buffer; key: Buffer } | undefined;
       try {
         const file = flags.config ? readEngineConfigFile(flags.config) : {};
         s = withServeFlags(engineSettings(file, deps.env), flags, command);
+        tls = tlsFiles(flags);
       } catch (err) {
         command.error(`twin serve: ${normalizeErrorString(err)}`, { exitCode: 1 });
         return;
+      }
+      if (!tls && (s.host === '0.0.0.0' || s.host === '::')) {
+        deps.log(
+          '*** WARNING: listening on every interface WITHOUT TLS: health data would cross the network in clear. ***'
+        );
+        deps.log('*** Use --tls-cert/--tls-key, or bind 127.0.0.1 behind a TLS-terminating proxy. ***');
       }
       const settings: DoorSettings = {
         extraHosts: [...s.allowedHosts],
@@ -170,6 +208,8 @@ export function registerServeCommand(program: Command, deps: CliDependencies): v
             }
           : {}),
         ...(deps.mounts ? { mounts: deps.mounts } : {}),
+        ...(flags.storeKeyFile ? { storeKeyFile: flags.storeKeyFile } : {}),
+        ...(tls ? { tls } : {}),
       });
       if (s.automationInServe) {
         try {

@@ -3,6 +3,7 @@ import type { FhirRepository } from '@medplum/fhir-router';
 import type { OperationDefinition } from '@medplum/fhirtypes';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { checkLearnedDetector, type LearnedDetectorStatus } from '../detect/lstm/learnedDetectorCheck';
@@ -26,6 +27,7 @@ import {
 } from './operations/operationModule';
 import type { ServerLimits } from './serverLimits';
 import { internalFault } from '../fhir/outcomes';
+import type { FileCipher } from '../store/sealedFile';
 
 /** A repository opened on a data directory, with the truth about what it supports. */
 export interface OpenedRepository {
@@ -37,11 +39,15 @@ export interface OpenedRepository {
   readonly systemInteractions?: readonly SystemInteraction[];
   /** A router with the store's own handlers (e.g. atomic transactions); defaults to a plain FhirRouter. */
   readonly router?: FhirRouter;
+  /** An encrypted store's cipher for Bulk Data export files: they are then sealed at rest with the store's key. */
+  readonly exportFiles?: FileCipher;
 }
 
 export interface OpenRepositoryContext {
   /** The public FHIR base URL. Known only once the server listens (port 0), hence a function. */
   readonly baseUrl: () => string;
+  /** `--store-key-file`: a file holding the store key (src/store/storeKey.ts). */
+  readonly storeKeyFile?: string;
 }
 
 export type OpenRepository = (dataDir: string, context: OpenRepositoryContext) => Promise<OpenedRepository>;
@@ -104,6 +110,10 @@ export interface StartServerOptions {
    * engine publishes itself (its OperationDefinitions).
    */
   readonly engineServiceFor?: string;
+  /** `--store-key-file`, handed to openRepository. */
+  readonly storeKeyFile?: string;
+  /** PEM certificate chain and private key: the server then speaks HTTPS only (node:https). */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export interface RunningServer {
@@ -158,8 +168,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       }
       return baseUrl;
     },
+    ...(options.storeKeyFile ? { storeKeyFile: options.storeKeyFile } : {}),
   });
-  const server = createServer();
+  let server: ReturnType<typeof createServer> | ReturnType<typeof createTlsServer>;
+  try {
+    server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }) : createServer();
+  } catch (err) {
+    // A certificate and key that do not load or do not match: refused before anything listens.
+    await opened.close();
+    throw err;
+  }
   let ready = false;
   let closing: Promise<void> | undefined;
 
@@ -179,13 +197,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
 
   const { port } = server.address() as AddressInfo;
-  const origin = `http://${hostForUrl(options.host)}:${port}`;
+  const origin = `${options.tls ? 'https' : 'http'}://${hostForUrl(options.host)}:${port}`;
   baseUrl = `${origin}${FHIR_BASE_PATH}`;
   if (options.bulkExport && !options.engineServiceFor) {
     try {
       bulkExport = await BulkExportService.open(opened.repo, {
         dir: join(options.dataDir, 'bulk'),
         log,
+        ...(opened.exportFiles ? { exportFiles: opened.exportFiles } : {}),
         ...options.bulkExport,
       });
     } catch (err) {

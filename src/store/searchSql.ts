@@ -16,6 +16,11 @@ export interface CompiledSearch {
 /** Maps a parameter key (`Observation.code`) to its id in `search_params`; undefined if nothing was ever indexed. */
 export type ParamIdLookup = (key: string) => number | undefined;
 
+/** Maps a resource id to the key stored in `resources.id` (an encrypted store keeps a keyed hash there, not the id). */
+export type StoredIdLookup = (resourceType: string, id: string) => string;
+
+const PLAIN_ID: StoredIdLookup = (_resourceType, id) => id;
+
 /** Matches no index row: used for a parameter that has never been indexed, so a search on it finds nothing. */
 const NO_PARAM = -1;
 
@@ -42,12 +47,16 @@ type CompiledFilter = IndexCondition | [string, SQLInputValue[]];
  * parameters and malformed values are rejected with a 400 OperationOutcome naming the parameter, never answered
  * with a silently empty or unfiltered result (search.html#errors allows a server to reject what it cannot honour).
  */
-export function compileSearch(request: SearchRequest, paramId: ParamIdLookup): CompiledSearch {
+export function compileSearch(
+  request: SearchRequest,
+  paramId: ParamIdLookup,
+  storedId: StoredIdLookup = PLAIN_ID
+): CompiledSearch {
   const clauses: string[] = ['r.rt = ?', 'r.deleted = 0'];
   const params: SQLInputValue[] = [request.resourceType];
   const conditions: IndexCondition[] = [];
   for (const filter of request.filters ?? []) {
-    const compiled = compileFilter(request.resourceType, filter, paramId);
+    const compiled = compileFilter(request.resourceType, filter, paramId, storedId);
     if (Array.isArray(compiled)) {
       clauses.push(compiled[0]);
       params.push(...compiled[1]);
@@ -82,14 +91,22 @@ export function compileSearch(request: SearchRequest, paramId: ParamIdLookup): C
   return { where: clauses.join(' AND '), whereParams: params, orderBy, orderParams };
 }
 
-function compileFilter(resourceType: string, filter: Filter, paramId: ParamIdLookup): CompiledFilter {
+function compileFilter(
+  resourceType: string,
+  filter: Filter,
+  paramId: ParamIdLookup,
+  storedId: StoredIdLookup
+): CompiledFilter {
   const { code, operator } = filter;
   if (code.includes('.') || code.includes(':') || code.startsWith('_has')) {
     throw unsupported(`Chained and reverse-chained search (${code}) is not supported by this server`);
   }
   const values = splitOrValues(filter.value);
   if (code === '_id') {
-    return compileIdFilter(operator, values);
+    return compileIdFilter(
+      operator,
+      values.map((v) => storedId(resourceType, v))
+    );
   }
   if (code === '_lastUpdated') {
     return compileLastUpdated(operator, values);

@@ -24,10 +24,13 @@ import {
 import type { Bundle, BundleEntry, BundleLink, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { performance } from 'node:perf_hooks';
+import { internalFault } from '../fhir/outcomes';
 import { canonicalJson } from '../fhir/canonicalJson';
 import { buildIndexRows } from './searchIndex';
 import { compileSearch } from './searchSql';
-import { initSchema, type Durability } from './sqliteSchema';
+import { createIndexIndexes, initSchema, type Durability } from './sqliteSchema';
+import type { RowCodec } from './storeCipher';
 import { WriteSerializer } from './writeSerializer';
 
 export interface SqliteRepositoryOptions {
@@ -43,6 +46,18 @@ export interface SqliteRepositoryOptions {
   /** Page size when a search gives no `_count` (FHIR R4 search.html#count leaves it to the server). */
   readonly defaultCount?: number;
   readonly maxCount?: number;
+  /**
+   * The store key (32 bytes): a new store is created encrypted, an encrypted one is opened with it (README
+   * "Encryption at rest and in transit"). Without it the store is a plain one.
+   */
+  readonly key?: Buffer;
+}
+
+/** What opening the store took; the search index of an encrypted store is rebuilt in memory at every open. */
+export interface StoreOpenStats {
+  readonly encrypted: boolean;
+  readonly indexedResources: number;
+  readonly indexRebuildMs: number;
 }
 
 /** Nested repository calls inside one transaction between two turns given to the event loop. */
@@ -50,10 +65,12 @@ const YIELD_EVERY_STEPS = 16;
 
 interface ResourceRow {
   pk: number;
+  /** As stored: the resource id, or its keyed hash in an encrypted store. */
+  id: string;
   version: number;
   last_updated: number;
   deleted: number;
-  content: string | null;
+  content: string | Uint8Array | null;
 }
 
 /**
@@ -74,14 +91,26 @@ export class SqliteRepository extends FhirRepository {
   private readonly newId: () => string;
   private readonly defaultCount: number;
   private readonly maxCount: number;
+  private readonly codec: RowCodec;
   private closed = false;
   private topLevelSteps = 0;
+  readonly openStats: StoreOpenStats;
 
   constructor(private readonly options: SqliteRepositoryOptions) {
     super();
     this.writer = new DatabaseSync(options.path);
-    initSchema(this.writer, options.durability ?? 'full');
-    this.reader = options.path === ':memory:' ? this.writer : new DatabaseSync(options.path, { readOnly: true });
+    try {
+      this.codec = initSchema(this.writer, options.durability ?? 'full', options.key);
+    } catch (err) {
+      this.writer.close();
+      throw err;
+    }
+    // An encrypted store keeps its search index in an in-memory database attached to this one connection, which a
+    // second (reader) connection could not see: it reads on the writer, as a ':memory:' store does.
+    this.reader =
+      options.path === ':memory:' || this.codec.encrypted
+        ? this.writer
+        : new DatabaseSync(options.path, { readOnly: true });
     if (this.reader !== this.writer) {
       this.reader.exec('PRAGMA busy_timeout = 5000');
     }
@@ -92,6 +121,47 @@ export class SqliteRepository extends FhirRepository {
     for (const row of this.writer.prepare('SELECT param_id, name FROM search_params').all()) {
       this.paramIds.set(String(row.name), Number(row.param_id));
     }
+    this.openStats = this.codec.encrypted
+      ? this.rebuildIndex()
+      : { encrypted: false, indexedResources: 0, indexRebuildMs: 0 };
+  }
+
+  /**
+   * Indexes every live resource of an encrypted store into the in-memory index, with the same code as a write
+   * (buildIndexRows), in one transaction. Each content is authenticated on the way: a store whose file was altered
+   * does not open.
+   */
+  private rebuildIndex(): StoreOpenStats {
+    const t0 = performance.now();
+    let indexed = 0;
+    this.writer.exec('BEGIN');
+    try {
+      const rows = this.writer
+        .prepare('SELECT pk, rt, id, version, content FROM resources WHERE deleted = 0 AND content IS NOT NULL')
+        .iterate() as Iterable<{ pk: number; rt: string; id: string; version: number; content: Uint8Array }>;
+      for (const row of rows) {
+        const json = this.codec.open(row.content, { resourceType: row.rt, storedId: row.id, version: row.version });
+        this.insertIndexRows(row.pk, JSON.parse(json) as Resource);
+        indexed++;
+      }
+      // Sorting each index once after the load is cheaper than keeping every B-tree ordered row by row.
+      createIndexIndexes(this.writer);
+      this.writer.exec('COMMIT');
+    } catch (err) {
+      this.writer.exec('ROLLBACK');
+      this.writer.close();
+      throw err;
+    }
+    return { encrypted: true, indexedResources: indexed, indexRebuildMs: performance.now() - t0 };
+  }
+
+  /** The JSON of a stored content column, unsealed and checked against its row in an encrypted store. */
+  private contentJson(resourceType: string, storedId: string, version: number, content: string | Uint8Array): string {
+    return this.codec.open(content, { resourceType, storedId, version });
+  }
+
+  private storedId(resourceType: string, id: string): string {
+    return this.codec.storedId(resourceType, id);
   }
 
   private baseUrl(): string {
@@ -203,7 +273,9 @@ export class SqliteRepository extends FhirRepository {
         throw new OperationOutcomeError(preconditionFailed);
       }
       if (existing && !existing.deleted && existing.content) {
-        const current = JSON.parse(existing.content) as WithId<T>;
+        const current = JSON.parse(
+          this.contentJson(resource.resourceType, existing.id, existing.version, existing.content)
+        ) as WithId<T>;
         if (sameContent(current, resource)) {
           // Nothing changed: no new version, so replayed conditional updates leave no trace.
           return current;
@@ -262,10 +334,19 @@ export class SqliteRepository extends FhirRepository {
         this.writer,
         'UPDATE resources SET version = ?, last_updated = ?, deleted = 1, content = NULL WHERE pk = ?'
       ).run(version, lastUpdated, existing.pk);
+      // An encrypted store cannot name the deleted resource from its hashed id: the deletion's history row keeps a
+      // sealed tombstone ({resourceType, id}) so type history can still list it (FHIR R4 http.html#history).
+      const tombstone = this.codec.encrypted
+        ? this.codec.seal(JSON.stringify({ resourceType, id }), {
+            resourceType,
+            storedId: existing.id,
+            version,
+          })
+        : null;
       this.stmt(
         this.writer,
-        'INSERT INTO history (pk, version, last_updated, deleted, content) VALUES (?, ?, ?, 1, NULL)'
-      ).run(existing.pk, version, lastUpdated);
+        'INSERT INTO history (pk, version, last_updated, deleted, content) VALUES (?, ?, ?, 1, ?)'
+      ).run(existing.pk, version, lastUpdated, tombstone);
       this.deleteIndexRows(existing.pk);
     });
   }
@@ -309,7 +390,12 @@ export class SqliteRepository extends FhirRepository {
       meta: { ...resource.meta, versionId: String(version), lastUpdated: lastUpdated.toISOString() },
     } as WithId<T>;
     this.options.validate?.(stored);
-    const content = JSON.stringify(stored);
+    const storedId = existing?.id ?? this.storedId(stored.resourceType, stored.id);
+    const content = this.codec.seal(JSON.stringify(stored), {
+      resourceType: stored.resourceType,
+      storedId,
+      version,
+    });
     let pk: number;
     if (existing) {
       pk = existing.pk;
@@ -322,7 +408,7 @@ export class SqliteRepository extends FhirRepository {
       const result = this.stmt(
         this.writer,
         'INSERT INTO resources (rt, id, version, last_updated, deleted, content) VALUES (?, ?, ?, ?, 0, ?)'
-      ).run(stored.resourceType, stored.id, version, lastUpdated.getTime(), content);
+      ).run(stored.resourceType, storedId, version, lastUpdated.getTime(), content);
       pk = Number(result.lastInsertRowid);
     }
     this.stmt(
@@ -409,8 +495,8 @@ export class SqliteRepository extends FhirRepository {
   private currentRow(db: DatabaseSync, resourceType: string, id: string): ResourceRow | undefined {
     return this.stmt(
       db,
-      'SELECT pk, version, last_updated, deleted, content FROM resources WHERE rt = ? AND id = ?'
-    ).get(resourceType, id) as ResourceRow | undefined;
+      'SELECT pk, id, version, last_updated, deleted, content FROM resources WHERE rt = ? AND id = ?'
+    ).get(resourceType, this.storedId(resourceType, id)) as ResourceRow | undefined;
   }
 
   async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
@@ -421,7 +507,7 @@ export class SqliteRepository extends FhirRepository {
     if (row.deleted || !row.content) {
       throw new OperationOutcomeError(gone);
     }
-    return JSON.parse(row.content) as WithId<T>;
+    return JSON.parse(this.contentJson(resourceType, row.id, row.version, row.content)) as WithId<T>;
   }
 
   async readReference<T extends Resource>(reference: Reference<T>): Promise<WithId<T>> {
@@ -448,17 +534,18 @@ export class SqliteRepository extends FhirRepository {
     if (!current) {
       throw new OperationOutcomeError(notFound);
     }
+    const version = Number.parseInt(vid, 10);
     const row = this.stmt(db, 'SELECT deleted, content FROM history WHERE pk = ? AND version = ?').get(
       current.pk,
-      Number.parseInt(vid, 10)
-    ) as { deleted: number; content: string | null } | undefined;
+      version
+    ) as { deleted: number; content: string | Uint8Array | null } | undefined;
     if (!row || !/^\d+$/.test(vid)) {
       throw new OperationOutcomeError(notFound);
     }
     if (row.deleted || !row.content) {
       throw new OperationOutcomeError(gone);
     }
-    return JSON.parse(row.content) as WithId<T>;
+    return JSON.parse(this.contentJson(resourceType, current.id, version, row.content)) as WithId<T>;
   }
 
   /** Newest version first (FHIR R4 http.html#history), deletions included as entries without a resource. */
@@ -481,9 +568,9 @@ export class SqliteRepository extends FhirRepository {
       version: number;
       last_updated: number;
       deleted: number;
-      content: string | null;
+      content: string | Uint8Array | null;
     }[];
-    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => this.historyEntry<T>(resourceType, id, row));
+    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => this.historyEntry<T>(resourceType, id, current.id, row));
     const total = Number(
       (
         this.stmt(db, 'SELECT COUNT(*) AS n FROM history WHERE pk = ? AND last_updated >= ?').get(
@@ -517,7 +604,7 @@ export class SqliteRepository extends FhirRepository {
       version: number;
       last_updated: number;
       deleted: number;
-      content: string | null;
+      content: string | Uint8Array | null;
     }[];
     const total = Number(
       (
@@ -527,7 +614,9 @@ export class SqliteRepository extends FhirRepository {
         ).get(resourceType, since) as { n: number }
       ).n
     );
-    const entry: BundleEntry<WithId<T>>[] = rows.map((row) => this.historyEntry<T>(resourceType, row.id, row));
+    const entry: BundleEntry<WithId<T>>[] = rows.map((row) =>
+      this.historyEntry<T>(resourceType, this.realId(resourceType, row), row.id, row)
+    );
     const link: BundleLink[] = [];
     if (offset + rows.length < total && limit > 0) {
       link.push({
@@ -544,10 +633,25 @@ export class SqliteRepository extends FhirRepository {
     };
   }
 
+  /** The resource id of a history row: the stored id in a plain store, read from the sealed content otherwise. */
+  private realId(
+    resourceType: string,
+    row: { id: string; version: number; content: string | Uint8Array | null }
+  ): string {
+    if (!this.codec.encrypted) {
+      return row.id;
+    }
+    if (!row.content) {
+      throw internalFault(`A ${resourceType} history row has no content to name its resource`);
+    }
+    return (JSON.parse(this.contentJson(resourceType, row.id, row.version, row.content)) as { id: string }).id;
+  }
+
   private historyEntry<T extends Resource>(
     resourceType: string,
     id: string,
-    row: { version: number; last_updated: number; deleted: number; content: string | null }
+    storedId: string,
+    row: { version: number; last_updated: number; deleted: number; content: string | Uint8Array | null }
   ): BundleEntry<WithId<T>> {
     const url = `${resourceType}/${id}`;
     const response = {
@@ -560,7 +664,7 @@ export class SqliteRepository extends FhirRepository {
     }
     return {
       fullUrl: `${this.baseUrl()}/${url}`,
-      resource: JSON.parse(row.content) as WithId<T>,
+      resource: JSON.parse(this.contentJson(resourceType, storedId, row.version, row.content)) as WithId<T>,
       request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? resourceType : url },
       response,
     };
@@ -573,16 +677,28 @@ export class SqliteRepository extends FhirRepository {
       throw new OperationOutcomeError(badRequest('Searching several resource types at once is not supported'));
     }
     const db = this.readDb();
-    const compiled = compileSearch(searchRequest, (key) => this.lookupParamId(db, key));
+    const compiled = compileSearch(
+      searchRequest,
+      (key) => this.lookupParamId(db, key),
+      (type, id) => this.storedId(type, id)
+    );
     const count = Math.max(0, Math.min(searchRequest.count ?? this.defaultCount, this.maxCount));
     const offset = Math.max(0, searchRequest.offset ?? 0);
     const rows = this.stmt(
       db,
-      `SELECT r.content FROM resources r WHERE ${compiled.where} ORDER BY ${compiled.orderBy} LIMIT ? OFFSET ?`
-    ).all(...compiled.whereParams, ...compiled.orderParams, count + 1, offset) as { content: string }[];
+      `SELECT r.id, r.version, r.content FROM resources r WHERE ${compiled.where} ORDER BY ${compiled.orderBy} LIMIT ? OFFSET ?`
+    ).all(...compiled.whereParams, ...compiled.orderParams, count + 1, offset) as {
+      id: string;
+      version: number;
+      content: string | Uint8Array;
+    }[];
     // `_count=0` asks for the total only (FHIR R4 search.html#count): no entries and no next page.
     const hasNext = count > 0 && rows.length > count;
-    const resources = rows.slice(0, count).map((row) => JSON.parse(row.content) as WithId<T>);
+    const resources = rows
+      .slice(0, count)
+      .map(
+        (row) => JSON.parse(this.contentJson(searchRequest.resourceType, row.id, row.version, row.content)) as WithId<T>
+      );
     const entry: BundleEntry<WithId<T>>[] = resources.map((resource) => ({
       fullUrl: `${this.baseUrl()}/${resource.resourceType}/${resource.id}`,
       resource,

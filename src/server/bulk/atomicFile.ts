@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { FileSealer } from '../../store/sealedFile';
 
 /**
  * Files that appear whole or not at all: written to a temporary name, flushed to disk, then renamed over the final
@@ -28,21 +29,27 @@ export class AtomicFileWriter {
   private constructor(
     private readonly handle: FileHandle,
     private readonly tempPath: string,
-    readonly path: string
+    readonly path: string,
+    private readonly sealer: FileSealer | undefined
   ) {}
 
-  static async open(path: string): Promise<AtomicFileWriter> {
+  /** With a sealer, what is written is encrypted as it goes (src/store/sealedFile.ts) and the file is 0600. */
+  static async open(path: string, sealer?: FileSealer): Promise<AtomicFileWriter> {
     const tempPath = `${path}${TEMP_SUFFIX}`;
-    return new AtomicFileWriter(await open(tempPath, 'w'), tempPath, path);
+    return new AtomicFileWriter(await open(tempPath, 'w', sealer ? 0o600 : 0o666), tempPath, path, sealer);
   }
 
   async write(data: string): Promise<void> {
     if (data.length > 0) {
-      await this.handle.write(data);
+      const bytes = this.sealer ? this.sealer.update(data) : Buffer.from(data, 'utf8');
+      await writeAll(this.handle, bytes);
     }
   }
 
   async commit(): Promise<void> {
+    if (this.sealer) {
+      await writeAll(this.handle, this.sealer.final());
+    }
     this.done = true;
     await this.handle.sync();
     await this.handle.close();
@@ -57,6 +64,15 @@ export class AtomicFileWriter {
       await this.handle.close().catch(() => undefined);
     }
     await unlink(this.tempPath).catch(() => undefined);
+  }
+}
+
+/** `write` may write less than asked; loops until every byte is out. */
+async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+    offset += bytesWritten;
   }
 }
 

@@ -136,7 +136,9 @@ export function bulkExportRoutes(service: BulkExportService, baseUrl: string): R
         res.end();
         return;
       }
-      await pipeline(createReadStream(path), res);
+      // A sealed file (encrypted store) is opened chunk by chunk as it is sent; the client gets plain NDJSON.
+      const unseal = service.exportFiles?.unsealer();
+      await (unseal ? pipeline(createReadStream(path), unseal, res) : pipeline(createReadStream(path), res));
     })
   );
 

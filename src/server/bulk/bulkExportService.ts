@@ -8,6 +8,7 @@ import type { ExportSpec } from './exportKickoff';
 import { ExportFailure, groupMembers, runExport } from './exportRunner';
 import { takeTransactionTime } from './transactionTime';
 import { internalFault } from '../../fhir/outcomes';
+import type { FileCipher } from '../../store/sealedFile';
 
 export interface BulkExportOptions {
   /** Folder for job records and NDJSON files, e.g. `DATA_DIR/bulk`. */
@@ -23,6 +24,8 @@ export interface BulkExportOptions {
   /** The store's clock (transactionTime must be read on it). Default: wall clock. */
   readonly now?: () => Date;
   readonly log?: (line: string) => void;
+  /** Seals the NDJSON files at rest (an encrypted store's key); the download route opens them on the fly. */
+  readonly exportFiles?: FileCipher;
 }
 
 export type ExportJobView =
@@ -129,6 +132,7 @@ export class BulkExportService {
         transactionTime: new Date(record.transactionTime),
         dir: this.store.jobDir(record.id),
         pageSize: this.options.pageSize ?? 1000,
+        ...(this.options.exportFiles ? { fileCipher: this.options.exportFiles } : {}),
         signal,
         onProgress: (progress) => {
           job.progress = progress;
@@ -209,6 +213,11 @@ export class BulkExportService {
       return undefined;
     }
     return `${this.store.jobDir(id)}/${file}`;
+  }
+
+  /** How output files are sealed at rest; undefined when they are written in clear (a plain store). */
+  get exportFiles(): FileCipher | undefined {
+    return this.options.exportFiles;
   }
 
   /** Stops running exports (recorded as failed: nothing resumes them) and waits for them to let go of the store. */

@@ -4,6 +4,7 @@ import type { FhirRepository } from '@medplum/fhir-router';
 import type { Device, Group, Resource } from '@medplum/fhirtypes';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { FileCipher } from '../../store/sealedFile';
 import { AtomicFileWriter } from './atomicFile';
 import { ASSOCIATED_TYPES, type ExportSpec } from './exportKickoff';
 import type { ExportOutputFile } from './exportJobStore';
@@ -19,6 +20,8 @@ export interface ExportRunContext {
   /** The job's folder; one `<Type>.ndjson` per exported type is written there. */
   readonly dir: string;
   readonly pageSize: number;
+  /** Seals each file at rest when the store is encrypted. */
+  readonly fileCipher?: FileCipher;
   readonly signal: AbortSignal;
   /** A short status line for `X-Progress` (export.html#response---in-progress-status: under 100 characters). */
   readonly onProgress: (progress: string) => void;
@@ -152,7 +155,11 @@ class OutputFile {
   ) {}
 
   static async open(ctx: ExportRunContext, type: string): Promise<OutputFile> {
-    return new OutputFile(ctx, type, await AtomicFileWriter.open(join(ctx.dir, `${type}.ndjson`)));
+    return new OutputFile(
+      ctx,
+      type,
+      await AtomicFileWriter.open(join(ctx.dir, `${type}.ndjson`), ctx.fileCipher?.sealer())
+    );
   }
 
   async write(resources: readonly Resource[]): Promise<void> {
