@@ -16,6 +16,9 @@ import { applyReviewDecision } from '../src/review/reviewDecision';
 import { openSqliteStore } from '../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../src/store/transactionBundle';
 import { seedClinicianScenario, type ClinicianScenario } from './support/clinicianScenario';
+import { randomBytes } from 'node:crypto';
+import { buildMetricObservation } from '../src/ingest/importers/metricObservation';
+import { refreshPatientTwin } from '../src/twin/refresh/refreshPatientTwin';
 
 const NOW = new Date('2026-03-02T10:00:00Z');
 let dir: string;
@@ -157,3 +160,48 @@ test('twin erase removes the twin of one patient with its history, keeps source 
   const again = await erase(['--patient', patientId, '--yes'], allow);
   expect(again.lines[0]).toContain('Nothing to erase');
 }, 120_000);
+
+test('on an encrypted store (ids stored as keyed hashes) twin erase finds and removes the twin, with the key from the environment', async () => {
+  const env = { TWIN_ALLOW_ERASE: 'true', TWIN_STORE_KEY: randomBytes(32).toString('base64') };
+  const key = Buffer.from(env.TWIN_STORE_KEY, 'base64');
+  const open = (): ReturnType<typeof openSqliteStore> =>
+    openSqliteStore(dir, { baseUrl: 'http://localhost/fhir/R4', durability: 'normal', key });
+  let patientId = '';
+  {
+    const store = await open();
+    try {
+      const client = new LocalFhirClient(store.repo, createEmbeddedRouter());
+      const patient = await store.repo.createResource({ resourceType: 'Patient' });
+      patientId = patient.id;
+      const recorded = await client.read('Patient', patientId);
+      expect(recorded.id).toBe(patientId);
+      const day = '2026-03-01';
+      const source = buildMetricObservation({
+        source: 'test',
+        subjectKey: 'p',
+        subject: { reference: `Patient/${patientId}` },
+        metric: 'resting-heart-rate',
+        day,
+        value: 58,
+      });
+      await store.repo.createResource(source);
+      await refreshPatientTwin(patientId, { client, today: () => day });
+      expect((await twinOf(client, patientId)).observations.length).toBeGreaterThan(0);
+    } finally {
+      store.close();
+    }
+  }
+  // Without the key the command cannot open the store: refused, nothing erased.
+  expect((await erase(['--patient', patientId, '--yes'], { TWIN_ALLOW_ERASE: 'true' })).error).toBeDefined();
+  const done = await erase(['--patient', patientId, '--yes'], env);
+  expect(done.error).toBeUndefined();
+  const store = await open();
+  try {
+    const client = new LocalFhirClient(store.repo, createEmbeddedRouter());
+    expect((await twinOf(client, patientId)).observations).toHaveLength(0);
+    // The source measurement stays.
+    expect(await client.searchAll<Observation>('Observation', { subject: `Patient/${patientId}` })).toHaveLength(1);
+  } finally {
+    store.close();
+  }
+});

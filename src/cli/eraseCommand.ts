@@ -39,7 +39,7 @@ export const registerEraseCommand: CommandRegistration = (program, deps) => {
         if (!FHIR_ID.test(patient)) {
           throw new Error('--patient must be a FHIR id');
         }
-        const summary = await runErase(patient, flags);
+        const summary = await runErase(patient, flags, deps.env);
         for (const line of describeErasure(summary, flags.yes === true)) {
           deps.log(line);
         }
@@ -49,12 +49,15 @@ export const registerEraseCommand: CommandRegistration = (program, deps) => {
     });
 };
 
-async function runErase(patient: string, flags: EraseFlags): Promise<ErasureSummary> {
+async function runErase(patient: string, flags: EraseFlags, env: NodeJS.ProcessEnv): Promise<ErasureSummary> {
   const { erasePatient } = await import('../withdrawal/erasePatient');
   const { openSqliteStore } = await import('../store/sqliteStore');
   const { createEmbeddedRouter } = await import('../store/transactionBundle');
   const { LocalFhirClient } = await import('../fhir/localFhirClient');
-  const store = await openSqliteStore(flags.dataDir);
+  const { loadStoreKey } = await import('../store/storeKey');
+  // An encrypted store opens with its key (TWIN_STORE_KEY / TWIN_STORE_KEY_FILE) and is refused without it.
+  const key = loadStoreKey({ env });
+  const store = await openSqliteStore(flags.dataDir, key ? { key } : {});
   try {
     return await erasePatient(
       patient,

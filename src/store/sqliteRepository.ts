@@ -363,8 +363,11 @@ export class SqliteRepository extends FhirRepository {
     const purged = await this.withTransaction(async () => {
       let count = 0;
       for (const { resourceType, id } of keys) {
-        const row = this.stmt(this.writer, 'SELECT pk FROM resources WHERE rt = ? AND id = ?').get(resourceType, id) as
-          { pk: number } | undefined;
+        // The stored id: the id itself, or its keyed hash in an encrypted store (storeCipher.ts).
+        const row = this.stmt(this.writer, 'SELECT pk FROM resources WHERE rt = ? AND id = ?').get(
+          resourceType,
+          this.storedId(resourceType, id)
+        ) as { pk: number } | undefined;
         if (!row) {
           continue;
         }

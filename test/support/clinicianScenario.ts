@@ -1,5 +1,5 @@
 import type { FhirRepository, FhirRouter } from '@medplum/fhir-router';
-import type { DocumentReference, Patient, Practitioner, RiskAssessment } from '@medplum/fhirtypes';
+import type { DocumentReference, Patient, Practitioner, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { generateCohort } from '../../src/cohort/generateCohort';
 import { writeFindingsForPatients } from '../../src/detect/findings/findingsWriter';
 import type { EvidenceEngine } from '../../src/evidence/evidenceEngine';
@@ -51,8 +51,18 @@ export async function seedClinicianScenario(
       open.set(subject, (open.get(subject) ?? 0) + 1);
     }
   }
-  const patientId = ids.find((id) => open.has(id)) ?? ids[0] ?? '';
-  const otherPatientId = ids.find((id) => id !== patientId) ?? '';
+  // Server-assigned ids are random: choose by the cohort's own subject key, so every run meets the same patient, and
+  // prefer one whose open finding has its review Task (a clinician's scenario has something to review).
+  const keyOf = new Map(patients.map((p) => [p.id ?? '', p.identifier?.[0]?.value ?? '']));
+  const reviewed = new Set(
+    (await client.searchAll<Task>('Task', {}))
+      .filter((t) => (t.focus?.reference ?? '').startsWith('RiskAssessment/'))
+      .map((t) => (t.for?.reference ?? '').replace('Patient/', ''))
+  );
+  const byKey = [...ids].sort((a, b) => (keyOf.get(a) ?? '').localeCompare(keyOf.get(b) ?? ''));
+  const patientId =
+    byKey.find((id) => open.has(id) && reviewed.has(id)) ?? byKey.find((id) => open.has(id)) ?? byKey[0] ?? '';
+  const otherPatientId = byKey.find((id) => id !== patientId) ?? '';
   await repo.updateResource<Practitioner>({
     resourceType: 'Practitioner',
     id: 'dr1',
