@@ -388,12 +388,15 @@ describe('the embedded server keeps its word', () => {
         name: [{ family: 'Two' }],
         birthDate: '1990-01-01',
       });
-      const first = (await (await send('GET', 'Patient?_elements=birthDate&_count=1&_sort=_id')).json()) as Bundle;
+      const first = (await (
+        await send('GET', 'Patient?_id=p1,p2&_elements=birthDate&_count=1&_sort=_id')
+      ).json()) as Bundle;
       const next = first.link?.find((l) => l.relation === 'next')?.url ?? '';
       expect(next).toContain('_elements=birthDate');
       const res = await fetch(next);
       expect(res.status).toBe(200);
       const page = (await res.json()) as Bundle<Patient>;
+      expect(page.entry?.[0]?.resource?.id).toBe('p2');
       expect(page.entry?.[0]?.resource?.name).toBeUndefined();
       expect(page.entry?.[0]?.resource?.meta?.tag?.map((t) => t.code)).toContain('SUBSETTED');
     });
