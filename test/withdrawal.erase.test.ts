@@ -4,7 +4,7 @@
  */
 import type { CarePlan, Observation, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { Command } from 'commander';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registerCommands } from '../src/cli/commands';
@@ -204,4 +204,18 @@ test('on an encrypted store (ids stored as keyed hashes) twin erase finds and re
   } finally {
     store.close();
   }
+});
+
+test('twin erase refuses a data directory without a store, and an id that is not in the store, instead of reporting nothing erased', async () => {
+  const allow = { TWIN_ALLOW_ERASE: 'true' };
+  const missing = await erase(['--patient', 'some-patient', '--yes'], allow);
+  expect(missing.error).toContain('no store in');
+  // Nothing was created in the mistyped folder.
+  expect(existsSync(join(dir, 'fhir.sqlite'))).toBe(false);
+  await withStore(async (_client, store) => {
+    await store.repo.createResource({ resourceType: 'Patient' });
+  });
+  const unknown = await erase(['--patient', 'not-a-patient-here', '--yes'], allow);
+  expect(unknown.error).toContain('no Patient with this id');
+  expect(unknown.error).not.toContain('not-a-patient-here');
 });

@@ -1,5 +1,7 @@
 import { normalizeErrorString } from '@medplum/core';
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CommandRegistration } from './commands';
 import type { ErasureSummary } from '../withdrawal/erasePatient';
 
@@ -40,6 +42,13 @@ export const registerEraseCommand: CommandRegistration = (program, deps) => {
           throw new Error('--patient must be a FHIR id');
         }
         const summary = await runErase(patient, flags, deps.env);
+        // A mistyped id or data directory must not read as "erased": neither the Patient nor anything derived from it
+        // is in this store. The message names no identifier (the report never does).
+        if (summary.source.Patient === undefined && Object.keys(summary.erased).length === 0) {
+          throw new Error(
+            `no Patient with this id in the store in ${flags.dataDir}, and nothing derived from one: check --patient and --data-dir`
+          );
+        }
         for (const line of describeErasure(summary, flags.yes === true)) {
           deps.log(line);
         }
@@ -55,6 +64,10 @@ async function runErase(patient: string, flags: EraseFlags, env: NodeJS.ProcessE
   const { createEmbeddedRouter } = await import('../store/transactionBundle');
   const { LocalFhirClient } = await import('../fhir/localFhirClient');
   const { loadStoreKey } = await import('../store/storeKey');
+  // Opening a store creates one: a mistyped --data-dir would otherwise become a new, empty store.
+  if (!existsSync(join(flags.dataDir, 'fhir.sqlite'))) {
+    throw new Error(`no store in ${flags.dataDir} (no fhir.sqlite): check --data-dir`);
+  }
   // An encrypted store opens with its key (TWIN_STORE_KEY / TWIN_STORE_KEY_FILE) and is refused without it.
   const key = loadStoreKey({ env });
   const store = await openSqliteStore(flags.dataDir, key ? { key } : {});
