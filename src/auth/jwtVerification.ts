@@ -94,6 +94,11 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
     if (err instanceof jwt.TokenExpiredError) {
       throw unauthenticated('The token has expired', 'expired');
     }
+    // A token for another resource server is the usual set-up mistake (SMART App Launch: `aud` is the FHIR base the
+    // token is for), so say which audience this server expects; the token's own claims are not echoed.
+    if (err instanceof jwt.JsonWebTokenError && err.message.startsWith('jwt audience invalid')) {
+      throw unauthenticated(`The token's aud is not this server's FHIR base (${options.audience})`);
+    }
     const name = err instanceof Error ? err.message.split(':')[0] : 'invalid';
     throw unauthenticated(`The token was refused (${name ?? 'invalid'})`);
   }
