@@ -86,6 +86,8 @@ export async function restoreStore(
   if (existsSync(dir) && readdirSync(dir).length > 0 && !options.force) {
     throw invalidInput(`Data directory ${dataDir} is not empty; restore replaces its store only with --force`);
   }
+  // A restore that fails leaves the folder as it found it: one it had to create is removed again.
+  const created = !existsSync(dir);
   await mkdir(dir, { recursive: true });
   const temp = join(dir, `.restore-${randomUUID()}.sqlite.tmp`);
   try {
@@ -116,6 +118,9 @@ export async function restoreStore(
     return { storeEncrypted, resources };
   } catch (err) {
     await unlink(temp).catch(() => undefined);
+    if (created) {
+      await rm(dir, { recursive: true, force: true });
+    }
     throw err;
   }
 }
