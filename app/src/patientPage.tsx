@@ -71,7 +71,7 @@ async function loadOwnTwin(client: Client, granted: string): Promise<PatientPage
     name: nameOf(patient),
     ranges: usualRanges(twin),
     days: recentDays(twin),
-    noticed: noticed(findings, tasks),
+    noticed: noticed(findings, tasks, new Set(twin.map((o) => o.id ?? ''))),
     plans: proposalStatuses(plans, tasks),
     sources: dataSources(measured),
     access: accessList(audit, `Patient/${id}`),

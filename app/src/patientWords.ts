@@ -1,5 +1,14 @@
 import type { AuditEvent, CarePlan, Observation, RiskAssessment, Task } from '@medplum/fhirtypes';
-import { baselineMetric, dayOf, hasProfile, isCategory, isCurrentBaseline, metricLabel, twinKey } from './twinData';
+import {
+  baselineMetric,
+  basisCounts,
+  dayOf,
+  hasProfile,
+  isCategory,
+  isCurrentBaseline,
+  metricLabel,
+  twinKey,
+} from './twinData';
 
 /**
  * The patient's page in plain words: what the twin worked out about the patient, without codes, z-scores or
@@ -38,7 +47,7 @@ const PLAIN_METRICS: Readonly<Record<string, { name: string; unit?: string }>> =
   'oxygen-saturation': { name: 'blood oxygen level', unit: '%' },
   'body-temperature': { name: 'body temperature', unit: '°C' },
   'sleep-duration': { name: 'sleep', unit: 'hours a night' },
-  steps: { name: 'daily steps', unit: 'steps' },
+  steps: { name: 'step count', unit: 'steps a day' },
   'active-minutes': { name: 'active time', unit: 'minutes a day' },
   'pain-severity': { name: 'pain', unit: 'out of 10' },
   'body-weight': { name: 'weight', unit: 'kg' },
@@ -145,32 +154,46 @@ export interface Noticed {
   readonly when: string;
   readonly what: string;
   readonly review: string;
+  /** How many of the patient's measurements the finding names (its basis, without the twin's own estimates). */
   readonly measurements: number;
 }
 
-/** What the early-warning check noticed, and whether a clinician has looked at it (its review Task). */
-export function noticed(findings: readonly RiskAssessment[], tasks: readonly Task[]): Noticed[] {
+/**
+ * What the early-warning check noticed, and whether a clinician has looked at it (its review Task). Only a completed
+ * review Task is a clinician's review: a finding without one was not sent for review (its likelihood was below the
+ * level that creates one), and a cancelled one was closed without a decision (R4 task.html#statemachine).
+ * `twinIds` are the ids of the twin's own computed Observations, so only measurements are counted as such.
+ */
+export function noticed(
+  findings: readonly RiskAssessment[],
+  tasks: readonly Task[],
+  twinIds: ReadonlySet<string> = new Set()
+): Noticed[] {
   return findings
     .filter((f) => hasProfile(f, 'anomaly-risk-assessment'))
     .map((f) => {
       const task = tasks.find((t) => t.focus?.reference === `RiskAssessment/${f.id ?? ''}`);
-      let review = 'Waiting for your clinician to look at it.';
-      if (task && !OPEN.has(task.status)) {
+      let review: string;
+      if (!task) {
+        review = 'Not sent to your clinician for review: the program was not confident enough about it.';
+      } else if (OPEN.has(task.status)) {
+        review = 'Waiting for your clinician to look at it.';
+      } else if (task.status === 'completed') {
         const verdict = task.businessStatus?.text ?? '';
         review = /dismiss/i.test(verdict)
           ? 'Reviewed by your clinician: they decided it needs no action.'
           : /confirm/i.test(verdict)
             ? 'Reviewed by your clinician: they agreed with it.'
             : 'Reviewed by your clinician.';
-      } else if (!task && f.status !== 'preliminary') {
-        review = 'Reviewed by your clinician.';
+      } else {
+        review = 'Closed without a review by your clinician.';
       }
       return {
         id: f.id ?? '',
         when: (f.occurrenceDateTime ?? '').slice(0, 10),
         what: f.prediction?.[0]?.outcome?.text ?? 'a change from what is usual for you',
         review,
-        measurements: f.basis?.length ?? 0,
+        measurements: basisCounts(f, twinIds).measured,
       };
     })
     .sort((a, b) => b.when.localeCompare(a.when));
