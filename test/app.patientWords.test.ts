@@ -78,6 +78,18 @@ describe("the patient's page in plain words", () => {
       'Waiting for your clinician to look at it.',
       'Reviewed by your clinician: they decided it needs no action.',
     ]);
+    // No review Task (low likelihood), or one closed without a decision: not a clinician's review.
+    const ended = { ...finding('f3'), status: 'final' as const };
+    expect(noticed([ended, finding('f4')], [task('RiskAssessment/f4', 'cancelled')]).map((n) => n.review)).toEqual([
+      'Not sent to your clinician for review: the program was not confident enough about it.',
+      'Closed without a review by your clinician.',
+    ]);
+    // Only measurements are counted as measurements, not the twin's own estimates in the basis.
+    const withBasis = {
+      ...finding('f5'),
+      basis: [{ reference: 'Observation/m1' }, { reference: 'Observation/state1' }],
+    };
+    expect(noticed([withBasis], [], new Set(['state1']))[0]?.measurements).toBe(1);
     const plan = (id: string, status: CarePlan['status']): CarePlan => ({
       resourceType: 'CarePlan',
       id,

@@ -161,7 +161,11 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
  * The signed-in clinician's name: the token's fhirUser (SMART App Launch, "fhirUser") read with user/Practitioner.r.
  * Without that scope, or if the read fails, the page shows the reference instead.
  */
-async function loadUserName(client: Client, granted: string, fhirUser: string | undefined): Promise<string | undefined> {
+async function loadUserName(
+  client: Client,
+  granted: string,
+  fhirUser: string | undefined
+): Promise<string | undefined> {
   if (!fhirUser?.startsWith('Practitioner/') || !scopeAllows(granted, 'Practitioner', 'r', ['user'])) {
     return undefined;
   }
@@ -212,9 +216,9 @@ function IndexSection({ view }: { view: PatientView }) {
       <h2 id="h-index">Recovery index</h2>
       <Chart label={`Recovery index over ${view.index.length} days`} x={x} series={series} />
       <p class="note">
-        Computed by the twin, not measured: each day, the mean of the metrics' deviations from the personal baseline
-        (in robust standard deviations, SD), signed so that above 0 is better than usual and below 0 worse; 0 is a
-        usual day.
+        Computed by the twin, not measured: each day, the mean of the metrics' deviations from the personal baseline (in
+        robust standard deviations, SD), signed so that above 0 is better than usual and below 0 worse; 0 is a usual
+        day.
       </p>
       <p class="note">
         Latest ({view.index[view.index.length - 1]?.day}): {view.index[view.index.length - 1]?.value}. The largest
@@ -363,9 +367,7 @@ function FindingsSection(props: {
                 <p>{f.note?.[0]?.text}</p>
                 <p class="note">
                   Based on {basis.measured} measurement{basis.measured === 1 ? '' : 's'}
-                  {basis.computed > 0
-                    ? ` and ${basis.computed} of the twin's computed daily states and baselines`
-                    : ''}
+                  {basis.computed > 0 ? ` and ${basis.computed} of the twin's computed daily states and baselines` : ''}
                   . AI-generated, not a diagnosis.
                 </p>
                 {task ? (
@@ -695,14 +697,7 @@ async function start(): Promise<void> {
       loadUserName(client, granted, fhirUser),
     ]);
     render(
-      <App
-        client={client}
-        granted={granted}
-        fhirUser={fhirUser}
-        userName={userName}
-        initial={initial}
-        team={team}
-      />,
+      <App client={client} granted={granted} fhirUser={fhirUser} userName={userName} initial={initial} team={team} />,
       root
     );
     // First meaningful render, read by `npm run bench -- app`.

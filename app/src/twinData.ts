@@ -104,7 +104,12 @@ export function driverSentence(d: Driver): string {
   if (d.effect === undefined) {
     return `${d.label}: ${size} (no better or worse direction: not part of the index)`;
   }
-  const way = Math.abs(d.effect) < 0.005 ? 'no effect on the index' : d.effect > 0 ? 'pulls the index up' : 'pulls the index down';
+  const way =
+    Math.abs(d.effect) < 0.005
+      ? 'no effect on the index'
+      : d.effect > 0
+        ? 'pulls the index up'
+        : 'pulls the index down';
   return `${d.label}: ${size} (${way})`;
 }
 
