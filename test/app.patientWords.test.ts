@@ -29,11 +29,45 @@ describe("the patient's page in plain words", () => {
     const ranges = usualRanges([baseline('resting-heart-rate', 58.2, 63.7), baseline('body-weight')]);
     expect(ranges.map((r) => r.sentence)).toEqual([
       'Your usual resting heart rate is 58–64 bpm.',
-      'There are not enough measurements yet to know your usual weight.',
+      'There are not enough recent measurements to know your usual weight.',
     ]);
     expect(ranges[0]?.basis).toBe(
       'Estimate, worked out from 26 days of your own measurements (2026-02-01 to 2026-02-28).'
     );
+    // As the twin writes them: counts as valueInteger, and why there is no band (baseline.ts).
+    const written = (metric: string, reason?: string): Observation => {
+      const o = baseline(metric, reason ? undefined : 50, reason ? undefined : 60);
+      return {
+        ...o,
+        ...(reason ? { dataAbsentReason: { text: reason } } : {}),
+        component: [
+          { code: { coding: [{ system: TWIN, code: 'baseline-sample-count' }] }, valueInteger: 25 },
+          { code: { coding: [{ system: TWIN, code: 'baseline-window-days' }] }, valueInteger: 28 },
+        ],
+      };
+    };
+    const asWritten = usualRanges([
+      written('resting-heart-rate'),
+      written(
+        'mood',
+        'not enough data: the day-to-day spread is so wide that the band would cover the whole plausible range'
+      ),
+      written('stress', 'not enough data: 4 personal day(s) in the window, at least 7 needed'),
+    ]);
+    expect(asWritten.map((r) => [r.sentence, r.basis])).toEqual([
+      [
+        'Your mood changes too much from day to day to work out a usual range yet.',
+        'Looked at 25 days of your own measurements (2026-02-01 to 2026-02-28).',
+      ],
+      [
+        'Your usual resting heart rate is 50–60 bpm.',
+        'Estimate, worked out from 25 days of your own measurements (2026-02-01 to 2026-02-28).',
+      ],
+      [
+        'There are not enough recent measurements to know your usual stress.',
+        'The twin needs your own measurements on at least 7 days of the last 28.',
+      ],
+    ]);
   });
 
   test('recent days: latest first, in words', () => {

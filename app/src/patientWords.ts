@@ -93,17 +93,34 @@ export function usualRanges(twin: readonly Observation[]): UsualRange[] {
       const name = label;
       const low = o.referenceRange?.[0]?.low?.value;
       const high = o.referenceRange?.[0]?.high?.value;
-      const days = (o.component ?? []).find((c) =>
-        (c.code.coding ?? []).some((x) => x.code === 'baseline-sample-count')
-      )?.valueQuantity?.value;
+      // The twin writes counts as valueInteger (twinResources.ts); a valueQuantity is read too.
+      const count = (code: string): number | undefined => {
+        const c = (o.component ?? []).find((x) => (x.code.coding ?? []).some((y) => y.code === code));
+        return c?.valueInteger ?? c?.valueQuantity?.value;
+      };
+      const days = count('baseline-sample-count');
+      const window = count('baseline-window-days');
       const from = o.effectivePeriod?.start?.slice(0, 10);
       const to = o.effectivePeriod?.end?.slice(0, 10);
       if (typeof low !== 'number' || typeof high !== 'number') {
+        // Not always too few days: a day-to-day spread too wide for a useful band is another reason (baseline.ts).
+        if (/spread/i.test(o.dataAbsentReason?.text ?? '')) {
+          return {
+            label,
+            known: false,
+            sentence: `Your ${name} changes too much from day to day to work out a usual range yet.`,
+            basis:
+              `Looked at ${typeof days === 'number' ? `${days} days of ` : ''}your own measurements` +
+              (from && to ? ` (${from} to ${to}).` : '.'),
+          };
+        }
         return {
           label,
           known: false,
-          sentence: `There are not enough measurements yet to know your usual ${name}.`,
-          basis: 'The twin needs at least a week of your own measurements.',
+          sentence: `There are not enough recent measurements to know your usual ${name}.`,
+          basis: `The twin needs your own measurements on at least ${
+            /at least (\d+) needed/.exec(o.dataAbsentReason?.text ?? '')?.[1] ?? 'seven'
+          } days${typeof window === 'number' ? ` of the last ${window}` : ''}.`,
         };
       }
       const unit = plain?.unit ?? plainUnit(label, o.valueQuantity?.unit ?? o.referenceRange?.[0]?.low?.unit);
