@@ -14,6 +14,7 @@ import {
   metricToken,
   orderedOnApproval,
   orderKindWords,
+  otherOpenTasks,
   personName,
 } from '../app/src/twinData';
 
@@ -221,5 +222,22 @@ describe("the app's reading of the twin", () => {
     expect(citationsNotInNotes(['Smith J. A trial. 2020.', 'Roe B. Another. 2022.'], plan)).toEqual([
       'Roe B. Another. 2022.',
     ]);
+  });
+
+  test('open tasks that are no finding or proposal review are shown (the care-team list counts them)', () => {
+    const task = (id: string, focus: string, status: Task['status']): Task => ({
+      resourceType: 'Task',
+      id,
+      status,
+      intent: 'order',
+      focus: { reference: focus },
+    });
+    const tasks = [
+      task('plan-care', 'Condition/c1', 'requested'),
+      task('done', 'Condition/c2', 'completed'),
+      task('finding', 'RiskAssessment/r1', 'requested'),
+      task('proposal', 'CarePlan/p1', 'requested'),
+    ];
+    expect(otherOpenTasks(tasks).map((t) => t.id)).toEqual(['plan-care']);
   });
 });

@@ -34,6 +34,7 @@ import {
   metricToken,
   orderedOnApproval,
   orderKindWords,
+  otherOpenTasks,
   personName,
   recoveryIndexSeries,
   type BandVersion,
@@ -71,6 +72,8 @@ interface PatientView {
   readonly proposals: Proposal[];
   /** Ids of the twin's own computed Observations (daily states, baselines): not measurements. */
   readonly twinIds: ReadonlySet<string>;
+  /** Open care-team Tasks that are no finding or proposal review (counted in the care-team list). */
+  readonly otherTasks: Task[];
 }
 
 interface CareTeamRow {
@@ -154,6 +157,7 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
     ),
     proposals,
     twinIds: new Set(twin.map((o) => o.id ?? '')),
+    otherTasks: otherOpenTasks(tasks),
   };
 }
 
@@ -667,6 +671,19 @@ function App(props: {
           />
         ))
       )}
+      {view.otherTasks.length > 0 ? (
+        <section aria-labelledby="h-other-tasks">
+          <h2 id="h-other-tasks">Other open tasks for the care team</h2>
+          <ul data-testid="other-tasks">
+            {view.otherTasks.map((t) => (
+              <li key={t.id}>
+                <strong>{t.code?.text ?? 'Task'}</strong> ({t.status}
+                {t.authoredOn ? `, since ${t.authoredOn.slice(0, 10)}` : ''}): {t.description}
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
       {team ? <CareTeam rows={team} /> : null}
     </main>
   );

@@ -257,6 +257,17 @@ export function isAwaitingReview(t: Task): boolean {
   return hasProfile(t, 'review-task') && AWAITING.has(t.status) && (t.focus?.reference ?? '').startsWith('CarePlan/');
 }
 
+/**
+ * Open Tasks for the care team that are neither a finding's review nor a proposal's (e.g. "plan recovery care: no
+ * protocol in the library", focused on the Condition): the care-team list counts them, so the page shows them.
+ */
+export function otherOpenTasks(tasks: readonly Task[]): Task[] {
+  return tasks.filter((t) => {
+    const focus = t.focus?.reference ?? '';
+    return AWAITING.has(t.status) && !focus.startsWith('RiskAssessment/') && !focus.startsWith('CarePlan/');
+  });
+}
+
 /** The activities approval will order: the starting phase's requests (reviewDecision.ts, approve). */
 export function orderedOnApproval(plan: CarePlan): CarePlanActivity[] {
   return (plan.activity ?? []).filter((a) =>
