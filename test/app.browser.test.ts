@@ -100,6 +100,8 @@ describe('the SMART app in headless Chromium, launched as an EHR would', () => {
       expect(page.url()).not.toMatch(/[?&]code=/);
 
       await expect(page.textContent('h1')).resolves.toContain('Recovery twin');
+      // The clinician by name (their fhirUser resource, user/Practitioner.r), not by reference.
+      await expect(page.textContent('header')).resolves.toContain('Signed in as Dr Robin Review.');
       const findings = await page.textContent('section[aria-labelledby="h-findings"]');
       expect(scenario.openFindings).toBeGreaterThan(0);
       expect(findings).toContain('Since ');
