@@ -140,6 +140,36 @@ describe("the patient's page in plain words", () => {
       'Approved by your clinician.',
       'Declined by your clinician.',
     ]);
+    // Approved, as reviewDecision.ts leaves it: no longer a proposal (intent plan, no proposal profile), its starting
+    // phase ordered (references), a past phase not ordered; found through its review Task.
+    const approved: CarePlan = {
+      resourceType: 'CarePlan',
+      id: 'c4',
+      status: 'active',
+      intent: 'plan',
+      subject: { reference: 'Patient/p1' },
+      title: 'Plan c4',
+      activity: [
+        {
+          detail: {
+            status: 'not-started',
+            code: { text: 'Early exercises' },
+            scheduledString: 'Phase 1: already past, not ordered',
+          },
+        },
+        { reference: { reference: 'ServiceRequest/s1' } },
+        {
+          detail: {
+            status: 'not-started',
+            code: { text: 'Running' },
+            scheduledString: 'Phase 3: when its entry criteria are met',
+          },
+        },
+      ],
+    };
+    expect(proposalStatuses([approved], [task('CarePlan/c4', 'completed')])).toEqual([
+      { id: 'c4', title: 'Plan c4', status: 'Approved by your clinician.', activities: ['Running'], ordered: 1 },
+    ]);
   });
 
   test('data sources: the device and the app it came through; who read the twin, the patient as "You"', () => {

@@ -220,13 +220,26 @@ export interface PlanStatus {
   readonly id: string;
   readonly title: string;
   readonly status: string;
+  /** The plan's activities still to come (a phase already past is left out: it was not ordered). */
   readonly activities: string[];
+  /** How many activities the clinician's approval ordered (they became requests the plan refers to). */
+  readonly ordered: number;
 }
 
-/** Care plans the twin proposed, and what the clinician decided (reviewDecision.ts: active approved, revoked declined). */
+/** planApplier.ts: an activity of a phase the patient is already past, shown to the clinician, never ordered. */
+const PAST_NOT_ORDERED = /already past, not ordered$/;
+
+/**
+ * Care plans the twin proposed, and what the clinician decided (reviewDecision.ts: active approved, revoked declined).
+ * An approved plan is no longer a proposal (its intent and profile change), so a plan is the twin's when it carries
+ * the proposal profile, is a draft, or has a review Task.
+ */
 export function proposalStatuses(plans: readonly CarePlan[], tasks: readonly Task[]): PlanStatus[] {
+  const reviewed = new Set(tasks.map((t) => t.focus?.reference ?? '').filter((r) => r.startsWith('CarePlan/')));
   return plans
-    .filter((p) => hasProfile(p, 'care-plan-proposal') || p.status === 'draft')
+    .filter(
+      (p) => hasProfile(p, 'care-plan-proposal') || p.status === 'draft' || reviewed.has(`CarePlan/${p.id ?? ''}`)
+    )
     .map((p) => {
       const task = tasks.find((t) => t.focus?.reference === `CarePlan/${p.id ?? ''}`);
       const status =
@@ -241,7 +254,11 @@ export function proposalStatuses(plans: readonly CarePlan[], tasks: readonly Tas
         id: p.id ?? '',
         title: p.title ?? 'A suggested recovery plan',
         status,
-        activities: (p.activity ?? []).map((a) => a.detail?.code?.text ?? '').filter((t) => t),
+        activities: (p.activity ?? [])
+          .filter((a) => !PAST_NOT_ORDERED.test(a.detail?.scheduledString ?? ''))
+          .map((a) => a.detail?.code?.text ?? '')
+          .filter((t) => t),
+        ordered: (p.activity ?? []).filter((a) => a.reference?.reference).length,
       };
     });
 }
