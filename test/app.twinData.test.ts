@@ -240,4 +240,44 @@ describe("the app's reading of the twin", () => {
     ];
     expect(otherOpenTasks(tasks).map((t) => t.id)).toEqual(['plan-care']);
   });
+
+  test('a phase the clinician must choose: approval orders that phase, not nothing', () => {
+    const phaseExt = (id: string) => [
+      { url: 'https://recovery-twin.dev/fhir/StructureDefinition/protocol-phase', valueString: id },
+    ];
+    const plan: CarePlan = {
+      resourceType: 'CarePlan',
+      status: 'draft',
+      intent: 'proposal',
+      subject: { reference: 'Patient/p' },
+      activity: [
+        {
+          detail: {
+            status: 'not-started',
+            extension: phaseExt('acute'),
+            code: { text: 'Fracture screen' },
+            scheduledString: 'Phase 1: when its entry criteria are met',
+          },
+        },
+        {
+          detail: {
+            status: 'not-started',
+            extension: phaseExt('loading'),
+            code: { text: 'Exercise therapy' },
+            scheduledString: 'Phase 2: when its entry criteria are met',
+          },
+        },
+        {
+          detail: {
+            status: 'cancelled',
+            extension: phaseExt('loading'),
+            code: { text: 'Dropped' },
+            scheduledString: 'Phase 2: when its entry criteria are met',
+          },
+        },
+      ],
+    };
+    expect(orderedOnApproval(plan)).toEqual([]);
+    expect(orderedOnApproval(plan, 'loading').map((a) => a.detail?.code?.text)).toEqual(['Exercise therapy']);
+  });
 });

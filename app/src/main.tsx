@@ -420,7 +420,7 @@ function ProposalSection(props: {
     scopeAllows(props.granted, 'Task', 'u') &&
     scopeAllows(props.granted, 'CarePlan', 'u') &&
     Boolean(props.fhirUser?.startsWith('Practitioner/'));
-  const orders = orderedOnApproval(plan);
+  const orders = orderedOnApproval(plan, mustChoosePhase ? phase : undefined);
 
   const review = async (decision: string, extra: Parameters['parameter'] = []): Promise<Parameters> =>
     props.client.request<Parameters>({
@@ -511,7 +511,11 @@ function ProposalSection(props: {
       ) : null}
       <h3>What approval will order</h3>
       {orders.length === 0 ? (
-        <p>Nothing is ordered on approval (no starting-phase request).</p>
+        <p>
+          {mustChoosePhase && !phase
+            ? "Choose the starting phase below: approval orders that phase's activities."
+            : 'Nothing is ordered on approval (no starting-phase request).'}
+        </p>
       ) : (
         <ul data-testid="orders">
           {orders.map((a, i) => (

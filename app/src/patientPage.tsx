@@ -160,7 +160,8 @@ function PatientPage({ view }: { view: PatientPageView }) {
                 ) : null}
                 {p.activities.length > 0 ? (
                   <div class="note">
-                    {p.ordered > 0 ? 'Later steps, once your clinician finds you ready' : 'It includes'}: {p.activities.join('; ')}.
+                    {p.ordered > 0 ? 'Later steps, once your clinician finds you ready' : 'It includes'}:{' '}
+                    {p.activities.join('; ')}.
                   </div>
                 ) : null}
               </li>

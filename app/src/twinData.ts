@@ -268,8 +268,19 @@ export function otherOpenTasks(tasks: readonly Task[]): Task[] {
   });
 }
 
-/** The activities approval will order: the starting phase's requests (reviewDecision.ts, approve). */
-export function orderedOnApproval(plan: CarePlan): CarePlanActivity[] {
+/**
+ * The activities approval will order: the starting phase's requests (reviewDecision.ts, approve). When the record
+ * could not decide the phase, the clinician's choice (`chosenPhase`, the protocol's phase id) is the starting phase:
+ * approval orders its activities that are not cancelled.
+ */
+export function orderedOnApproval(plan: CarePlan, chosenPhase?: string): CarePlanActivity[] {
+  if (chosenPhase) {
+    return (plan.activity ?? []).filter(
+      (a) =>
+        a.detail?.status !== 'cancelled' &&
+        a.detail?.extension?.some((e) => e.url.endsWith('/protocol-phase') && e.valueString === chosenPhase)
+    );
+  }
   return (plan.activity ?? []).filter((a) =>
     // Every activity of the starting phase becomes a request on approval, whatever its kind (reviewDecision.ts).
     (a.detail?.scheduledString ?? '').endsWith(FROM_APPROVAL)
