@@ -238,7 +238,14 @@ describe("the app's reading of the twin", () => {
       task('finding', 'RiskAssessment/r1', 'requested'),
       task('proposal', 'CarePlan/p1', 'requested'),
     ];
-    expect(otherOpenTasks(tasks).map((t) => t.id)).toEqual(['plan-care']);
+    // A check-in an approved plan ordered for the patient is theirs to do, not a care-team review.
+    const checkIn: Task = {
+      ...task('check-in', 'Patient/p', 'requested'),
+      focus: undefined,
+      owner: { reference: 'Patient/p' },
+      basedOn: [{ reference: 'CarePlan/p1' }],
+    };
+    expect(otherOpenTasks([...tasks, checkIn]).map((t) => t.id)).toEqual(['plan-care']);
   });
 
   test('a phase the clinician must choose: approval orders that phase, not nothing', () => {

@@ -27,6 +27,7 @@ import {
   driverSentence,
   drivers,
   isAwaitingReview,
+  isCareTeamTask,
   isCurrentBaseline,
   findingsToShow,
   baselineMetric,
@@ -182,7 +183,7 @@ async function loadUserName(
 async function loadCareTeam(client: Client, granted: string): Promise<CareTeamRow[]> {
   const tasks = await all<Task>(client, `Task?status=requested,received,accepted,in-progress&_count=500`);
   const byPatient = new Map<string, number>();
-  for (const t of tasks) {
+  for (const t of tasks.filter(isCareTeamTask)) {
     const patient = t.for?.reference;
     if (patient?.startsWith('Patient/')) {
       byPatient.set(patient, (byPatient.get(patient) ?? 0) + 1);

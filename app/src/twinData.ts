@@ -264,8 +264,20 @@ export function isAwaitingReview(t: Task): boolean {
 export function otherOpenTasks(tasks: readonly Task[]): Task[] {
   return tasks.filter((t) => {
     const focus = t.focus?.reference ?? '';
-    return AWAITING.has(t.status) && !focus.startsWith('RiskAssessment/') && !focus.startsWith('CarePlan/');
+    return isCareTeamTask(t) && !focus.startsWith('RiskAssessment/') && !focus.startsWith('CarePlan/');
   });
+}
+
+/**
+ * An open Task for the care team: not one an approved plan ordered for the patient to do (owner the Patient, based on
+ * the CarePlan, e.g. a daily check-in), which is the patient's to complete, not a review.
+ */
+export function isCareTeamTask(t: Task): boolean {
+  return (
+    AWAITING.has(t.status) &&
+    !(t.owner?.reference ?? '').startsWith('Patient/') &&
+    !(t.basedOn ?? []).some((b) => (b.reference ?? '').startsWith('CarePlan/'))
+  );
 }
 
 /**
