@@ -81,6 +81,8 @@ interface CareTeamRow {
   readonly patient: string;
   /** The patient's name when the scopes allow reading other patients (user/Patient.rs). */
   readonly name?: string;
+  /** Their birth date, which tells two patients of the same name apart. */
+  readonly birthDate?: string;
   readonly open: number;
 }
 
@@ -189,17 +191,17 @@ async function loadCareTeam(client: Client, granted: string): Promise<CareTeamRo
       byPatient.set(patient, (byPatient.get(patient) ?? 0) + 1);
     }
   }
-  const names = new Map<string, string>();
+  const names = new Map<string, { name: string; birthDate?: string }>();
   const ids = [...byPatient.keys()].map((ref) => ref.slice('Patient/'.length));
   if (ids.length > 0 && scopeAllows(granted, 'Patient', 's', ['user'])) {
     for (const p of await all<Patient>(client, `Patient?_id=${ids.map(encodeURIComponent).join(',')}&_count=500`).catch(
       () => []
     )) {
-      names.set(`Patient/${p.id ?? ''}`, patientName(p));
+      names.set(`Patient/${p.id ?? ''}`, { name: patientName(p), ...(p.birthDate ? { birthDate: p.birthDate } : {}) });
     }
   }
   return [...byPatient.entries()]
-    .map(([patient, open]) => ({ patient, open, ...(names.has(patient) ? { name: names.get(patient) } : {}) }))
+    .map(([patient, open]) => ({ patient, open, ...names.get(patient) }))
     .sort((a, b) => b.open - a.open);
 }
 
@@ -589,6 +591,14 @@ function ProposalSection(props: {
   );
 }
 
+/** A patient as a clinician tells them apart: name and birth date; the reference only when the name is not readable. */
+function careTeamLabel(r: CareTeamRow): string {
+  if (!r.name) {
+    return r.patient;
+  }
+  return r.birthDate ? `${r.name}, born ${r.birthDate}` : `${r.name} (${r.patient})`;
+}
+
 function CareTeam({ rows }: { rows: CareTeamRow[] }) {
   return (
     <section aria-labelledby="h-team">
@@ -599,7 +609,7 @@ function CareTeam({ rows }: { rows: CareTeamRow[] }) {
         <ul>
           {rows.map((r) => (
             <li key={r.patient}>
-              {r.name ? `${r.name} (${r.patient})` : r.patient}: {r.open} open review{r.open === 1 ? '' : 's'}
+              {careTeamLabel(r)}: {r.open} open review{r.open === 1 ? '' : 's'}
             </li>
           ))}
         </ul>
