@@ -9,6 +9,7 @@ import {
   driverSentence,
   drivers,
   findingsToShow,
+  isApprovedReview,
   isCurrentBaseline,
   metricLabel,
   metricToken,
@@ -286,5 +287,19 @@ describe("the app's reading of the twin", () => {
     };
     expect(orderedOnApproval(plan)).toEqual([]);
     expect(orderedOnApproval(plan, 'loading').map((a) => a.detail?.code?.text)).toEqual(['Exercise therapy']);
+  });
+
+  test('an approved proposal is found through its completed review Task', () => {
+    const review = (status: Task['status'], verdict: string): Task => ({
+      resourceType: 'Task',
+      meta: { profile: ['https://recovery-twin.dev/fhir/StructureDefinition/review-task'] },
+      status,
+      intent: 'order',
+      focus: { reference: 'CarePlan/c1' },
+      businessStatus: { text: verdict },
+    });
+    expect(
+      [review('completed', 'approved'), review('completed', 'rejected'), review('requested', '')].map(isApprovedReview)
+    ).toEqual([true, false, false]);
   });
 });

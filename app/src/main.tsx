@@ -26,6 +26,7 @@ import {
   daySeconds,
   driverSentence,
   drivers,
+  isApprovedReview,
   isAwaitingReview,
   isCareTeamTask,
   isCurrentBaseline,
@@ -75,6 +76,8 @@ interface PatientView {
   readonly twinIds: ReadonlySet<string>;
   /** Open care-team Tasks that are no finding or proposal review (counted in the care-team list). */
   readonly otherTasks: Task[];
+  /** The twin's plans a clinician approved, still in force: what an approval left in the record. */
+  readonly inForce: Array<{ plan: CarePlan; task: Task }>;
 }
 
 interface CareTeamRow {
@@ -134,6 +137,15 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
       };
     })
   );
+  const inForce: Array<{ plan: CarePlan; task: Task }> = [];
+  if (can('CarePlan')) {
+    for (const task of tasks.filter(isApprovedReview)) {
+      const plan = await client.request<CarePlan>(task.focus?.reference ?? '').catch(() => undefined);
+      if (plan?.status === 'active') {
+        inForce.push({ plan, task });
+      }
+    }
+  }
   const proposals: Proposal[] = [];
   for (const task of tasks.filter(isAwaitingReview)) {
     const plan = await client.request<CarePlan>(task.focus?.reference ?? '');
@@ -161,6 +173,7 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
     proposals,
     twinIds: new Set(twin.map((o) => o.id ?? '')),
     otherTasks: otherOpenTasks(tasks),
+    inForce,
   };
 }
 
@@ -686,6 +699,23 @@ function App(props: {
           />
         ))
       )}
+      {view.inForce.length > 0 ? (
+        <section aria-labelledby="h-in-force">
+          <h2 id="h-in-force">Care plans in force</h2>
+          <ul data-testid="in-force">
+            {view.inForce.map(({ plan, task }) => (
+              <li key={plan.id}>
+                <strong>{plan.title}</strong>: {plan.status}, {task.businessStatus?.text ?? 'approved'}
+                {task.lastModified ? ` on ${task.lastModified.slice(0, 10)}` : ''}
+                {plan.activity?.some((a) => a.reference)
+                  ? `; ${plan.activity.filter((a) => a.reference).length} activities ordered`
+                  : ''}
+                .
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
       {view.otherTasks.length > 0 ? (
         <section aria-labelledby="h-other-tasks">
           <h2 id="h-other-tasks">Other open tasks for the care team</h2>

@@ -257,6 +257,16 @@ export function isAwaitingReview(t: Task): boolean {
   return hasProfile(t, 'review-task') && AWAITING.has(t.status) && (t.focus?.reference ?? '').startsWith('CarePlan/');
 }
 
+/** A proposal's review that ended in approval (reviewDecision.ts: the Task completed, businessStatus "approved", reviewStateMachine.ts). */
+export function isApprovedReview(t: Task): boolean {
+  return (
+    hasProfile(t, 'review-task') &&
+    t.status === 'completed' &&
+    (t.focus?.reference ?? '').startsWith('CarePlan/') &&
+    t.businessStatus?.text === 'approved'
+  );
+}
+
 /**
  * Open Tasks for the care team that are neither a finding's review nor a proposal's (e.g. "plan recovery care: no
  * protocol in the library", focused on the Condition): the care-team list counts them, so the page shows them.
