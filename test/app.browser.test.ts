@@ -1,4 +1,4 @@
-import type { CarePlan, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { CarePlan, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -100,15 +100,22 @@ describe('the SMART app in headless Chromium, launched as an EHR would', () => {
       expect(page.url()).not.toMatch(/[?&]code=/);
 
       await expect(page.textContent('h1')).resolves.toContain('Recovery twin');
+      // The clinician by name (their fhirUser resource, user/Practitioner.r), not by reference.
+      await expect(page.textContent('header')).resolves.toContain('Signed in as Dr Robin Review.');
       const findings = await page.textContent('section[aria-labelledby="h-findings"]');
       expect(scenario.openFindings).toBeGreaterThan(0);
       expect(findings).toContain('Since ');
       await expect(page.textContent('section.proposal')).resolves.toContain('What approval will order');
       expect(await page.locator('.chart').count()).toBeGreaterThan(1);
-      // The care-team list (user/Task.rs, user/Patient.rs): this patient, by name, with their open reviews.
-      await expect(page.textContent('section[aria-labelledby="h-team"]')).resolves.toContain(
-        `(Patient/${scenario.patientId}): 2 open reviews`
-      );
+      // The care-team list (user/Task.rs, user/Patient.rs): this patient, by name and birth date (not by reference),
+      // with their open reviews.
+      const listed = await store.repo.readResource<Patient>('Patient', scenario.patientId);
+      const team = (await page.textContent('section[aria-labelledby="h-team"]')) ?? '';
+      const n = listed.name?.[0];
+      const name = n?.text ?? [...(n?.given ?? []), n?.family ?? ''].join(' ').trim();
+      expect(listed.birthDate).toBeDefined();
+      expect(team).toContain(`${name}, born ${listed.birthDate ?? ''}: 2 open reviews`);
+      expect(team).not.toContain('Patient/');
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'patient-view.png'), fullPage: true });
       await page.screenshot({ path: join(ARTIFACTS, 'patient-view-top.png') });

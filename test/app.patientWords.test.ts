@@ -29,11 +29,45 @@ describe("the patient's page in plain words", () => {
     const ranges = usualRanges([baseline('resting-heart-rate', 58.2, 63.7), baseline('body-weight')]);
     expect(ranges.map((r) => r.sentence)).toEqual([
       'Your usual resting heart rate is 58–64 bpm.',
-      'There are not enough measurements yet to know your usual weight.',
+      'There are not enough recent measurements to know your usual weight.',
     ]);
     expect(ranges[0]?.basis).toBe(
       'Estimate, worked out from 26 days of your own measurements (2026-02-01 to 2026-02-28).'
     );
+    // As the twin writes them: counts as valueInteger, and why there is no band (baseline.ts).
+    const written = (metric: string, reason?: string): Observation => {
+      const o = baseline(metric, reason ? undefined : 50, reason ? undefined : 60);
+      return {
+        ...o,
+        ...(reason ? { dataAbsentReason: { text: reason } } : {}),
+        component: [
+          { code: { coding: [{ system: TWIN, code: 'baseline-sample-count' }] }, valueInteger: 25 },
+          { code: { coding: [{ system: TWIN, code: 'baseline-window-days' }] }, valueInteger: 28 },
+        ],
+      };
+    };
+    const asWritten = usualRanges([
+      written('resting-heart-rate'),
+      written(
+        'mood',
+        'not enough data: the day-to-day spread is so wide that the band would cover the whole plausible range'
+      ),
+      written('stress', 'not enough data: 4 personal day(s) in the window, at least 7 needed'),
+    ]);
+    expect(asWritten.map((r) => [r.sentence, r.basis])).toEqual([
+      [
+        'Your mood changes too much from day to day to work out a usual range yet.',
+        'Looked at 25 days of your own measurements (2026-02-01 to 2026-02-28).',
+      ],
+      [
+        'Your usual resting heart rate is 50–60 bpm.',
+        'Estimate, worked out from 25 days of your own measurements (2026-02-01 to 2026-02-28).',
+      ],
+      [
+        'There are not enough recent measurements to know your usual stress.',
+        'The twin needs your own measurements on at least 7 days of the last 28.',
+      ],
+    ]);
   });
 
   test('recent days: latest first, in words', () => {
@@ -78,6 +112,18 @@ describe("the patient's page in plain words", () => {
       'Waiting for your clinician to look at it.',
       'Reviewed by your clinician: they decided it needs no action.',
     ]);
+    // No review Task (low likelihood), or one closed without a decision: not a clinician's review.
+    const ended = { ...finding('f3'), status: 'final' as const };
+    expect(noticed([ended, finding('f4')], [task('RiskAssessment/f4', 'cancelled')]).map((n) => n.review)).toEqual([
+      'Not sent to your clinician for review: the program was not confident enough about it.',
+      'Closed without a review by your clinician.',
+    ]);
+    // Only measurements are counted as measurements, not the twin's own estimates in the basis.
+    const withBasis = {
+      ...finding('f5'),
+      basis: [{ reference: 'Observation/m1' }, { reference: 'Observation/state1' }],
+    };
+    expect(noticed([withBasis], [], new Set(['state1']))[0]?.measurements).toBe(1);
     const plan = (id: string, status: CarePlan['status']): CarePlan => ({
       resourceType: 'CarePlan',
       id,
@@ -93,6 +139,36 @@ describe("the patient's page in plain words", () => {
       'Proposed: waiting for your clinician to decide.',
       'Approved by your clinician.',
       'Declined by your clinician.',
+    ]);
+    // Approved, as reviewDecision.ts leaves it: no longer a proposal (intent plan, no proposal profile), its starting
+    // phase ordered (references), a past phase not ordered; found through its review Task.
+    const approved: CarePlan = {
+      resourceType: 'CarePlan',
+      id: 'c4',
+      status: 'active',
+      intent: 'plan',
+      subject: { reference: 'Patient/p1' },
+      title: 'Plan c4',
+      activity: [
+        {
+          detail: {
+            status: 'not-started',
+            code: { text: 'Early exercises' },
+            scheduledString: 'Phase 1: already past, not ordered',
+          },
+        },
+        { reference: { reference: 'ServiceRequest/s1' } },
+        {
+          detail: {
+            status: 'not-started',
+            code: { text: 'Running' },
+            scheduledString: 'Phase 3: when its entry criteria are met',
+          },
+        },
+      ],
+    };
+    expect(proposalStatuses([approved], [task('CarePlan/c4', 'completed')])).toEqual([
+      { id: 'c4', title: 'Plan c4', status: 'Approved by your clinician.', activities: ['Running'], ordered: 1 },
     ]);
   });
 

@@ -3,12 +3,20 @@ import {
   bandOn,
   bandVersions,
   baselineMetric,
+  basisCounts,
+  citationsNotInNotes,
   dailyDeviation,
+  driverSentence,
+  drivers,
   findingsToShow,
+  isApprovedReview,
   isCurrentBaseline,
   metricLabel,
   metricToken,
   orderedOnApproval,
+  orderKindWords,
+  otherOpenTasks,
+  personName,
 } from '../app/src/twinData';
 
 // The twin's shapes as docs/twin-data-contract.md gives them.
@@ -123,5 +131,175 @@ describe("the app's reading of the twin", () => {
     const findings = [finding('ongoing', 'preliminary'), finding('waiting', 'final'), finding('reviewed', 'final')];
     const tasks = [review('RiskAssessment/waiting', 'requested'), review('RiskAssessment/reviewed', 'completed')];
     expect(findingsToShow(findings, tasks).map((f) => f.id)).toEqual(['ongoing', 'waiting']);
+  });
+
+  test('the signed-in clinician by name, not by reference', () => {
+    expect(personName([{ prefix: ['Dr'], given: ['Robin'], family: 'Review' }])).toBe('Dr Robin Review');
+    expect(personName([{ text: 'Demo clinician (local simulator)' }])).toBe('Demo clinician (local simulator)');
+    expect(personName(undefined)).toBeUndefined();
+    expect(personName([{}])).toBeUndefined();
+  });
+
+  test("a finding's basis: measurements counted apart from the twin's computed states and baselines", () => {
+    const finding: RiskAssessment = {
+      resourceType: 'RiskAssessment',
+      status: 'preliminary',
+      subject: { reference: 'Patient/p' },
+      basis: [
+        { reference: 'Observation/m1' },
+        { reference: 'Observation/m2' },
+        { reference: 'Observation/state1' },
+        { reference: 'Observation/baseline1' },
+      ],
+    };
+    expect(basisCounts(finding, new Set(['state1', 'baseline1']))).toEqual({ measured: 2, computed: 2 });
+  });
+
+  test("what drives the index: each metric's effect signed by its good direction; a metric without one is left out", () => {
+    const latest: Observation = {
+      resourceType: 'Observation',
+      status: 'final',
+      category: [
+        { coding: [{ system: 'https://recovery-twin.dev/fhir/CodeSystem/twin-concept', code: 'twin-recovery-state' }] },
+      ],
+      code: { text: 'Recovery index' },
+      effectiveDateTime: '2026-12-01',
+      component: [
+        {
+          code: {
+            coding: [
+              {
+                system: METRIC_DEVIATION,
+                code: 'resting-heart-rate',
+                display: 'Resting heart rate: deviation from personal baseline',
+              },
+            ],
+          },
+          valueQuantity: { value: -1.55 },
+        },
+        {
+          code: {
+            coding: [
+              {
+                system: METRIC_DEVIATION,
+                code: 'training-load',
+                display: 'Training load (sRPE x min): deviation from personal baseline',
+              },
+            ],
+          },
+          valueQuantity: { value: 3.2 },
+        },
+        {
+          code: {
+            coding: [
+              {
+                system: METRIC_DEVIATION,
+                code: 'sleep-duration',
+                display: 'Sleep duration: deviation from personal baseline',
+              },
+            ],
+          },
+          valueQuantity: { value: -2.5 },
+        },
+      ],
+    };
+    expect(drivers([latest]).map(driverSentence)).toEqual([
+      'Sleep duration: -2.5 SD (pulls the index down)',
+      'Resting heart rate: -1.55 SD (pulls the index up)',
+      'Training load (sRPE x min): +3.2 SD (no better or worse direction: not part of the index)',
+    ]);
+  });
+
+  test('orders in words, and the sources the plan notes already quote are not listed twice', () => {
+    expect(orderKindWords('ServiceRequest')).toBe('Referral or service request');
+    expect(orderKindWords('CommunicationRequest')).toBe('Information for the patient');
+    const plan: CarePlan = {
+      resourceType: 'CarePlan',
+      status: 'draft',
+      intent: 'proposal',
+      subject: { reference: 'Patient/p' },
+      note: [{ text: 'Sources of this protocol: Smith J. A trial. 2020. | Doe A. A review. 2021.' }],
+    };
+    expect(citationsNotInNotes(['Smith J. A trial. 2020.', 'Roe B. Another. 2022.'], plan)).toEqual([
+      'Roe B. Another. 2022.',
+    ]);
+  });
+
+  test('open tasks that are no finding or proposal review are shown (the care-team list counts them)', () => {
+    const task = (id: string, focus: string, status: Task['status']): Task => ({
+      resourceType: 'Task',
+      id,
+      status,
+      intent: 'order',
+      focus: { reference: focus },
+    });
+    const tasks = [
+      task('plan-care', 'Condition/c1', 'requested'),
+      task('done', 'Condition/c2', 'completed'),
+      task('finding', 'RiskAssessment/r1', 'requested'),
+      task('proposal', 'CarePlan/p1', 'requested'),
+    ];
+    // A check-in an approved plan ordered for the patient is theirs to do, not a care-team review.
+    const checkIn: Task = {
+      ...task('check-in', 'Patient/p', 'requested'),
+      focus: undefined,
+      owner: { reference: 'Patient/p' },
+      basedOn: [{ reference: 'CarePlan/p1' }],
+    };
+    expect(otherOpenTasks([...tasks, checkIn]).map((t) => t.id)).toEqual(['plan-care']);
+  });
+
+  test('a phase the clinician must choose: approval orders that phase, not nothing', () => {
+    const phaseExt = (id: string) => [
+      { url: 'https://recovery-twin.dev/fhir/StructureDefinition/protocol-phase', valueString: id },
+    ];
+    const plan: CarePlan = {
+      resourceType: 'CarePlan',
+      status: 'draft',
+      intent: 'proposal',
+      subject: { reference: 'Patient/p' },
+      activity: [
+        {
+          detail: {
+            status: 'not-started',
+            extension: phaseExt('acute'),
+            code: { text: 'Fracture screen' },
+            scheduledString: 'Phase 1: when its entry criteria are met',
+          },
+        },
+        {
+          detail: {
+            status: 'not-started',
+            extension: phaseExt('loading'),
+            code: { text: 'Exercise therapy' },
+            scheduledString: 'Phase 2: when its entry criteria are met',
+          },
+        },
+        {
+          detail: {
+            status: 'cancelled',
+            extension: phaseExt('loading'),
+            code: { text: 'Dropped' },
+            scheduledString: 'Phase 2: when its entry criteria are met',
+          },
+        },
+      ],
+    };
+    expect(orderedOnApproval(plan)).toEqual([]);
+    expect(orderedOnApproval(plan, 'loading').map((a) => a.detail?.code?.text)).toEqual(['Exercise therapy']);
+  });
+
+  test('an approved proposal is found through its completed review Task', () => {
+    const review = (status: Task['status'], verdict: string): Task => ({
+      resourceType: 'Task',
+      meta: { profile: ['https://recovery-twin.dev/fhir/StructureDefinition/review-task'] },
+      status,
+      intent: 'order',
+      focus: { reference: 'CarePlan/c1' },
+      businessStatus: { text: verdict },
+    });
+    expect(
+      [review('completed', 'approved'), review('completed', 'rejected'), review('requested', '')].map(isApprovedReview)
+    ).toEqual([true, false, false]);
   });
 });

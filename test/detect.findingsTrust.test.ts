@@ -16,6 +16,7 @@ import { episodeDeviations } from '../src/detect/findings/episodeExplanation';
 import { buildFinding } from '../src/detect/findings/findingResources';
 import {
   DEFAULT_FINDINGS_OPTIONS,
+  wantsReviewTask,
   writeFindingsForPatients,
   type FindingsDeps,
 } from '../src/detect/findings/findingsWriter';
@@ -311,5 +312,21 @@ describe('episodes and their wording', () => {
     const condition = (offset: number) => ({ kind: 'condition' as const, day: onset + offset, text: 'x' });
     expect(attributeEpisode(episode, deviations, [condition(2)])?.action).toBe('attributed');
     expect(attributeEpisode(episode, deviations, [condition(-10)])).toBeUndefined();
+  });
+});
+
+describe('which findings get a review Task', () => {
+  const low = { qualitative: 'low' as const, rationale: '', sentence: '' };
+  const options = { taskThreshold: 0.5, taskRisk: 'moderate' as const };
+
+  it('a pending shift read as a possible infection asks a clinician even at low likelihood (its note asks them)', () => {
+    expect(wantsReviewTask('possible infection', 'pending', low, options)).toBe(true);
+    expect(wantsReviewTask('sustained change (new normal?)', 'pending', low, options)).toBe(true);
+  });
+
+  it('a low-likelihood episode that ended, or a shift the record explains, follows its likelihood', () => {
+    expect(wantsReviewTask('possible infection', 'none', low, options)).toBe(false);
+    expect(wantsReviewTask('change after a recorded condition or procedure', 'pending', low, options)).toBe(false);
+    expect(wantsReviewTask('overreaching', 'none', { ...low, qualitative: 'moderate' }, options)).toBe(true);
   });
 });

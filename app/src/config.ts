@@ -3,7 +3,8 @@ export const CLIENT_ID = 'recovery-twin-app';
 
 /**
  * SMART v2 scopes the app asks for. It copes with fewer: every action is shown only when the granted scopes allow
- * it (grantedScopes.ts). user/Task.rs and user/Patient.rs feed the care-team list across patients.
+ * it (grantedScopes.ts). user/Task.rs and user/Patient.rs feed the care-team list across patients; user/Practitioner.r
+ * reads the signed-in clinician's own resource (the token's fhirUser, SMART App Launch "fhirUser") to show their name.
  */
 export const SCOPES = [
   'launch',
@@ -20,6 +21,7 @@ export const SCOPES = [
   'patient/PlanDefinition.rs',
   'user/Task.rs',
   'user/Patient.rs',
+  'user/Practitioner.r',
 ].join(' ');
 
 /**

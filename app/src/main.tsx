@@ -4,6 +4,7 @@ import type {
   Parameters,
   Patient,
   PlanDefinition,
+  Practitioner,
   RiskAssessment,
   Task,
 } from '@medplum/fhirtypes';
@@ -18,20 +19,29 @@ import {
   bandOn,
   BAND_SPREADS,
   bandVersions,
+  basisCounts,
+  citationsNotInNotes,
   dailyDeviation,
   dailyValues,
   daySeconds,
+  driverSentence,
   drivers,
+  isApprovedReview,
   isAwaitingReview,
+  isCareTeamTask,
   isCurrentBaseline,
   findingsToShow,
   baselineMetric,
   metricLabel,
   metricToken,
   orderedOnApproval,
+  orderKindWords,
+  otherOpenTasks,
+  personName,
   recoveryIndexSeries,
   type BandVersion,
   type DayValue,
+  type Driver,
 } from './twinData';
 
 type Client = Awaited<ReturnType<typeof FHIR.oauth2.ready>>;
@@ -43,6 +53,8 @@ interface MetricView {
   readonly bands: BandVersion[];
   /** Day -> z against the baseline in force that day (the twin's daily state). */
   readonly deviation: ReadonlyMap<string, number>;
+  /** Why the current baseline has no band (its dataAbsentReason), e.g. too few days of data. */
+  readonly noBandReason?: string;
 }
 
 interface Proposal {
@@ -54,18 +66,26 @@ interface Proposal {
 interface PatientView {
   readonly patient: Patient;
   readonly index: DayValue[];
-  readonly drivers: Array<{ label: string; z: number }>;
+  readonly drivers: Driver[];
   readonly metrics: MetricView[];
   readonly findings: RiskAssessment[];
   /** Review Tasks of findings, by RiskAssessment id (findingResources.ts buildReviewTask). */
   readonly findingTasks: ReadonlyMap<string, Task>;
   readonly proposals: Proposal[];
+  /** Ids of the twin's own computed Observations (daily states, baselines): not measurements. */
+  readonly twinIds: ReadonlySet<string>;
+  /** Open care-team Tasks that are no finding or proposal review (counted in the care-team list). */
+  readonly otherTasks: Task[];
+  /** The twin's plans a clinician approved, still in force: what an approval left in the record. */
+  readonly inForce: Array<{ plan: CarePlan; task: Task }>;
 }
 
 interface CareTeamRow {
   readonly patient: string;
   /** The patient's name when the scopes allow reading other patients (user/Patient.rs). */
   readonly name?: string;
+  /** Their birth date, which tells two patients of the same name apart. */
+  readonly birthDate?: string;
   readonly open: number;
 }
 
@@ -74,8 +94,7 @@ async function all<T>(client: Client, url: string): Promise<T[]> {
 }
 
 function patientName(p: Patient): string {
-  const n = p.name?.[0];
-  return n?.text ?? ([...(n?.given ?? []), n?.family ?? ''].join(' ').trim() || `Patient ${p.id ?? ''}`);
+  return personName(p.name) ?? `Patient ${p.id ?? ''}`;
 }
 
 async function loadPatient(client: Client, granted: string): Promise<PatientView> {
@@ -114,9 +133,19 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
         values: dailyValues(measured),
         bands: bandVersions(weekly),
         deviation: dailyDeviation(states, metric),
+        ...(b.dataAbsentReason?.text ? { noBandReason: b.dataAbsentReason.text } : {}),
       };
     })
   );
+  const inForce: Array<{ plan: CarePlan; task: Task }> = [];
+  if (can('CarePlan')) {
+    for (const task of tasks.filter(isApprovedReview)) {
+      const plan = await client.request<CarePlan>(task.focus?.reference ?? '').catch(() => undefined);
+      if (plan?.status === 'active') {
+        inForce.push({ plan, task });
+      }
+    }
+  }
   const proposals: Proposal[] = [];
   for (const task of tasks.filter(isAwaitingReview)) {
     const plan = await client.request<CarePlan>(task.focus?.reference ?? '');
@@ -142,29 +171,50 @@ async function loadPatient(client: Client, granted: string): Promise<PatientView
         .map((t) => [(t.focus?.reference ?? '').slice('RiskAssessment/'.length), t] as const)
     ),
     proposals,
+    twinIds: new Set(twin.map((o) => o.id ?? '')),
+    otherTasks: otherOpenTasks(tasks),
+    inForce,
   };
+}
+
+/**
+ * The signed-in clinician's name: the token's fhirUser (SMART App Launch, "fhirUser") read with user/Practitioner.r.
+ * Without that scope, or if the read fails, the page shows the reference instead.
+ */
+async function loadUserName(
+  client: Client,
+  granted: string,
+  fhirUser: string | undefined
+): Promise<string | undefined> {
+  if (!fhirUser?.startsWith('Practitioner/') || !scopeAllows(granted, 'Practitioner', 'r', ['user'])) {
+    return undefined;
+  }
+  return client
+    .request<Practitioner>(fhirUser)
+    .then((p) => personName(p.name))
+    .catch(() => undefined);
 }
 
 async function loadCareTeam(client: Client, granted: string): Promise<CareTeamRow[]> {
   const tasks = await all<Task>(client, `Task?status=requested,received,accepted,in-progress&_count=500`);
   const byPatient = new Map<string, number>();
-  for (const t of tasks) {
+  for (const t of tasks.filter(isCareTeamTask)) {
     const patient = t.for?.reference;
     if (patient?.startsWith('Patient/')) {
       byPatient.set(patient, (byPatient.get(patient) ?? 0) + 1);
     }
   }
-  const names = new Map<string, string>();
+  const names = new Map<string, { name: string; birthDate?: string }>();
   const ids = [...byPatient.keys()].map((ref) => ref.slice('Patient/'.length));
   if (ids.length > 0 && scopeAllows(granted, 'Patient', 's', ['user'])) {
     for (const p of await all<Patient>(client, `Patient?_id=${ids.map(encodeURIComponent).join(',')}&_count=500`).catch(
       () => []
     )) {
-      names.set(`Patient/${p.id ?? ''}`, patientName(p));
+      names.set(`Patient/${p.id ?? ''}`, { name: patientName(p), ...(p.birthDate ? { birthDate: p.birthDate } : {}) });
     }
   }
   return [...byPatient.entries()]
-    .map(([patient, open]) => ({ patient, open, ...(names.has(patient) ? { name: names.get(patient) } : {}) }))
+    .map(([patient, open]) => ({ patient, open, ...names.get(patient) }))
     .sort((a, b) => b.open - a.open);
 }
 
@@ -186,15 +236,17 @@ function IndexSection({ view }: { view: PatientView }) {
       <h2 id="h-index">Recovery index</h2>
       <Chart label={`Recovery index over ${view.index.length} days`} x={x} series={series} />
       <p class="note">
-        Latest ({view.index[view.index.length - 1]?.day}): {view.index[view.index.length - 1]?.value}. What drives it,
-        in standard deviations from the personal baseline:
+        Computed by the twin, not measured: each day, the mean of the metrics' deviations from the personal baseline (in
+        robust standard deviations, SD), signed so that above 0 is better than usual and below 0 worse; 0 is a usual
+        day.
+      </p>
+      <p class="note">
+        Latest ({view.index[view.index.length - 1]?.day}): {view.index[view.index.length - 1]?.value}. The largest
+        deviations that day, from the personal baseline:
       </p>
       <ul class="drivers">
         {view.drivers.slice(0, 5).map((d) => (
-          <li key={d.label}>
-            {d.label}: {d.z > 0 ? '+' : ''}
-            {d.z}
-          </li>
+          <li key={d.label}>{driverSentence(d)}</li>
         ))}
       </ul>
     </section>
@@ -213,7 +265,7 @@ function MetricChart({ metric }: { metric: MetricView }) {
   const judged = metric.values.filter((p) => metric.deviation.has(p.day)).length;
   const verdict =
     judged === 0
-      ? 'no day with a personal baseline yet'
+      ? `no day with a personal baseline yet${metric.noBandReason ? ` (${metric.noBandReason})` : ''}`
       : `${flagged} of ${judged} day${judged === 1 ? '' : 's'} outside the personal band in force that day`;
   const series: ChartSeries[] = [
     { label: `${metric.label} (measured)`, values: metric.values.map((p) => p.value), stroke: '#222' },
@@ -308,6 +360,7 @@ function FindingReview(props: {
 function FindingsSection(props: {
   findings: RiskAssessment[];
   tasks: ReadonlyMap<string, Task>;
+  twinIds: ReadonlySet<string>;
   client: Client;
   mayDecide: boolean;
   fhirUser: string | undefined;
@@ -323,6 +376,7 @@ function FindingsSection(props: {
         <ul class="findings">
           {findings.map((f) => {
             const task = props.tasks.get(f.id ?? '');
+            const basis = basisCounts(f, props.twinIds);
             return (
               <li key={f.id}>
                 <strong>
@@ -331,7 +385,11 @@ function FindingsSection(props: {
                   {f.prediction?.[0]?.outcome?.text ?? 'deviation from the personal baseline'}
                 </strong>
                 <p>{f.note?.[0]?.text}</p>
-                <p class="note">Based on {f.basis?.length ?? 0} measurements. AI-generated, not a diagnosis.</p>
+                <p class="note">
+                  Based on {basis.measured} measurement{basis.measured === 1 ? '' : 's'}
+                  {basis.computed > 0 ? ` and ${basis.computed} of the twin's computed daily states and baselines` : ''}
+                  . AI-generated, not a diagnosis.
+                </p>
                 {task ? (
                   <FindingReview
                     task={task}
@@ -340,7 +398,12 @@ function FindingsSection(props: {
                     fhirUser={props.fhirUser}
                     onDone={props.onDone}
                   />
-                ) : null}
+                ) : (
+                  <p class="note">
+                    No review requested: its likelihood is low (or a recorded condition or procedure explains it), so no
+                    review task was created. Listed while the episode is open.
+                  </p>
+                )}
               </li>
             );
           })}
@@ -357,7 +420,8 @@ function ProposalSection(props: {
   fhirUser: string | undefined;
   onDone: (message: string) => void;
 }) {
-  const { plan, task, citations } = props.proposal;
+  const { plan, task } = props.proposal;
+  const citations = citationsNotInNotes(props.proposal.citations, plan);
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState('');
   const [reason, setReason] = useState('');
@@ -372,7 +436,7 @@ function ProposalSection(props: {
     scopeAllows(props.granted, 'Task', 'u') &&
     scopeAllows(props.granted, 'CarePlan', 'u') &&
     Boolean(props.fhirUser?.startsWith('Practitioner/'));
-  const orders = orderedOnApproval(plan);
+  const orders = orderedOnApproval(plan, mustChoosePhase ? phase : undefined);
 
   const review = async (decision: string, extra: Parameters['parameter'] = []): Promise<Parameters> =>
     props.client.request<Parameters>({
@@ -463,12 +527,16 @@ function ProposalSection(props: {
       ) : null}
       <h3>What approval will order</h3>
       {orders.length === 0 ? (
-        <p>Nothing is ordered on approval (no starting-phase request).</p>
+        <p>
+          {mustChoosePhase && !phase
+            ? "Choose the starting phase below: approval orders that phase's activities."
+            : 'Nothing is ordered on approval (no starting-phase request).'}
+        </p>
       ) : (
         <ul data-testid="orders">
           {orders.map((a, i) => (
             <li key={i}>
-              {a.detail?.kind}: {a.detail?.code?.text}
+              {orderKindWords(a.detail?.kind)}: {a.detail?.code?.text}
             </li>
           ))}
         </ul>
@@ -536,6 +604,14 @@ function ProposalSection(props: {
   );
 }
 
+/** A patient as a clinician tells them apart: name and birth date; the reference only when the name is not readable. */
+function careTeamLabel(r: CareTeamRow): string {
+  if (!r.name) {
+    return r.patient;
+  }
+  return r.birthDate ? `${r.name}, born ${r.birthDate}` : `${r.name} (${r.patient})`;
+}
+
 function CareTeam({ rows }: { rows: CareTeamRow[] }) {
   return (
     <section aria-labelledby="h-team">
@@ -546,7 +622,7 @@ function CareTeam({ rows }: { rows: CareTeamRow[] }) {
         <ul>
           {rows.map((r) => (
             <li key={r.patient}>
-              {r.name ? `${r.name} (${r.patient})` : r.patient}: {r.open} open review{r.open === 1 ? '' : 's'}
+              {careTeamLabel(r)}: {r.open} open review{r.open === 1 ? '' : 's'}
             </li>
           ))}
         </ul>
@@ -559,20 +635,31 @@ function App(props: {
   client: Client;
   granted: string;
   fhirUser: string | undefined;
+  /** The signed-in user's name, read from their fhirUser resource when the scopes allow it. */
+  userName: string | undefined;
   initial: PatientView;
   team: CareTeamRow[] | undefined;
 }) {
   const [view, setView] = useState(props.initial);
+  const [team, setTeam] = useState(props.team);
   const [announcement, setAnnouncement] = useState('');
   const refresh = (message: string): void => {
     setAnnouncement(message);
     void loadPatient(props.client, props.granted).then(setView);
+    // The care-team list counts open reviews: a decision just taken closes one.
+    if (props.team) {
+      void loadCareTeam(props.client, props.granted)
+        .then(setTeam)
+        .catch(() => undefined);
+    }
   };
   return (
     <main>
       <header>
         <h1>Recovery twin: {patientName(view.patient)}</h1>
-        <p class="note">Signed in as {props.fhirUser ?? 'unknown user'}.</p>
+        <p class="note">
+          Signed in as {props.userName ?? (props.fhirUser ? `${props.fhirUser} (name not readable)` : 'unknown user')}.
+        </p>
         <p role="status" data-testid="review-status" class="announcement">
           {announcement}
         </p>
@@ -589,6 +676,7 @@ function App(props: {
       <FindingsSection
         findings={view.findings}
         tasks={view.findingTasks}
+        twinIds={view.twinIds}
         client={props.client}
         mayDecide={scopeAllows(props.granted, 'Task', 'u') && Boolean(props.fhirUser?.startsWith('Practitioner/'))}
         fhirUser={props.fhirUser}
@@ -611,7 +699,37 @@ function App(props: {
           />
         ))
       )}
-      {props.team ? <CareTeam rows={props.team} /> : null}
+      {view.inForce.length > 0 ? (
+        <section aria-labelledby="h-in-force">
+          <h2 id="h-in-force">Care plans in force</h2>
+          <ul data-testid="in-force">
+            {view.inForce.map(({ plan, task }) => (
+              <li key={plan.id}>
+                <strong>{plan.title}</strong>: {plan.status}, {task.businessStatus?.text ?? 'approved'}
+                {task.lastModified ? ` on ${task.lastModified.slice(0, 10)}` : ''}
+                {plan.activity?.some((a) => a.reference)
+                  ? `; ${plan.activity.filter((a) => a.reference).length} activities ordered`
+                  : ''}
+                .
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+      {view.otherTasks.length > 0 ? (
+        <section aria-labelledby="h-other-tasks">
+          <h2 id="h-other-tasks">Other open tasks for the care team</h2>
+          <ul data-testid="other-tasks">
+            {view.otherTasks.map((t) => (
+              <li key={t.id}>
+                <strong>{t.code?.text ?? 'Task'}</strong> ({t.status}
+                {t.authoredOn ? `, since ${t.authoredOn.slice(0, 10)}` : ''}): {t.description}
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+      {team ? <CareTeam rows={team} /> : null}
     </main>
   );
 }
@@ -633,13 +751,17 @@ async function start(): Promise<void> {
       document.body.dataset.ready = 'true';
       return;
     }
-    const [initial, team] = await Promise.all([
+    const [initial, team, userName] = await Promise.all([
       loadPatient(client, granted),
       scopeAllows(granted, 'Task', 's', ['user'])
         ? loadCareTeam(client, granted).catch(() => undefined)
         : Promise.resolve(undefined),
+      loadUserName(client, granted, fhirUser),
     ]);
-    render(<App client={client} granted={granted} fhirUser={fhirUser} initial={initial} team={team} />, root);
+    render(
+      <App client={client} granted={granted} fhirUser={fhirUser} userName={userName} initial={initial} team={team} />,
+      root
+    );
     // First meaningful render, read by `npm run bench -- app`.
     (window as unknown as { twinFirstRenderMs?: number }).twinFirstRenderMs = performance.now() - started;
     document.body.dataset.ready = 'true';

@@ -71,7 +71,7 @@ async function loadOwnTwin(client: Client, granted: string): Promise<PatientPage
     name: nameOf(patient),
     ranges: usualRanges(twin),
     days: recentDays(twin),
-    noticed: noticed(findings, tasks),
+    noticed: noticed(findings, tasks, new Set(twin.map((o) => o.id ?? ''))),
     plans: proposalStatuses(plans, tasks),
     sources: dataSources(measured),
     access: accessList(audit, `Patient/${id}`),
@@ -153,7 +153,17 @@ function PatientPage({ view }: { view: PatientPageView }) {
             {view.plans.map((p) => (
               <li key={p.id}>
                 <strong>{p.title}</strong>: {p.status}
-                {p.activities.length > 0 ? <div class="note">It includes: {p.activities.join('; ')}.</div> : null}
+                {p.ordered > 0 ? (
+                  <div class="note">
+                    Your clinician ordered {p.ordered} {p.ordered === 1 ? 'activity' : 'activities'} of it to start now.
+                  </div>
+                ) : null}
+                {p.activities.length > 0 ? (
+                  <div class="note">
+                    {p.ordered > 0 ? 'Later steps, once your clinician finds you ready' : 'It includes'}:{' '}
+                    {p.activities.join('; ')}.
+                  </div>
+                ) : null}
               </li>
             ))}
           </ul>

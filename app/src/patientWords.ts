@@ -1,5 +1,14 @@
 import type { AuditEvent, CarePlan, Observation, RiskAssessment, Task } from '@medplum/fhirtypes';
-import { baselineMetric, dayOf, hasProfile, isCategory, isCurrentBaseline, metricLabel, twinKey } from './twinData';
+import {
+  baselineMetric,
+  basisCounts,
+  dayOf,
+  hasProfile,
+  isCategory,
+  isCurrentBaseline,
+  metricLabel,
+  twinKey,
+} from './twinData';
 
 /**
  * The patient's page in plain words: what the twin worked out about the patient, without codes, z-scores or
@@ -38,7 +47,7 @@ const PLAIN_METRICS: Readonly<Record<string, { name: string; unit?: string }>> =
   'oxygen-saturation': { name: 'blood oxygen level', unit: '%' },
   'body-temperature': { name: 'body temperature', unit: '°C' },
   'sleep-duration': { name: 'sleep', unit: 'hours a night' },
-  steps: { name: 'daily steps', unit: 'steps' },
+  steps: { name: 'step count', unit: 'steps a day' },
   'active-minutes': { name: 'active time', unit: 'minutes a day' },
   'pain-severity': { name: 'pain', unit: 'out of 10' },
   'body-weight': { name: 'weight', unit: 'kg' },
@@ -84,17 +93,34 @@ export function usualRanges(twin: readonly Observation[]): UsualRange[] {
       const name = label;
       const low = o.referenceRange?.[0]?.low?.value;
       const high = o.referenceRange?.[0]?.high?.value;
-      const days = (o.component ?? []).find((c) =>
-        (c.code.coding ?? []).some((x) => x.code === 'baseline-sample-count')
-      )?.valueQuantity?.value;
+      // The twin writes counts as valueInteger (twinResources.ts); a valueQuantity is read too.
+      const count = (code: string): number | undefined => {
+        const c = (o.component ?? []).find((x) => (x.code.coding ?? []).some((y) => y.code === code));
+        return c?.valueInteger ?? c?.valueQuantity?.value;
+      };
+      const days = count('baseline-sample-count');
+      const window = count('baseline-window-days');
       const from = o.effectivePeriod?.start?.slice(0, 10);
       const to = o.effectivePeriod?.end?.slice(0, 10);
       if (typeof low !== 'number' || typeof high !== 'number') {
+        // Not always too few days: a day-to-day spread too wide for a useful band is another reason (baseline.ts).
+        if (/spread/i.test(o.dataAbsentReason?.text ?? '')) {
+          return {
+            label,
+            known: false,
+            sentence: `Your ${name} changes too much from day to day to work out a usual range yet.`,
+            basis:
+              `Looked at ${typeof days === 'number' ? `${days} days of ` : ''}your own measurements` +
+              (from && to ? ` (${from} to ${to}).` : '.'),
+          };
+        }
         return {
           label,
           known: false,
-          sentence: `There are not enough measurements yet to know your usual ${name}.`,
-          basis: 'The twin needs at least a week of your own measurements.',
+          sentence: `There are not enough recent measurements to know your usual ${name}.`,
+          basis: `The twin needs your own measurements on at least ${
+            /at least (\d+) needed/.exec(o.dataAbsentReason?.text ?? '')?.[1] ?? 'seven'
+          } days${typeof window === 'number' ? ` of the last ${window}` : ''}.`,
         };
       }
       const unit = plain?.unit ?? plainUnit(label, o.valueQuantity?.unit ?? o.referenceRange?.[0]?.low?.unit);
@@ -145,32 +171,46 @@ export interface Noticed {
   readonly when: string;
   readonly what: string;
   readonly review: string;
+  /** How many of the patient's measurements the finding names (its basis, without the twin's own estimates). */
   readonly measurements: number;
 }
 
-/** What the early-warning check noticed, and whether a clinician has looked at it (its review Task). */
-export function noticed(findings: readonly RiskAssessment[], tasks: readonly Task[]): Noticed[] {
+/**
+ * What the early-warning check noticed, and whether a clinician has looked at it (its review Task). Only a completed
+ * review Task is a clinician's review: a finding without one was not sent for review (its likelihood was below the
+ * level that creates one), and a cancelled one was closed without a decision (R4 task.html#statemachine).
+ * `twinIds` are the ids of the twin's own computed Observations, so only measurements are counted as such.
+ */
+export function noticed(
+  findings: readonly RiskAssessment[],
+  tasks: readonly Task[],
+  twinIds: ReadonlySet<string> = new Set()
+): Noticed[] {
   return findings
     .filter((f) => hasProfile(f, 'anomaly-risk-assessment'))
     .map((f) => {
       const task = tasks.find((t) => t.focus?.reference === `RiskAssessment/${f.id ?? ''}`);
-      let review = 'Waiting for your clinician to look at it.';
-      if (task && !OPEN.has(task.status)) {
+      let review: string;
+      if (!task) {
+        review = 'Not sent to your clinician for review: the program was not confident enough about it.';
+      } else if (OPEN.has(task.status)) {
+        review = 'Waiting for your clinician to look at it.';
+      } else if (task.status === 'completed') {
         const verdict = task.businessStatus?.text ?? '';
         review = /dismiss/i.test(verdict)
           ? 'Reviewed by your clinician: they decided it needs no action.'
           : /confirm/i.test(verdict)
             ? 'Reviewed by your clinician: they agreed with it.'
             : 'Reviewed by your clinician.';
-      } else if (!task && f.status !== 'preliminary') {
-        review = 'Reviewed by your clinician.';
+      } else {
+        review = 'Closed without a review by your clinician.';
       }
       return {
         id: f.id ?? '',
         when: (f.occurrenceDateTime ?? '').slice(0, 10),
         what: f.prediction?.[0]?.outcome?.text ?? 'a change from what is usual for you',
         review,
-        measurements: f.basis?.length ?? 0,
+        measurements: basisCounts(f, twinIds).measured,
       };
     })
     .sort((a, b) => b.when.localeCompare(a.when));
@@ -180,13 +220,26 @@ export interface PlanStatus {
   readonly id: string;
   readonly title: string;
   readonly status: string;
+  /** The plan's activities still to come (a phase already past is left out: it was not ordered). */
   readonly activities: string[];
+  /** How many activities the clinician's approval ordered (they became requests the plan refers to). */
+  readonly ordered: number;
 }
 
-/** Care plans the twin proposed, and what the clinician decided (reviewDecision.ts: active approved, revoked declined). */
+/** planApplier.ts: an activity of a phase the patient is already past, shown to the clinician, never ordered. */
+const PAST_NOT_ORDERED = /already past, not ordered$/;
+
+/**
+ * Care plans the twin proposed, and what the clinician decided (reviewDecision.ts: active approved, revoked declined).
+ * An approved plan is no longer a proposal (its intent and profile change), so a plan is the twin's when it carries
+ * the proposal profile, is a draft, or has a review Task.
+ */
 export function proposalStatuses(plans: readonly CarePlan[], tasks: readonly Task[]): PlanStatus[] {
+  const reviewed = new Set(tasks.map((t) => t.focus?.reference ?? '').filter((r) => r.startsWith('CarePlan/')));
   return plans
-    .filter((p) => hasProfile(p, 'care-plan-proposal') || p.status === 'draft')
+    .filter(
+      (p) => hasProfile(p, 'care-plan-proposal') || p.status === 'draft' || reviewed.has(`CarePlan/${p.id ?? ''}`)
+    )
     .map((p) => {
       const task = tasks.find((t) => t.focus?.reference === `CarePlan/${p.id ?? ''}`);
       const status =
@@ -201,7 +254,11 @@ export function proposalStatuses(plans: readonly CarePlan[], tasks: readonly Tas
         id: p.id ?? '',
         title: p.title ?? 'A suggested recovery plan',
         status,
-        activities: (p.activity ?? []).map((a) => a.detail?.code?.text ?? '').filter((t) => t),
+        activities: (p.activity ?? [])
+          .filter((a) => !PAST_NOT_ORDERED.test(a.detail?.scheduledString ?? ''))
+          .map((a) => a.detail?.code?.text ?? '')
+          .filter((t) => t),
+        ordered: (p.activity ?? []).filter((a) => a.reference?.reference).length,
       };
     });
 }

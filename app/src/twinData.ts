@@ -1,5 +1,21 @@
-import type { CarePlan, CarePlanActivity, Coding, Observation, RiskAssessment, Task } from '@medplum/fhirtypes';
+import type {
+  CarePlan,
+  CarePlanActivity,
+  Coding,
+  HumanName,
+  Observation,
+  RiskAssessment,
+  Task,
+} from '@medplum/fhirtypes';
+import type { MetricName } from '../../src/fhir/metricCatalogue';
+import { METRIC_RULES } from '../../src/twin/metricRules';
 import { FROM_APPROVAL, TWIN_CONCEPT_SYSTEM, TWIN_PROFILE_BASE } from './config';
+
+/** Identifier system of every twin resource (docs/twin-data-contract.md). */
+const TWIN_RESOURCE_SYSTEM = 'https://recovery-twin.dev/fhir/NamingSystem/twin-resource';
+
+/** Code system of a daily state's per-metric components (docs/twin-data-contract.md). */
+const METRIC_DEVIATION_SYSTEM = 'https://recovery-twin.dev/fhir/CodeSystem/metric-deviation';
 
 /** One point of a daily series: a day (YYYY-MM-DD) and a value. */
 export interface DayValue {
@@ -38,8 +54,29 @@ export function recoveryIndexSeries(states: readonly Observation[]): DayValue[] 
     .sort((a, b) => a.day.localeCompare(b.day));
 }
 
-/** What drives the latest index: its components (z against the personal baseline), largest first. */
-export function drivers(states: readonly Observation[]): Array<{ label: string; z: number }> {
+/** One metric's deviation on the latest day, and what it does to the recovery index. */
+export interface Driver {
+  readonly label: string;
+  /** (value - centre) / spread against the personal baseline: positive is above it, whatever the metric. */
+  readonly z: number;
+  /**
+   * The metric's term in the index (src/twin/recoveryState.ts recoveryIndex: goodDirection x z): positive pulls the
+   * index up (better), negative down; undefined for a metric without a direction, which the index leaves out.
+   */
+  readonly effect?: number;
+}
+
+/** A deviation component's label without the repeated "deviation from personal baseline" of its display. */
+function driverLabel(code: { text?: string; coding?: Coding[] }): string {
+  const text = code.text ?? code.coding?.[0]?.display ?? code.coding?.[0]?.code ?? 'metric';
+  return text.replace(/:\s*deviation from (the )?personal baseline$/i, '');
+}
+
+/**
+ * What drives the latest index: its components (z against the personal baseline), those that count in the index
+ * first, by the size of their term, then the metrics the index leaves out (no good direction, metricRules.ts).
+ */
+export function drivers(states: readonly Observation[]): Driver[] {
   const latest = [...states]
     .filter((o) => isCategory(o, 'twin-recovery-state'))
     .sort((a, b) => (dayOf(b) ?? '').localeCompare(dayOf(a) ?? ''))[0];
@@ -48,18 +85,62 @@ export function drivers(states: readonly Observation[]): Array<{ label: string; 
       (c) =>
         !(c.code.coding ?? []).some((x) => x.code === 'data-completeness') && typeof c.valueQuantity?.value === 'number'
     )
-    .map((c) => ({
-      label: c.code.text ?? c.code.coding?.[0]?.display ?? c.code.coding?.[0]?.code ?? 'metric',
-      z: c.valueQuantity?.value ?? 0,
-    }))
-    .sort((a, b) => Math.abs(b.z) - Math.abs(a.z));
+    .map((c): Driver => {
+      const z = c.valueQuantity?.value ?? 0;
+      const metric = (c.code.coding ?? []).find((x) => x.system === METRIC_DEVIATION_SYSTEM)?.code ?? '';
+      const direction = Object.hasOwn(METRIC_RULES, metric) ? METRIC_RULES[metric as MetricName].goodDirection : 0;
+      return { label: driverLabel(c.code), z, ...(direction !== 0 ? { effect: direction * z } : {}) };
+    })
+    .sort(
+      (a, b) =>
+        Number(b.effect !== undefined) - Number(a.effect !== undefined) ||
+        Math.abs(b.effect ?? b.z) - Math.abs(a.effect ?? a.z)
+    );
 }
 
-/** Identifier system of every twin resource (docs/twin-data-contract.md). */
-const TWIN_RESOURCE_SYSTEM = 'https://recovery-twin.dev/fhir/NamingSystem/twin-resource';
+/** A driver in words: how far from the baseline, and which way it moves the index. */
+export function driverSentence(d: Driver): string {
+  const size = `${d.z > 0 ? '+' : ''}${Math.round(d.z * 100) / 100} SD`;
+  if (d.effect === undefined) {
+    return `${d.label}: ${size} (no better or worse direction: not part of the index)`;
+  }
+  const way =
+    Math.abs(d.effect) < 0.005
+      ? 'no effect on the index'
+      : d.effect > 0
+        ? 'pulls the index up'
+        : 'pulls the index down';
+  return `${d.label}: ${size} (${way})`;
+}
 
-/** Code system of a daily state's per-metric components (docs/twin-data-contract.md). */
-const METRIC_DEVIATION_SYSTEM = 'https://recovery-twin.dev/fhir/CodeSystem/metric-deviation';
+/** A person's name as a reader expects it (HumanName.text, else prefix, given and family names), if there is one. */
+export function personName(names: readonly HumanName[] | undefined): string | undefined {
+  const n = names?.[0];
+  const built = [...(n?.prefix ?? []), ...(n?.given ?? []), n?.family ?? ''].join(' ').trim();
+  return n?.text ?? (built || undefined);
+}
+
+/**
+ * What a finding's basis holds (src/detect/findings/findingResources.ts basisOf: measurements of the telling days,
+ * with the twin's daily states and baselines in force): the references to the twin's own computed Observations are
+ * counted apart from the measurements, so the page does not call an estimate a measurement.
+ */
+export function basisCounts(
+  finding: RiskAssessment,
+  twinIds: ReadonlySet<string>
+): { measured: number; computed: number } {
+  let measured = 0;
+  let computed = 0;
+  for (const b of finding.basis ?? []) {
+    const ref = b.reference ?? '';
+    if (ref.startsWith('Observation/') && twinIds.has(ref.slice('Observation/'.length))) {
+      computed++;
+    } else {
+      measured++;
+    }
+  }
+  return { measured, computed };
+}
 
 /** The twin identifier value of a resource (`baseline/{patient}/{metric}[/{Monday}]`, `state/{patient}/{day}`). */
 export function twinKey(o: Observation): string | undefined {
@@ -176,12 +257,78 @@ export function isAwaitingReview(t: Task): boolean {
   return hasProfile(t, 'review-task') && AWAITING.has(t.status) && (t.focus?.reference ?? '').startsWith('CarePlan/');
 }
 
-/** The activities approval will order: the starting phase's requests (reviewDecision.ts, approve). */
-export function orderedOnApproval(plan: CarePlan): CarePlanActivity[] {
+/** A proposal's review that ended in approval (reviewDecision.ts: the Task completed, businessStatus "approved", reviewStateMachine.ts). */
+export function isApprovedReview(t: Task): boolean {
+  return (
+    hasProfile(t, 'review-task') &&
+    t.status === 'completed' &&
+    (t.focus?.reference ?? '').startsWith('CarePlan/') &&
+    t.businessStatus?.text === 'approved'
+  );
+}
+
+/**
+ * Open Tasks for the care team that are neither a finding's review nor a proposal's (e.g. "plan recovery care: no
+ * protocol in the library", focused on the Condition): the care-team list counts them, so the page shows them.
+ */
+export function otherOpenTasks(tasks: readonly Task[]): Task[] {
+  return tasks.filter((t) => {
+    const focus = t.focus?.reference ?? '';
+    return isCareTeamTask(t) && !focus.startsWith('RiskAssessment/') && !focus.startsWith('CarePlan/');
+  });
+}
+
+/**
+ * An open Task for the care team: not one an approved plan ordered for the patient to do (owner the Patient, based on
+ * the CarePlan, e.g. a daily check-in), which is the patient's to complete, not a review.
+ */
+export function isCareTeamTask(t: Task): boolean {
+  return (
+    AWAITING.has(t.status) &&
+    !(t.owner?.reference ?? '').startsWith('Patient/') &&
+    !(t.basedOn ?? []).some((b) => (b.reference ?? '').startsWith('CarePlan/'))
+  );
+}
+
+/**
+ * The activities approval will order: the starting phase's requests (reviewDecision.ts, approve). When the record
+ * could not decide the phase, the clinician's choice (`chosenPhase`, the protocol's phase id) is the starting phase:
+ * approval orders its activities that are not cancelled.
+ */
+export function orderedOnApproval(plan: CarePlan, chosenPhase?: string): CarePlanActivity[] {
+  if (chosenPhase) {
+    return (plan.activity ?? []).filter(
+      (a) =>
+        a.detail?.status !== 'cancelled' &&
+        a.detail?.extension?.some((e) => e.url.endsWith('/protocol-phase') && e.valueString === chosenPhase)
+    );
+  }
   return (plan.activity ?? []).filter((a) =>
     // Every activity of the starting phase becomes a request on approval, whatever its kind (reviewDecision.ts).
     (a.detail?.scheduledString ?? '').endsWith(FROM_APPROVAL)
   );
+}
+
+/** An activity kind (CarePlan.activity.detail.kind, a FHIR resource type) as a clinician names the order. */
+const ORDER_WORDS: Readonly<Record<string, string>> = {
+  ServiceRequest: 'Referral or service request',
+  CommunicationRequest: 'Information for the patient',
+  MedicationRequest: 'Medication order',
+  DeviceRequest: 'Device order',
+  NutritionOrder: 'Nutrition order',
+  Appointment: 'Appointment',
+  Task: 'Task',
+  VisionPrescription: 'Vision prescription',
+};
+
+export function orderKindWords(kind: string | undefined): string {
+  return ORDER_WORDS[kind ?? ''] ?? (kind || 'Order');
+}
+
+/** The protocol's citations the plan's own notes do not already quote (the proposal notes its sources). */
+export function citationsNotInNotes(citations: readonly string[], plan: CarePlan): string[] {
+  const notes = (plan.note ?? []).map((n) => n.text ?? '').join('\n');
+  return citations.filter((c) => !notes.includes(c));
 }
 
 /** Unix seconds of a day at 00:00 UTC (uPlot's x axis). */

@@ -114,7 +114,7 @@ describe('protocol phase criteria on the record', () => {
       placePatient(acl, { '%daysSinceEvent': { type: 'integer', value: n }, ...extra });
     expect(day(10).start).toBe(0);
     expect(day(120).start).toBe(1);
-    expect(day(120).reason).toMatch(/Phase 1: .* is past \(day 120/);
+    expect(day(120).reason).toMatch(/^Start at Phase 2: [^.]+\. Phase 1 \(.*\) is past \(day 120/);
     expect(day(400).start).toBe(1);
     // An effusion on day 120: phase 2 is refuted, the patient is not moved on.
     expect(day(120, { '%swelling': { type: 'boolean', value: true } }).start).toBe(0);

@@ -182,7 +182,9 @@ export function placePatient(
       next.status !== 'not-met'
     ) {
       reason =
-        `Start at ${next.label}: ${startPhase.label} is past (day ${daysSinceEvent} since the event; it usually ` +
+        // Two labels of the form "Phase N: title" in one sentence read as one run-on list: the past phase is named
+        // by its number with its title in brackets.
+        `Start at ${next.label}. ${bracketed(startPhase.label)} is past (day ${daysSinceEvent} since the event; it usually ` +
         `lasts to about day ${startPhase.typicalEndDay})` +
         (next.status === 'met'
           ? ' and its entry criteria are met.'
@@ -224,6 +226,12 @@ export function placePatient(
     }
   }
   return { phases, start, reason, ...(daysSinceEvent !== undefined ? { daysSinceEvent } : {}), overdue };
+}
+
+/** "Phase 1: Early post-operative" -> "Phase 1 (Early post-operative)"; a label without a title stays as it is. */
+function bracketed(label: string): string {
+  const at = label.indexOf(': ');
+  return at < 0 ? label : `${label.slice(0, at)} (${label.slice(at + 2)})`;
 }
 
 export function phaseLabel(phase: PlanDefinitionAction, index: number): string {

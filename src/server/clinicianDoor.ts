@@ -29,7 +29,7 @@ export function twinAppClient(origin: string): PublicClient {
     redirectUris: [`${origin}${APP_PATH}/index.html`],
     launchUrl: `${origin}${APP_PATH}/launch.html`,
     allowedScopes:
-      'launch launch/patient openid fhirUser online_access offline_access patient/*.rs patient/CarePlan.u patient/Task.u user/Task.rs user/Patient.rs',
+      'launch launch/patient openid fhirUser online_access offline_access patient/*.rs patient/CarePlan.u patient/Task.u user/Task.rs user/Patient.rs user/Practitioner.r',
   };
 }
 

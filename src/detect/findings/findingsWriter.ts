@@ -25,7 +25,7 @@ import {
 import { consentAllowsProcessing } from '../../policy/consentPolicy';
 import { TWIN_RESOURCE_SYSTEM } from '../../fhir/codes/twinCodes';
 import { DEFAULT_DETECTOR_OPTIONS, type DetectorName, type DetectorOptions } from '../causalScorer';
-import { alarmEpisodes, DEFAULT_EPISODE_OPTIONS, type EpisodeOptions } from './alarmEpisodes';
+import { alarmEpisodes, DEFAULT_EPISODE_OPTIONS, type AlarmEpisode, type EpisodeOptions } from './alarmEpisodes';
 import {
   attributeEpisode,
   dataGaps,
@@ -34,8 +34,8 @@ import {
   recordedEvents,
   type AttributionOptions,
 } from './episodeAttribution';
-import { episodeDeviations } from './episodeExplanation';
-import type { QualitativeRisk } from './findingLikelihood';
+import { episodeDeviations, type FindingOutcome } from './episodeExplanation';
+import type { FindingLikelihood, QualitativeRisk } from './findingLikelihood';
 import {
   buildFinding,
   buildReviewTask,
@@ -249,12 +249,7 @@ export async function writePatientFindings(
       writes.push(upsert(riskAssessment, { system: TWIN_RESOURCE_SYSTEM, value: key }, undefined, fullUrl));
       written++;
     }
-    // A sustained change asks a clinician "new normal?" whatever its likelihood: it is never adopted silently.
-    const wantsTask =
-      outcome === 'sustained change (new normal?)' ||
-      (likelihood.probability !== undefined
-        ? likelihood.probability >= options.taskThreshold
-        : RISK_RANK[likelihood.qualitative] >= RISK_RANK[options.taskRisk]);
+    const wantsTask = wantsReviewTask(outcome, episode.shift, likelihood, options);
     if (wantsTask) {
       const task = buildReviewTask(episode.onsetDay, {
         patientId,
@@ -447,6 +442,29 @@ function cancelTask(
 }
 
 const RISK_RANK: Readonly<Record<QualitativeRisk, number>> = Object.freeze({ low: 0, moderate: 1 });
+
+/**
+ * Whether a finding gets a review Task. A sustained change asks a clinician "new normal?" whatever its likelihood: it
+ * is never adopted silently. That holds for a pending shift whose pattern reads as a possible infection too (its note
+ * asks a clinician to confirm, and the detector already compares later days with the new level); a pending shift the
+ * record explains (a change after a recorded condition or procedure) follows its likelihood like any other finding.
+ */
+export function wantsReviewTask(
+  outcome: FindingOutcome,
+  shift: AlarmEpisode['shift'],
+  likelihood: FindingLikelihood,
+  options: Pick<FindingsOptions, 'taskThreshold' | 'taskRisk'>
+): boolean {
+  if (
+    outcome === 'sustained change (new normal?)' ||
+    (shift === 'pending' && outcome !== 'change after a recorded condition or procedure')
+  ) {
+    return true;
+  }
+  return likelihood.probability !== undefined
+    ? likelihood.probability >= options.taskThreshold
+    : RISK_RANK[likelihood.qualitative] >= RISK_RANK[options.taskRisk];
+}
 
 /** Task statuses a withdrawn finding's review can still be cancelled from (R4 task.html#statemachine). */
 const OPEN_TASK: ReadonlySet<Task['status']> = new Set([
