@@ -12,7 +12,7 @@ import { MockClient } from '@medplum/mock';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startServer } from '../src/cli/serveCommand';
-import { twinFindingsOperation } from '../src/server/operations/twinFindingsOperation';
+import { startEmbeddedTestServer } from './support/embeddedTestServer';
 import { openSqliteStore } from '../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../src/store/transactionBundle';
 import type { Config } from '@jest/types';
@@ -390,26 +390,8 @@ describe('the same bundled bots against the embedded server through a real Medpl
   });
 
   test('the engine service is the real one: the bot calls its $twin-findings (learned detector included) and says so', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'twin-bots-engine-'));
-    const running = await startServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: dir,
-      seed: false,
-      log: () => undefined,
-      openRepository: async (dataDir, { baseUrl }) => {
-        const store = await openSqliteStore(dataDir, { baseUrl, durability: 'normal' });
-        return {
-          repo: store.repo,
-          close: () => store.close(),
-          supports: store.supports,
-          router: createEmbeddedRouter(),
-          systemInteractions: ['transaction', 'batch'],
-        };
-      },
-      // The engine service's operation as `twin serve` mounts it; the learned model ships in models/lstm-detector.
-      operations: [twinFindingsOperation({ today: () => '2026-03-01' })],
-    });
+    // The engine service's operation as `twin serve` mounts it; the learned model ships in models/lstm-detector.
+    const running = await startEmbeddedTestServer({ twinFindings: { today: () => '2026-03-01' }, bulkExport: false });
     try {
       const medplum = new RealMedplumClient({ baseUrl: `${running.origin}/`, cacheTime: 0 });
       const { patientId, held } = await load(
@@ -442,7 +424,6 @@ describe('the same bundled bots against the embedded server through a real Medpl
       expect(await snapshot(medplum, patientId)).toEqual(before);
     } finally {
       await running.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -5,6 +5,7 @@ import type { EvidenceOperationDeps } from '../../src/server/evidenceOperations'
 import type { SimulateOperationDeps } from '../../src/server/simulateOperation';
 import { startServer, type RunningServer } from '../../src/server/embeddedServer';
 import { embeddedOperations } from '../../src/server/operations/registry';
+import type { TwinFindingsOperationDeps } from '../../src/server/operations/twinFindingsOperation';
 import type { ServerLimits } from '../../src/server/serverLimits';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqliteStore';
 import { createEmbeddedRouter } from '../../src/store/transactionBundle';
@@ -18,6 +19,8 @@ export interface EmbeddedTestServerOptions {
   readonly limits?: Partial<ServerLimits>;
   readonly evidence?: EvidenceOperationDeps;
   readonly simulate?: SimulateOperationDeps;
+  /** `$twin-findings` (the engine service's detection); absent: not served. */
+  readonly twinFindings?: TwinFindingsOperationDeps;
   readonly bulkExport?: boolean;
 }
 
@@ -52,6 +55,7 @@ export async function startEmbeddedTestServer(options: EmbeddedTestServerOptions
       twinRefresh: { today: () => '2025-01-02' },
       ...(options.evidence ? { evidence: options.evidence } : {}),
       ...(options.simulate ? { simulate: options.simulate } : {}),
+      ...(options.twinFindings ? { twinFindings: options.twinFindings } : {}),
     }),
     ...(options.bulkExport === false ? {} : { bulkExport: { dir: join(dataDir, 'bulk') } }),
     ...(options.limits ? { limits: options.limits } : {}),
